@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// flagSet is a flag.FlagSet where every flag can also come from an
+// environment variable; a flag on the command line wins over the variable.
+type flagSet struct {
+	fs       *flag.FlagSet
+	synopsis string
+	about    string
+	envOf    map[string]string // flag name → environment variable
+}
+
+func newFlagSet(name, synopsis, about string) *flagSet {
+	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, about: about, envOf: map[string]string{}}
+	f.fs.SetOutput(io.Discard)
+	return f
+}
+
+func (f *flagSet) stringVar(p *string, name, env, def, help string) {
+	f.fs.StringVar(p, name, def, help)
+	f.envOf[name] = env
+}
+
+func (f *flagSet) boolVar(p *bool, name, env string, def bool, help string) {
+	f.fs.BoolVar(p, name, def, help)
+	f.envOf[name] = env
+}
+
+// parse reads the command line, then the environment for flags not given.
+// It prints usage on --help (returning flag.ErrHelp) and on errors.
+func (f *flagSet) parse(args []string, env *cmdEnv) error {
+	err := f.fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		f.usage(env.stdout)
+		return err
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %v\n\n", f.fs.Name(), err)
+		f.usage(env.stderr)
+		return errUsage
+	}
+	given := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	for name, v := range f.envOf {
+		if given[name] || v == "" {
+			continue
+		}
+		if val := env.getenv(v); val != "" {
+			if err := f.fs.Set(name, val); err != nil {
+				fmt.Fprintf(env.stderr, "kakeibo %s: %s=%q: %v\n", f.fs.Name(), v, val, err)
+				return errUsage
+			}
+		}
+	}
+	return nil
+}
+
+func (f *flagSet) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: kakeibo %s %s\n\n%s\n\nFlags:\n", f.fs.Name(), f.synopsis, f.about)
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		name, help := flag.UnquoteUsage(fl)
+		line := "  --" + fl.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n        %s", line, help)
+		var extra []string
+		if v := f.envOf[fl.Name]; v != "" {
+			extra = append(extra, "env "+v)
+		}
+		if fl.DefValue != "" && fl.DefValue != "false" {
+			extra = append(extra, "default "+fl.DefValue)
+		}
+		if len(extra) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(extra, ", "))
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// exitFor maps a parse error to an exit code.
+func exitFor(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}

@@ -1,0 +1,93 @@
+// Command kakeibo keeps the error-budget ledger of a company's services:
+// it validates SLO specs, computes SLIs, error budgets and burn rates, and
+// alerts and reminds on them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command ran and found problems (invalid specs, ...)
+	exitUsage = 2 // the command line or the environment is wrong
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) int
+}
+
+// cmdEnv is what a subcommand may touch of the outside world.
+type cmdEnv struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func commands() []command {
+	return []command{
+		{"validate", "check SLO specs; exit 1 when any is invalid", runValidate},
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	env := &cmdEnv{stdout: stdout, stderr: stderr, getenv: getenv}
+	if len(args) < 2 {
+		usage(stderr)
+		return exitUsage
+	}
+	name := args[1]
+	switch name {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "--version", "version":
+		fmt.Fprintln(stdout, "kakeibo", version)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, env, args[2:])
+		}
+	}
+	fmt.Fprintf(stderr, "kakeibo: unknown command %q\n\n", name)
+	usage(stderr)
+	return exitUsage
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "kakeibo keeps the error-budget ledger of your services: SLOs from YAML specs,")
+	fmt.Fprintln(w, "measured from AWS ALB access logs and Prometheus.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: kakeibo COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'kakeibo COMMAND --help' for a command's flags. Every flag can also be set")
+	fmt.Fprintln(w, "from the environment variable named in its help.")
+}
+
+// errUsage marks an error in how the command was called.
+var errUsage = errors.New("usage")

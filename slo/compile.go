@@ -1,0 +1,471 @@
+package slo
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// compiler turns decoded spec shapes into the domain model, collecting every
+// problem with the position of the value that caused it.
+type compiler struct {
+	d *decoder
+}
+
+func (c *compiler) errorAt(p Pos, format string, args ...any) {
+	c.d.errs = append(c.d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *compiler) warnAt(p Pos, format string, args ...any) {
+	c.d.errs = append(c.d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...), Warning: true})
+}
+
+// at returns the position of the value behind ptr, or of fallback when the
+// value was not written (a missing key is reported at its parent mapping).
+func (c *compiler) at(ptr, fallback any) Pos {
+	if p, ok := c.d.at[ptr]; ok {
+		return p
+	}
+	return c.d.at[fallback]
+}
+
+var (
+	nameRE         = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$`)
+	labelNameRE    = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	loadBalancerRE = regexp.MustCompile(`^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	hostRE         = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+	slackChannelRE = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$`)
+)
+
+// reservedLabels are set by kakeibo itself on metrics and alerts.
+var reservedLabels = []string{"service", "slo", "window", "alert", "alertname", "severity", "objective"}
+
+var requestTypes = []string{"http", "https", "h2", "grpcs", "ws", "wss"}
+
+const nameRule = "lowercase letters, digits, '-' and '_', starting and ending with a letter or digit, at most 63 characters"
+
+func checkName(s string) error {
+	if s == "" {
+		return fmt.Errorf("is required")
+	}
+	if !nameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a valid name: use %s", s, nameRule)
+	}
+	return nil
+}
+
+func (c *compiler) service(s *specService) *Service {
+	svc := &Service{
+		Name:        s.Service,
+		Description: s.Description,
+		Pos:         c.at(&s.Service, s),
+	}
+	if err := checkName(s.Service); err != nil {
+		c.errorAt(svc.Pos, "service: %v", err)
+	}
+	ctx := fmt.Sprintf("service %q", s.Service)
+	svc.Labels = c.labels(ctx, s.Labels, nil)
+	svc.Links = c.links(ctx, &s.Links, Links{})
+	svc.Notify = c.notify(ctx, &s.Notify, s)
+	if len(s.SLOs) == 0 {
+		c.errorAt(c.at(&s.SLOs, s), "%s: slos: at least one SLO is required", ctx)
+	}
+	for i := range s.SLOs {
+		if o := c.objective(svc, &s.SLOs[i]); o != nil {
+			svc.SLOs = append(svc.SLOs, o)
+		}
+	}
+	return svc
+}
+
+func (c *compiler) labels(ctx string, ls specLabels, base map[string]string) map[string]string {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for _, l := range ls {
+		switch {
+		case !labelNameRE.MatchString(l.Name) || strings.HasPrefix(l.Name, "__"):
+			c.errorAt(l.Pos, "%s: labels: %q is not a valid Prometheus label name", ctx, l.Name)
+		case slices.Contains(reservedLabels, l.Name):
+			c.errorAt(l.Pos, "%s: labels: %q is set by kakeibo; reserved names are %s", ctx, l.Name, strings.Join(reservedLabels, ", "))
+		default:
+			out[l.Name] = l.Value
+		}
+	}
+	return out
+}
+
+func (c *compiler) links(ctx string, l *specLinks, base Links) Links {
+	check := func(key string, v *string) string {
+		if *v == "" {
+			return ""
+		}
+		u, err := url.Parse(*v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			c.errorAt(c.at(v, l), "%s: links.%s: %q is not an http(s) URL", ctx, key, *v)
+			return ""
+		}
+		return *v
+	}
+	out := Links{Dashboard: check("dashboard", &l.Dashboard), Runbook: check("runbook", &l.Runbook)}
+	if out.Dashboard == "" {
+		out.Dashboard = base.Dashboard
+	}
+	if out.Runbook == "" {
+		out.Runbook = base.Runbook
+	}
+	return out
+}
+
+func (c *compiler) slackChannel(ctx, key string, v *string, parent any) string {
+	if *v == "" {
+		c.errorAt(c.at(v, parent), "%s: %s: a Slack channel is required", ctx, key)
+		return ""
+	}
+	if !slackChannelRE.MatchString(*v) {
+		c.errorAt(c.at(v, parent), "%s: %s: %q is not a Slack channel: use #name (lowercase) or a channel ID such as C0123456789", ctx, key, *v)
+	}
+	return *v
+}
+
+func (c *compiler) notify(ctx string, n *specNotify, parent any) Notify {
+	var out Notify
+	if n.Page != nil {
+		out.Page.Slack = c.slackChannel(ctx, "notify.page.slack", &n.Page.Slack, n.Page)
+	}
+	if n.Ticket != nil {
+		out.Ticket.Slack = c.slackChannel(ctx, "notify.ticket.slack", &n.Ticket.Slack, n.Ticket)
+	}
+	for i := range n.Reminders {
+		r := &n.Reminders[i]
+		key := fmt.Sprintf("notify.reminders[%d]", i)
+		rem := Reminder{
+			Slack:    c.slackChannel(ctx, key+".slack", &r.Slack, r),
+			Schedule: r.Schedule,
+			Location: c.location(ctx, key+".timezone", &r.Timezone, r),
+			Language: r.Language,
+		}
+		if r.Schedule == "" {
+			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: a cron schedule is required, e.g. \"0 11 * * MON-FRI\"", ctx, key)
+		} else if _, err := cronParser.Parse(r.Schedule); err != nil {
+			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: bad cron schedule %q: %v", ctx, key, r.Schedule, err)
+		}
+		switch r.Language {
+		case "":
+			rem.Language = "en"
+		case "en", "ja":
+		default:
+			c.errorAt(c.at(&r.Language, r), "%s: %s.language: %q is not supported: use en or ja", ctx, key, r.Language)
+		}
+		out.Reminders = append(out.Reminders, rem)
+	}
+	return out
+}
+
+// cronParser reads the five standard fields or a descriptor such as @daily;
+// the time zone is a separate key, so CRON_TZ= prefixes are not needed.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseSchedule parses a reminder's cron schedule (as validated at load).
+func ParseSchedule(s string) (cron.Schedule, error) { return cronParser.Parse(s) }
+
+func (c *compiler) location(ctx, key string, v *string, parent any) *time.Location {
+	if *v == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(*v)
+	if err != nil || *v == "Local" {
+		c.errorAt(c.at(v, parent), "%s: %s: unknown time zone %q: use an IANA name such as Asia/Tokyo or UTC", ctx, key, *v)
+		return time.UTC
+	}
+	return loc
+}
+
+func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
+	o := &Objective{
+		Service:     svc.Name,
+		Name:        s.Name,
+		Description: s.Description,
+		Pos:         c.at(&s.Name, s),
+	}
+	ctx := fmt.Sprintf("slo %q", s.Name)
+	if err := checkName(s.Name); err != nil {
+		c.errorAt(o.Pos, "slo: name: %v", err)
+		ctx = fmt.Sprintf("service %q slo", svc.Name)
+	}
+	o.Labels = c.labels(ctx, s.Labels, svc.Labels)
+	o.Links = c.links(ctx, &s.Links, svc.Links)
+
+	switch {
+	case s.Objective == nil:
+		c.errorAt(c.at(&s.Objective, s), "%s: objective: is required (a percentage such as 99.9)", ctx)
+	case !(*s.Objective > 0 && *s.Objective < 100):
+		c.errorAt(c.at(&s.Objective, s), "%s: objective must be in (0, 100), got %s", ctx, formatFloat(*s.Objective))
+	default:
+		o.Target = *s.Objective / 100
+	}
+
+	loc := c.location(ctx, "timezone", &s.Timezone, s)
+	if s.Window == "" {
+		c.errorAt(c.at(&s.Window, s), "%s: window: is required (e.g. 30d, 4w, month or week)", ctx)
+	} else if w, err := parseWindow(s.Window, loc); err != nil {
+		c.errorAt(c.at(&s.Window, s), "%s: window: bad window %q: %v", ctx, s.Window, err)
+	} else {
+		o.Window = w
+		if !w.IsCalendar() && s.Timezone != "" {
+			c.warnAt(c.at(&s.Timezone, s), "%s: timezone: has no effect on a rolling window", ctx)
+		}
+		if !w.IsCalendar() && (w.Length < time.Hour || w.Length > 366*24*time.Hour) {
+			c.errorAt(c.at(&s.Window, s), "%s: window: %s is out of range: use between 1h and 366d", ctx, s.Window)
+		}
+	}
+
+	o.Budgeting = c.budgeting(ctx, s)
+	c.sli(ctx, o, s)
+	o.Alerting = c.alerting(ctx, o, s)
+	return o
+}
+
+func (c *compiler) budgeting(ctx string, s *specObjective) Budgeting {
+	b := s.Budgeting
+	if b == nil {
+		return Budgeting{Method: Occurrences}
+	}
+	switch {
+	case b.Occurrences != nil && b.Timeslices != nil:
+		c.errorAt(c.at(&b.Timeslices, b), "%s: budgeting: set either occurrences or timeslices, not both", ctx)
+	case b.Timeslices != nil:
+		ts := b.Timeslices
+		out := Budgeting{Method: Timeslices, Slice: time.Duration(ts.Slice), SliceTarget: 1}
+		slice := time.Duration(ts.Slice)
+		switch {
+		case slice == 0:
+			c.errorAt(c.at(&ts.Slice, ts), "%s: budgeting.timeslices.slice: is required (e.g. 1m)", ctx)
+		case slice < time.Minute || slice%time.Minute != 0 || slice > 24*time.Hour:
+			c.errorAt(c.at(&ts.Slice, ts), "%s: budgeting.timeslices.slice: %s must be whole minutes between 1m and 1d", ctx, ts.Slice)
+		case (24*time.Hour)%slice != 0:
+			c.errorAt(c.at(&ts.Slice, ts), "%s: budgeting.timeslices.slice: %s must divide a day evenly", ctx, ts.Slice)
+		}
+		switch {
+		case ts.GoodAbove == nil:
+			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above: is required (the percentage a slice must reach, e.g. 99)", ctx)
+		case !(*ts.GoodAbove > 0 && *ts.GoodAbove <= 100):
+			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above must be in (0, 100], got %s", ctx, formatFloat(*ts.GoodAbove))
+		default:
+			out.SliceTarget = *ts.GoodAbove / 100
+		}
+		return out
+	case b.Occurrences == nil:
+		c.errorAt(c.at(b, s), "%s: budgeting: set occurrences or timeslices", ctx)
+	}
+	return Budgeting{Method: Occurrences}
+}
+
+func (c *compiler) sli(ctx string, o *Objective, s *specObjective) {
+	sli := &s.SLI
+	switch {
+	case sli.ALB != nil && sli.Prometheus != nil:
+		c.errorAt(c.at(&sli.Prometheus, sli), "%s: sli: set either alb or prometheus, not both", ctx)
+	case sli.ALB != nil:
+		o.SLI.ALB = c.alb(ctx, sli.ALB)
+	case sli.Prometheus != nil:
+		o.SLI.Prometheus = c.prometheus(ctx, sli.Prometheus)
+	default:
+		c.errorAt(c.at(sli, s), "%s: sli: is required: an alb or a prometheus block", ctx)
+	}
+}
+
+func (c *compiler) alb(ctx string, a *specALB) *ALBSLI {
+	out := &ALBSLI{LoadBalancer: a.LoadBalancer, Latency: time.Duration(0)}
+	switch {
+	case a.LoadBalancer == "":
+		c.errorAt(c.at(&a.LoadBalancer, a), "%s: sli.alb.load_balancer: is required (the elb field of the logs, e.g. app/my-alb/50dc6c495c0c9188)", ctx)
+	case !loadBalancerRE.MatchString(a.LoadBalancer):
+		c.errorAt(c.at(&a.LoadBalancer, a), "%s: sli.alb.load_balancer: %q is not an ALB name as logged: want app/NAME/ID with a 16-digit hex ID", ctx, a.LoadBalancer)
+	}
+	for i := range a.Hosts {
+		h := &a.Hosts[i]
+		if !hostRE.MatchString(*h) {
+			c.errorAt(c.at(h, a), "%s: sli.alb.hosts[%d]: %q is not a host name: write it lowercase, without scheme, port or path (a leading *. matches subdomains)", ctx, i, *h)
+			continue
+		}
+		out.Hosts = append(out.Hosts, *h)
+	}
+	out.Paths = c.regexps(ctx, "sli.alb.paths", a.Paths, a)
+	out.ExcludePaths = c.regexps(ctx, "sli.alb.exclude_paths", a.ExcludePaths, a)
+	out.ExcludeUserAgents = c.regexps(ctx, "sli.alb.exclude_user_agents", a.ExcludeUserAgents, a)
+	for i := range a.RequestTypes {
+		t := &a.RequestTypes[i]
+		if !slices.Contains(requestTypes, *t) {
+			c.errorAt(c.at(t, a), "%s: sli.alb.request_types[%d]: unknown type %q: use %s", ctx, i, *t, strings.Join(requestTypes, ", "))
+			continue
+		}
+		out.RequestTypes = append(out.RequestTypes, *t)
+	}
+	if a.Latency != nil {
+		th := time.Duration(a.Latency.Threshold)
+		switch {
+		case th <= 0:
+			c.errorAt(c.at(&a.Latency.Threshold, a.Latency), "%s: sli.alb.latency.threshold: is required and must be positive (e.g. 300ms)", ctx)
+		case th%time.Millisecond != 0:
+			c.errorAt(c.at(&a.Latency.Threshold, a.Latency), "%s: sli.alb.latency.threshold: ALB logs times in milliseconds; %s is finer", ctx, a.Latency.Threshold)
+		}
+		out.Latency = th
+		if len(out.RequestTypes) > 0 && !slices.ContainsFunc(out.RequestTypes, func(t string) bool { return t != "ws" && t != "wss" }) {
+			c.errorAt(c.at(&a.RequestTypes, a), "%s: sli.alb.request_types: a latency SLI never counts ws/wss entries, so it would have no events", ctx)
+		}
+	}
+	return out
+}
+
+func (c *compiler) regexps(ctx, key string, exprs []string, parent any) []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for i := range exprs {
+		re, err := regexp.Compile(exprs[i])
+		if err != nil {
+			c.errorAt(c.at(&exprs[i], parent), "%s: %s[%d]: bad regular expression %q: %v", ctx, key, i, exprs[i], unwrapRegexpError(err))
+			continue
+		}
+		out = append(out, re)
+	}
+	return out
+}
+
+func unwrapRegexpError(err error) string {
+	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+}
+
+func (c *compiler) prometheus(ctx string, p *specPrometheus) *PrometheusSLI {
+	out := &PrometheusSLI{Good: p.Good, Bad: p.Bad, Total: p.Total}
+	switch {
+	case p.Good != "" && p.Bad != "":
+		c.errorAt(c.at(&p.Bad, p), "%s: sli.prometheus: set either good or bad, not both", ctx)
+	case p.Good == "" && p.Bad == "":
+		c.errorAt(c.at(p, p), "%s: sli.prometheus: a good or a bad query is required", ctx)
+	}
+	if p.Total == "" {
+		c.errorAt(c.at(&p.Total, p), "%s: sli.prometheus.total: is required", ctx)
+	}
+	for _, q := range []struct {
+		key string
+		v   *string
+	}{{"good", &p.Good}, {"bad", &p.Bad}, {"total", &p.Total}} {
+		if *q.v == "" {
+			continue
+		}
+		if err := CheckQueryTemplate(*q.v); err != nil {
+			c.errorAt(c.at(q.v, p), "%s: sli.prometheus.%s: %v", ctx, q.key, err)
+		}
+	}
+	return out
+}
+
+func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPolicy {
+	a := &s.Alerting
+	pol := AlertPolicy{BudgetExhausted: !a.BudgetExhausted.Disable, Repeat: maps.Clone(DefaultRepeat)}
+	if a.MinEvents != nil {
+		if *a.MinEvents < 0 {
+			c.errorAt(c.at(&a.MinEvents, a), "%s: alerting.min_events must not be negative, got %d", ctx, *a.MinEvents)
+		}
+		pol.MinEvents = float64(*a.MinEvents)
+	}
+	if a.Repeat != nil {
+		if a.Repeat.Page != 0 {
+			pol.Repeat[Page] = time.Duration(a.Repeat.Page)
+		}
+		if a.Repeat.Ticket != 0 {
+			pol.Repeat[Ticket] = time.Duration(a.Repeat.Ticket)
+		}
+	}
+
+	windows := DefaultAlertWindows()
+	if !a.Windows.Default && a.Windows.set {
+		windows = nil
+		names := map[string]bool{}
+		for i := range a.Windows.List {
+			w := c.alertWindow(ctx, i, &a.Windows.List[i])
+			if w.Name == "" {
+				continue
+			}
+			if names[w.Name] {
+				c.errorAt(c.at(&a.Windows.List[i], a), "%s: alerting.windows[%d]: duplicate window name %q", ctx, i, w.Name)
+				continue
+			}
+			names[w.Name] = true
+			windows = append(windows, w)
+		}
+	}
+	for _, w := range windows {
+		if (w.Severity == Page && a.Page.Disable) || (w.Severity == Ticket && a.Ticket.Disable) {
+			continue
+		}
+		pol.Windows = append(pol.Windows, w)
+		if o.Target > 0 && o.Window != (Window{}) {
+			maxBurn := 1 / o.ErrorBudget()
+			if th := w.Threshold(o.Window.Nominal()); th >= maxBurn {
+				c.warnAt(c.at(&a.Windows, s), "%s: alert %s can never fire: its threshold %s is at or above the highest possible burn rate %s (a total outage at %s%%)",
+					ctx, w.Name, formatFloat(th), formatFloat(maxBurn), formatPercent(o.Target))
+			}
+		}
+	}
+	return pol
+}
+
+func (c *compiler) alertWindow(ctx string, i int, s *specAlertWindow) AlertWindow {
+	key := fmt.Sprintf("%s: alerting.windows[%d]", ctx, i)
+	w := AlertWindow{Severity: Severity(s.Severity), Long: time.Duration(s.Long), Short: time.Duration(s.Short)}
+	ok := true
+	if w.Severity != Page && w.Severity != Ticket {
+		c.errorAt(c.at(&s.Severity, s), "%s.severity: want page or ticket, got %q", key, s.Severity)
+		ok = false
+	}
+	if w.Long <= 0 {
+		c.errorAt(c.at(&s.Long, s), "%s.long: is required (e.g. 1h)", key)
+		ok = false
+	}
+	if w.Short <= 0 {
+		c.errorAt(c.at(&s.Short, s), "%s.short: is required (e.g. 5m)", key)
+		ok = false
+	} else if w.Long > 0 && w.Short >= w.Long {
+		c.errorAt(c.at(&s.Short, s), "%s.short: %s must be shorter than long (%s)", key, s.Short, s.Long)
+		ok = false
+	}
+	switch {
+	case s.BudgetPercent == nil:
+		c.errorAt(c.at(&s.BudgetPercent, s), "%s.budget_percent: is required (the share of the error budget the long window may spend, e.g. 2)", key)
+		ok = false
+	case !(*s.BudgetPercent > 0 && *s.BudgetPercent <= 100):
+		c.errorAt(c.at(&s.BudgetPercent, s), "%s.budget_percent must be in (0, 100], got %s", key, formatFloat(*s.BudgetPercent))
+		ok = false
+	default:
+		w.BudgetPercent = *s.BudgetPercent
+	}
+	if !ok {
+		return AlertWindow{}
+	}
+	w.Name = s.Name
+	if w.Name == "" {
+		w.Name = fmt.Sprintf("%s-%s", w.Severity, s.Long)
+	} else if err := checkName(w.Name); err != nil {
+		c.errorAt(c.at(&s.Name, s), "%s.name: %v", key, err)
+		return AlertWindow{}
+	}
+	return w
+}
+
+func formatFloat(f float64) string {
+	return strconv.FormatFloat(f, 'g', 10, 64)
+}
+
+// formatPercent prints a ratio as a percentage without float noise: 0.9995 → 99.95.
+func formatPercent(ratio float64) string {
+	return strconv.FormatFloat(ratio*100, 'g', 10, 64)
+}

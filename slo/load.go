@@ -1,0 +1,234 @@
+package slo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	_ "time/tzdata" // time zones resolve in minimal containers too
+
+	"gopkg.in/yaml.v3"
+)
+
+// Set is everything loaded from spec files.
+type Set struct {
+	Services []*Service
+	// Warnings are problems that do not make the specs invalid.
+	Warnings Errors
+}
+
+// Objectives returns every SLO of every service, in load order.
+func (s *Set) Objectives() []*Objective {
+	var out []*Objective
+	for _, svc := range s.Services {
+		out = append(out, svc.SLOs...)
+	}
+	return out
+}
+
+// Load reads SLO specs from files and directory trees (every *.yaml and
+// *.yml below a directory, hidden ones skipped). A file may hold several YAML
+// documents: kakeibo service specs and OpenSLO v1 documents, which may refer
+// to each other across files.
+//
+// When specs are invalid, Load returns an Errors value listing every problem
+// in every file, in file and line order, and the Set of what did load.
+func Load(paths ...string) (*Set, error) {
+	files, err := specFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	l := &loader{openslo: newOpenSLOIndex()}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read spec: %w", err)
+		}
+		l.file(f, data)
+	}
+	return l.finish()
+}
+
+// LoadBytes loads specs from one file's content; name is used in positions.
+func LoadBytes(name string, data []byte) (*Set, error) {
+	l := &loader{openslo: newOpenSLOIndex()}
+	l.file(name, data)
+	return l.finish()
+}
+
+func specFiles(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no spec paths given")
+	}
+	var files []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("spec path: %w", err)
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			hidden := strings.HasPrefix(d.Name(), ".") && path != p
+			if d.IsDir() {
+				if hidden {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !hidden && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("spec directory %s: %w", p, err)
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("spec directory %s: no *.yaml or *.yml files", p)
+		}
+		slices.Sort(found)
+		files = append(files, found...)
+	}
+	return files, nil
+}
+
+type loader struct {
+	errs     Errors
+	services []*Service
+	openslo  *openSLOIndex
+}
+
+func (l *loader) file(name string, data []byte) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			l.errs = append(l.errs, yamlSyntaxError(name, err))
+			return
+		}
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+			continue
+		}
+		l.document(name, doc.Content[0])
+	}
+}
+
+func (l *loader) document(name string, root *yaml.Node) {
+	d := newDecoder(name)
+	defer func() {
+		l.errs = append(l.errs, d.errs...)
+		d.errs = nil // OpenSLO documents are compiled later, into the same decoder
+	}()
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "document: expected a mapping with a service key (or an OpenSLO document), got %s", describe(root))
+		return
+	}
+	if v := mappingValue(root, "apiVersion"); v != nil {
+		if !strings.HasPrefix(v.Value, "openslo/") {
+			d.errorf(v, "apiVersion: %q is not supported: kakeibo reads its own specs (no apiVersion) and openslo/v1", v.Value)
+			return
+		}
+		l.openslo.add(d, root)
+		return
+	}
+	var s specService
+	d.decodeValue(root, &s, "")
+	c := &compiler{d: d}
+	l.services = append(l.services, c.service(&s))
+}
+
+func (l *loader) finish() (*Set, error) {
+	l.services = append(l.services, l.openslo.compile(&l.errs)...)
+	l.checkUnique()
+
+	set := &Set{}
+	var errs Errors
+	seen := map[string]bool{} // an SLI shared by several SLOs reports its problems once
+	for _, e := range l.errs {
+		if seen[e.Error()] {
+			continue
+		}
+		seen[e.Error()] = true
+		if e.Warning {
+			set.Warnings = append(set.Warnings, e)
+		} else {
+			errs = append(errs, e)
+		}
+	}
+	set.Warnings.sort()
+	errs.sort()
+	for _, svc := range l.services {
+		if svc.Name != "" {
+			set.Services = append(set.Services, svc)
+		}
+	}
+	if len(errs) > 0 {
+		return set, errs
+	}
+	return set, nil
+}
+
+// checkUnique makes service names unique across everything loaded, and SLO
+// names unique within a service: together they name metrics, alerts and files.
+func (l *loader) checkUnique() {
+	services := map[string]*Service{}
+	for _, svc := range l.services {
+		if svc.Name == "" {
+			continue
+		}
+		if first, dup := services[svc.Name]; dup {
+			l.errs = append(l.errs, &Error{Pos: svc.Pos, Msg: fmt.Sprintf("service %q is already declared at %s: one spec per service", svc.Name, first.Pos)})
+			continue
+		}
+		services[svc.Name] = svc
+		slos := map[string]*Objective{}
+		for _, o := range svc.SLOs {
+			if o.Name == "" {
+				continue
+			}
+			if first, dup := slos[o.Name]; dup {
+				l.errs = append(l.errs, &Error{Pos: o.Pos, Msg: fmt.Sprintf("slo %q: duplicate name in service %q (first at %s)", o.Name, svc.Name, first.Pos)})
+				continue
+			}
+			slos[o.Name] = o
+		}
+	}
+}
+
+func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlSyntaxError(file string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{Pos: Pos{File: file, Line: line}, Msg: "bad YAML: " + m[2], Err: err}
+	}
+	return &Error{Pos: Pos{File: file, Line: 1}, Msg: "bad YAML: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
+}

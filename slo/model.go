@@ -1,0 +1,197 @@
+package slo
+
+import (
+	"regexp"
+	"time"
+)
+
+// Service is one team's service and its SLOs, as loaded from a spec.
+type Service struct {
+	Name        string
+	Description string
+	// Labels are copied onto every metric and alert of the service's SLOs.
+	Labels map[string]string
+	Links  Links
+	Notify Notify
+	SLOs   []*Objective
+	// Pos is where the service is declared.
+	Pos Pos
+}
+
+// Links point people at more detail.
+type Links struct {
+	Dashboard string
+	Runbook   string
+}
+
+// Notify says where notifications of each severity go.
+type Notify struct {
+	Page      Route
+	Ticket    Route
+	Reminders []Reminder
+}
+
+// Route is a destination for notifications; an empty Route sends nothing.
+type Route struct {
+	Slack string
+}
+
+// Reminder is a scheduled digest of a service's SLOs posted to a channel.
+type Reminder struct {
+	Slack string
+	// Schedule is a standard five-field cron expression (or @daily, ...),
+	// evaluated in Location.
+	Schedule string
+	Location *time.Location
+	// Language of the digest: "en" or "ja".
+	Language string
+}
+
+// Objective is one SLO: a target for an SLI over a window.
+type Objective struct {
+	// Service is the name of the service the SLO belongs to.
+	Service     string
+	Name        string
+	Description string
+	// Target is the objective as a ratio in (0, 1), e.g. 0.9995.
+	Target    float64
+	Window    Window
+	Budgeting Budgeting
+	SLI       SLI
+	Alerting  AlertPolicy
+	// Labels are the service's labels with the SLO's own on top.
+	Labels map[string]string
+	// Links are the SLO's links, or the service's where the SLO has none.
+	Links Links
+	Pos   Pos
+}
+
+// ID is "service/slo", unique across loaded specs.
+func (o *Objective) ID() string { return o.Service + "/" + o.Name }
+
+// ErrorBudget is the fraction of events allowed to be bad: 1 - Target.
+func (o *Objective) ErrorBudget() float64 { return 1 - o.Target }
+
+// BudgetingMethod says how events become the SLI.
+type BudgetingMethod int
+
+const (
+	// Occurrences: SLI = good events / total events.
+	Occurrences BudgetingMethod = iota
+	// Timeslices: the window is cut into slices; a slice is good when its
+	// own ratio meets SliceTarget; SLI = good slices / slices with events.
+	Timeslices
+)
+
+func (m BudgetingMethod) String() string {
+	if m == Timeslices {
+		return "timeslices"
+	}
+	return "occurrences"
+}
+
+// Budgeting is how an objective counts its budget.
+type Budgeting struct {
+	Method BudgetingMethod
+	// Slice is the length of a timeslice (Timeslices only).
+	Slice time.Duration
+	// SliceTarget is the ratio a slice must reach to be good, in (0, 1].
+	SliceTarget float64
+}
+
+// SLI is where good and total events come from; exactly one field is set.
+type SLI struct {
+	ALB        *ALBSLI
+	Prometheus *PrometheusSLI
+}
+
+// Kind names the source of the SLI: "alb" or "prometheus".
+func (s SLI) Kind() string {
+	if s.ALB != nil {
+		return "alb"
+	}
+	return "prometheus"
+}
+
+// ALBSLI selects requests from an Application Load Balancer's access logs.
+type ALBSLI struct {
+	// LoadBalancer is the `elb` field, e.g. app/mart-api/50dc6c495c0c9188.
+	LoadBalancer string
+	// Hosts limits the SLI to these request hosts (exact, case-insensitive;
+	// a leading "*." matches any subdomain). Empty means every host.
+	Hosts []string
+	// Paths, when not empty, includes only requests whose path matches one.
+	Paths []*regexp.Regexp
+	// ExcludePaths drops requests whose path matches any.
+	ExcludePaths []*regexp.Regexp
+	// ExcludeUserAgents drops requests whose user agent matches any.
+	ExcludeUserAgents []*regexp.Regexp
+	// RequestTypes limits the SLI to these entry types (http, https, h2,
+	// grpcs, ws, wss). Empty means all; latency SLIs never count ws/wss.
+	RequestTypes []string
+	// Latency, when set, makes this a latency SLI: good when
+	// 0 <= target_processing_time <= Latency. Otherwise it is an
+	// availability SLI: bad when elb_status_code is 5xx.
+	Latency time.Duration
+}
+
+// PrometheusSLI reads events from PromQL queries. Each query is a
+// text/template with {{.window}} standing for the range (e.g. 5m) and yields
+// the count of events over that range. Exactly one of Good and Bad is set.
+type PrometheusSLI struct {
+	Good  string
+	Bad   string
+	Total string
+}
+
+// Severity of an alert.
+type Severity string
+
+const (
+	Page   Severity = "page"
+	Ticket Severity = "ticket"
+)
+
+// AlertPolicy is the multi-window multi-burn-rate policy of an objective.
+type AlertPolicy struct {
+	// Windows are the burn-rate alert pairs, default the SRE Workbook's four.
+	Windows []AlertWindow
+	// MinEvents is the fewest events the long window must hold for a burn
+	// alert to fire; it keeps low-traffic hours from paging on one error.
+	MinEvents float64
+	// BudgetExhausted turns on the alert for a spent error budget.
+	BudgetExhausted bool
+	// Repeat is how often a still-firing alert is notified again, by severity.
+	Repeat map[Severity]time.Duration
+}
+
+// AlertWindow is one alert pair: it fires when the burn rate over both Long
+// and Short exceeds the threshold that spends BudgetPercent of the error
+// budget in Long.
+type AlertWindow struct {
+	// Name is e.g. "page-1h"; unique within the objective.
+	Name          string
+	Severity      Severity
+	Long, Short   time.Duration
+	BudgetPercent float64
+}
+
+// Threshold is the burn rate that spends BudgetPercent of the budget of a
+// period in the long window: budget% × period / long (14.4 for 2% in 1h of 30d).
+func (w AlertWindow) Threshold(period time.Duration) float64 {
+	return w.BudgetPercent / 100 * float64(period) / float64(w.Long)
+}
+
+// DefaultAlertWindows are the SRE Workbook's four pairs (chapter 5, "Alerting
+// on SLOs"), given as budget spent so they scale to any period.
+func DefaultAlertWindows() []AlertWindow {
+	return []AlertWindow{
+		{Name: "page-1h", Severity: Page, Long: time.Hour, Short: 5 * time.Minute, BudgetPercent: 2},
+		{Name: "page-6h", Severity: Page, Long: 6 * time.Hour, Short: 30 * time.Minute, BudgetPercent: 5},
+		{Name: "ticket-1d", Severity: Ticket, Long: 24 * time.Hour, Short: 2 * time.Hour, BudgetPercent: 10},
+		{Name: "ticket-3d", Severity: Ticket, Long: 72 * time.Hour, Short: 6 * time.Hour, BudgetPercent: 10},
+	}
+}
+
+// DefaultRepeat is how often a firing alert is notified again by default.
+var DefaultRepeat = map[Severity]time.Duration{Page: 4 * time.Hour, Ticket: 24 * time.Hour}
