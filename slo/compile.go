@@ -27,6 +27,10 @@ func (c *compiler) warnAt(p Pos, format string, args ...any) {
 	c.d.errs = append(c.d.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...), Warning: true})
 }
 
+// failed says whether the value behind ptr was present but could not be
+// decoded: its problem is reported already.
+func (c *compiler) failed(ptr any) bool { return c.d.failed[ptr] }
+
 // at returns the position of the value behind ptr, or of fallback when the
 // value was not written (a missing key is reported at its parent mapping).
 func (c *compiler) at(ptr, fallback any) Pos {
@@ -205,6 +209,7 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 	o.Links = c.links(ctx, &s.Links, svc.Links)
 
 	switch {
+	case c.failed(&s.Objective):
 	case s.Objective == nil:
 		c.errorAt(c.at(&s.Objective, s), "%s: objective: is required (a percentage such as 99.9)", ctx)
 	case !(*s.Objective > 0 && *s.Objective < 100):
@@ -214,7 +219,8 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 	}
 
 	loc := c.location(ctx, "timezone", &s.Timezone, s)
-	if s.Window == "" {
+	if c.failed(&s.Window) {
+	} else if s.Window == "" {
 		c.errorAt(c.at(&s.Window, s), "%s: window: is required (e.g. 30d, 4w, month or week)", ctx)
 	} else if w, err := parseWindow(s.Window, loc); err != nil {
 		c.errorAt(c.at(&s.Window, s), "%s: window: bad window %q: %v", ctx, s.Window, err)
@@ -247,6 +253,7 @@ func (c *compiler) budgeting(ctx string, s *specObjective) Budgeting {
 		out := Budgeting{Method: Timeslices, Slice: time.Duration(ts.Slice), SliceTarget: 1}
 		slice := time.Duration(ts.Slice)
 		switch {
+		case c.failed(&ts.Slice):
 		case slice == 0:
 			c.errorAt(c.at(&ts.Slice, ts), "%s: budgeting.timeslices.slice: is required (e.g. 1m)", ctx)
 		case slice < time.Minute || slice%time.Minute != 0 || slice > 24*time.Hour:
@@ -255,6 +262,7 @@ func (c *compiler) budgeting(ctx string, s *specObjective) Budgeting {
 			c.errorAt(c.at(&ts.Slice, ts), "%s: budgeting.timeslices.slice: %s must divide a day evenly", ctx, ts.Slice)
 		}
 		switch {
+		case c.failed(&ts.GoodAbove):
 		case ts.GoodAbove == nil:
 			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above: is required (the percentage a slice must reach, e.g. 99)", ctx)
 		case !(*ts.GoodAbove > 0 && *ts.GoodAbove <= 100):
@@ -313,6 +321,7 @@ func (c *compiler) alb(ctx string, a *specALB) *ALBSLI {
 	if a.Latency != nil {
 		th := time.Duration(a.Latency.Threshold)
 		switch {
+		case c.failed(&a.Latency.Threshold):
 		case th <= 0:
 			c.errorAt(c.at(&a.Latency.Threshold, a.Latency), "%s: sli.alb.latency.threshold: is required and must be positive (e.g. 300ms)", ctx)
 		case th%time.Millisecond != 0:
@@ -427,18 +436,26 @@ func (c *compiler) alertWindow(ctx string, i int, s *specAlertWindow) AlertWindo
 		c.errorAt(c.at(&s.Severity, s), "%s.severity: want page or ticket, got %q", key, s.Severity)
 		ok = false
 	}
-	if w.Long <= 0 {
+	switch {
+	case c.failed(&s.Long):
+		ok = false
+	case w.Long <= 0:
 		c.errorAt(c.at(&s.Long, s), "%s.long: is required (e.g. 1h)", key)
 		ok = false
 	}
-	if w.Short <= 0 {
+	switch {
+	case c.failed(&s.Short):
+		ok = false
+	case w.Short <= 0:
 		c.errorAt(c.at(&s.Short, s), "%s.short: is required (e.g. 5m)", key)
 		ok = false
-	} else if w.Long > 0 && w.Short >= w.Long {
+	case w.Long > 0 && w.Short >= w.Long:
 		c.errorAt(c.at(&s.Short, s), "%s.short: %s must be shorter than long (%s)", key, s.Short, s.Long)
 		ok = false
 	}
 	switch {
+	case c.failed(&s.BudgetPercent):
+		ok = false
 	case s.BudgetPercent == nil:
 		c.errorAt(c.at(&s.BudgetPercent, s), "%s.budget_percent: is required (the share of the error budget the long window may spend, e.g. 2)", key)
 		ok = false

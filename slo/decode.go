@@ -25,10 +25,13 @@ type decoder struct {
 	// at maps a pointer to a decoded value (a struct field, slice element or
 	// struct) to the position of its YAML node.
 	at map[any]Pos
+	// failed holds pointers to values that could not be decoded; their
+	// problem is reported already, so validation leaves them alone.
+	failed map[any]bool
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, at: map[any]Pos{}}
+	return &decoder{file: file, at: map[any]Pos{}, failed: map[any]bool{}}
 }
 
 // nodeDecoder is implemented by spec types that take more than one shape in
@@ -60,6 +63,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		n = n.Alias
 	}
 	if v.CanAddr() {
+		before := len(d.errs)
+		defer func() {
+			if len(d.errs) > before {
+				d.failed[v.Addr().Interface()] = true
+			}
+		}()
 		d.at[v.Addr().Interface()] = d.pos(n)
 		if v.Addr().Type().Implements(nodeDecoderType) {
 			v.Addr().Interface().(nodeDecoder).decodeNode(d, n, path)
@@ -76,7 +85,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		p := reflect.New(v.Type().Elem())
+		before := len(d.errs)
 		d.decode(n, p.Elem(), path)
+		if len(d.errs) > before && p.Elem().Kind() != reflect.Struct {
+			return // a bad scalar leaves the pointer nil: reported once, not again as "missing"
+		}
 		v.Set(p)
 		d.at[p.Interface()] = d.pos(n)
 	case reflect.Struct:

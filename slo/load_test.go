@@ -1,0 +1,244 @@
+package slo_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// TestInvalidSpecs loads every testdata/invalid/*.bad.yaml; its first line,
+// "# want: LINE[:COL]: MESSAGE", is a problem Load must report exactly there.
+func TestInvalidSpecs(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.bad.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 40)
+	wantRE := regexp.MustCompile(`^# want: (\d+)(?::(\d+))?: (.+)$`)
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".bad.yaml"), func(t *testing.T) {
+			first := firstLine(t, f)
+			m := wantRE.FindStringSubmatch(first)
+			require.NotNil(t, m, "first line %q is not a # want: line", first)
+			line, _ := strconv.Atoi(m[1])
+			col, _ := strconv.Atoi(m[2])
+
+			_, err := slo.Load(f)
+			var errs slo.Errors
+			require.True(t, errors.As(err, &errs), "want spec errors, got %v", err)
+			if !consequential[filepath.Base(f)] {
+				require.Len(t, errs, 1, "one mistake, one problem; got:\n%v", err)
+			}
+			for _, e := range errs {
+				if e.Line == line && e.Col == col && strings.Contains(e.Msg, m[3]) {
+					require.Equal(t, f, e.File)
+					require.True(t, strings.HasPrefix(e.Error(), fmt.Sprintf("%s:%d", f, line)), e.Error())
+					return
+				}
+			}
+			t.Fatalf("no problem at %d:%d containing %q; got:\n%v", line, col, m[3], err)
+		})
+	}
+}
+
+// consequential lists fixtures whose one mistake also, fairly, causes a
+// second problem (a misspelled objectives key leaves no objective).
+var consequential = map[string]bool{"openslo-unknown-key.bad.yaml": true}
+
+func firstLine(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	require.True(t, s.Scan())
+	return s.Text()
+}
+
+// TestEveryErrorInOneRun checks that one load reports each kind of mistake
+// at its own position, across files, instead of stopping at the first.
+func TestEveryErrorInOneRun(t *testing.T) {
+	_, err := slo.Load("testdata/all-errors")
+	var errs slo.Errors
+	require.True(t, errors.As(err, &errs), "got %v", err)
+	want := []string{
+		"testdata/all-errors/a.yaml:6:17: service \"shop\": notify.reminders[0].schedule: bad cron schedule \"0 25 * * *\"",
+		"testdata/all-errors/a.yaml:7:17: service \"shop\": notify.reminders[0].timezone: unknown time zone \"Asia/Tokio\"",
+		"testdata/all-errors/a.yaml:10:5: slos[0]: unknown key \"objectiv\" (did you mean \"objective\"?)",
+		"testdata/all-errors/a.yaml:11:16: slo \"availability\": objective must be in (0, 100), got 1000",
+		"testdata/all-errors/a.yaml:17:22: slos[0].sli.alb.latency.threshold: bad duration \"300mss\"",
+		"testdata/all-errors/a.yaml:18:25: slo \"availability\": sli.alb.exclude_paths[0]: bad regular expression \"^/healthz($\"",
+		"testdata/all-errors/b.yaml:4:13: slo \"requests\": window: bad window \"30x\"",
+		"testdata/all-errors/b.yaml:7:26: slo \"requests\": sli.prometheus.good: bad PromQL",
+		"testdata/all-errors/b.yaml:9:11: slo \"requests\": duplicate name in service \"cart\" (first at testdata/all-errors/b.yaml:3:11)",
+	}
+	require.Len(t, errs, len(want), "got:\n%v", err)
+	for i, w := range want {
+		require.True(t, strings.HasPrefix(errs[i].Error(), w), "problem %d:\n got %s\nwant %s...", i, errs[i], w)
+	}
+}
+
+func TestLoadExamples(t *testing.T) {
+	set, err := slo.Load("../testdata/specs")
+	require.NoError(t, err)
+	require.Empty(t, set.Warnings)
+
+	byID := map[string]*slo.Objective{}
+	for _, o := range set.Objectives() {
+		byID[o.ID()] = o
+	}
+	require.Len(t, byID, 9)
+
+	avail := byID["mart-api/availability"]
+	require.InDelta(t, 0.9995, avail.Target, 1e-12)
+	require.Equal(t, slo.Rolling(30*24*time.Hour), avail.Window)
+	require.Equal(t, "app/mart-api/50dc6c495c0c9188", avail.SLI.ALB.LoadBalancer)
+	require.Equal(t, []string{"api.mart.example.com"}, avail.SLI.ALB.Hosts)
+	require.Len(t, avail.SLI.ALB.ExcludePaths, 1)
+	require.Equal(t, map[string]string{"team": "mart"}, avail.Labels)
+	require.Equal(t, "https://wiki.example.com/mart-api/runbook", avail.Links.Runbook)
+	require.Equal(t, slo.DefaultAlertWindows(), avail.Alerting.Windows)
+	require.True(t, avail.Alerting.BudgetExhausted)
+
+	require.Equal(t, 300*time.Millisecond, byID["mart-api/latency"].SLI.ALB.Latency)
+
+	uptime := byID["mart-api/uptime"]
+	require.Equal(t, slo.Month, uptime.Window.Calendar)
+	require.Equal(t, "Asia/Tokyo", uptime.Window.Location.String())
+	require.Equal(t, slo.Budgeting{Method: slo.Timeslices, Slice: time.Minute, SliceTarget: 0.99}, uptime.Budgeting)
+
+	svc := set.Services[1] // files load in name order: checkout, mart-api, search, web-storefront
+	require.Equal(t, "mart-api", svc.Name)
+	require.Equal(t, "#mart-alerts", svc.Notify.Page.Slack)
+	require.Len(t, svc.Notify.Reminders, 1)
+	require.Equal(t, "ja", svc.Notify.Reminders[0].Language)
+	require.Equal(t, "Asia/Tokyo", svc.Notify.Reminders[0].Location.String())
+
+	lat := byID["web-storefront/page-latency"]
+	require.Len(t, lat.Alerting.Windows, 2, "ticket alerts are disabled")
+	for _, w := range lat.Alerting.Windows {
+		require.Equal(t, slo.Page, w.Severity)
+	}
+	require.Equal(t, map[string]string{"team": "storefront", "tier": "1"}, lat.Labels)
+
+	custom := byID["checkout/payment-latency"]
+	require.Equal(t, []slo.AlertWindow{
+		{Name: "page-1h", Severity: slo.Page, Long: time.Hour, Short: 5 * time.Minute, BudgetPercent: 2},
+		{Name: "ticket-slow", Severity: slo.Ticket, Long: 72 * time.Hour, Short: 6 * time.Hour, BudgetPercent: 10},
+	}, custom.Alerting.Windows)
+	require.Equal(t, time.Hour, custom.Alerting.Repeat[slo.Page])
+	require.Equal(t, 24*time.Hour, custom.Alerting.Repeat[slo.Ticket])
+	require.Equal(t, float64(100), byID["checkout/requests"].Alerting.MinEvents)
+}
+
+func TestOpenSLOImport(t *testing.T) {
+	set, err := slo.Load("../testdata/specs/search-openslo.yaml")
+	require.NoError(t, err)
+	require.Len(t, set.Services, 1)
+	svc := set.Services[0]
+	require.Equal(t, "search", svc.Name)
+	require.Equal(t, "Product search API", svc.Description)
+	require.Len(t, svc.SLOs, 2)
+
+	avail := svc.SLOs[0]
+	require.Equal(t, "availability", avail.Name)
+	require.InDelta(t, 0.995, avail.Target, 1e-12)
+	require.Equal(t, slo.Rolling(28*24*time.Hour), avail.Window)
+	require.Equal(t, slo.Occurrences, avail.Budgeting.Method)
+	require.Equal(t, `sum(increase(search_requests_total{code!~"5.."}[{{.window}}]))`, avail.SLI.Prometheus.Good)
+	require.Equal(t, `sum(increase(search_requests_total[{{.window}}]))`, avail.SLI.Prometheus.Total)
+
+	uptime := svc.SLOs[1]
+	require.Equal(t, slo.Month, uptime.Window.Calendar)
+	require.Equal(t, "Asia/Tokyo", uptime.Window.Location.String())
+	require.Equal(t, slo.Budgeting{Method: slo.Timeslices, Slice: 5 * time.Minute, SliceTarget: 0.95}, uptime.Budgeting)
+	require.InDelta(t, 0.999, uptime.Target, 1e-12)
+	require.Equal(t, `sum(increase(search_requests_total{code=~"5.."}[{{.window}}]))`, uptime.SLI.Prometheus.Bad)
+	require.Empty(t, uptime.SLI.Prometheus.Good)
+
+	q, err := slo.RenderQuery(uptime.SLI.Prometheus.Total, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, `sum(increase(search_requests_total[1h]))`, q)
+}
+
+func TestOpenSLOQueryRewrite(t *testing.T) {
+	doc := func(counter bool, query string) []byte {
+		return fmt.Appendf(nil, `apiVersion: openslo/v1
+kind: SLO
+metadata: {name: x}
+spec:
+  service: svc
+  indicator:
+    spec:
+      ratioMetric:
+        counter: %t
+        good: {metricSource: {type: prometheus, spec: {query: '%s'}}}
+        total: {metricSource: {type: Thanos, spec: {query: '%s'}}}
+  timeWindow: [{duration: 7d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{targetPercent: 99}]
+`, counter, query, query)
+	}
+	for _, tc := range []struct {
+		name    string
+		counter bool
+		query   string
+		want    string
+	}{
+		{"bare selector", true, `up{job="a"}`, `sum(increase(up{job="a"}[{{.window}}]))`},
+		{"sum by", true, `sum by (code) (req_total)`, `sum(sum by (code) (increase(req_total[{{.window}}])))`},
+		{"binary", true, `a_total + b_total`, `sum(increase(a_total[{{.window}}]) + increase(b_total[{{.window}}]))`},
+		{"gauge of per-interval counts", false, `sum(req_count)`, `sum(sum_over_time(req_count[{{.window}}]))`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set, err := slo.LoadBytes("x.yaml", doc(tc.counter, tc.query))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, set.Objectives()[0].SLI.Prometheus.Good)
+		})
+	}
+}
+
+func TestLoadSeveralDocumentsAndWarnings(t *testing.T) {
+	spec := `service: a
+slos:
+  - name: low
+    objective: 90
+    window: 30d
+    timezone: Asia/Tokyo
+    sli: {alb: {load_balancer: app/a/50dc6c495c0c9188}}
+---
+# an empty document is fine
+---
+service: b
+slos:
+  - {name: x, objective: 99, window: 7d, sli: {alb: {load_balancer: app/b/50dc6c495c0c9188}}}
+`
+	set, err := slo.LoadBytes("multi.yaml", []byte(spec))
+	require.NoError(t, err)
+	require.Len(t, set.Services, 2)
+	var msgs []string
+	for _, w := range set.Warnings {
+		msgs = append(msgs, w.Error())
+	}
+	require.Contains(t, msgs, `multi.yaml:6:15: warning: slo "low": timezone: has no effect on a rolling window`)
+	// At 90% a total outage burns at 10×: the 14.4× page can never fire (SRE Workbook).
+	require.Contains(t, strings.Join(msgs, "\n"), `alert page-1h can never fire: its threshold 14.4 is at or above the highest possible burn rate 10`)
+}
+
+func TestLoadPathErrors(t *testing.T) {
+	_, err := slo.Load("testdata/does-not-exist")
+	require.Error(t, err)
+	var errs slo.Errors
+	require.False(t, errors.As(err, &errs), "a missing path is not a spec error")
+
+	_, err = slo.Load(t.TempDir())
+	require.ErrorContains(t, err, "no *.yaml or *.yml files")
+}
