@@ -110,9 +110,12 @@ func Evaluate(o *Objective, at time.Time, in Input) Result {
 	period := o.Window.Period(at)
 	nominal := o.Window.Nominal()
 
-	if o.Budgeting.Method == Timeslices {
+	switch {
+	case in.Err != nil:
+		// The source could not measure: nothing is known.
+	case o.Budgeting.Method == Timeslices:
 		evaluateSlices(o, at, in.Slices, &r)
-	} else {
+	default:
 		r.Counts = in.Period
 		r.SLI, r.HasData = in.Period.Ratio()
 		if errRatio, ok := in.Period.ErrorRatio(); ok {

@@ -43,6 +43,7 @@ type cmdEnv struct {
 func commands() []command {
 	return []command{
 		{"validate", "check SLO specs; exit 1 when any is invalid", runValidate},
+		{"report", "evaluate every SLO once from ALB logs and print the numbers", runReport},
 	}
 }
 

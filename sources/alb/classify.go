@@ -1,0 +1,195 @@
+package alb
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// Classifier decides, for every ALB-backed SLI, whether an entry is in its
+// scope and whether it is good. Entries are looked up by load balancer once,
+// so one pass over a line serves every SLI that reads that load balancer.
+type Classifier struct {
+	// IDs are the SLIs' objective IDs ("service/slo"); a Verdict's SLI
+	// indexes this slice.
+	IDs  []string
+	byLB map[string][]*matcher
+}
+
+// Verdict is one SLI's judgement of one entry.
+type Verdict struct {
+	SLI  int
+	Good bool
+}
+
+type matcher struct {
+	index               int
+	hosts               [][]byte // exact, lowercase
+	hostSuffixes        [][]byte // from "*.example.com": ".example.com"
+	paths, excludePaths []*regexp.Regexp
+	excludeUserAgents   []*regexp.Regexp
+	types               uint8 // bit set of request types; 0 means all
+	latency             bool
+	threshold           Timing
+}
+
+const (
+	typeHTTP uint8 = 1 << iota
+	typeHTTPS
+	typeH2
+	typeGRPCS
+	typeWS
+	typeWSS
+	typeOther
+)
+
+func typeBit(t []byte) uint8 {
+	switch string(t) {
+	case "http":
+		return typeHTTP
+	case "https":
+		return typeHTTPS
+	case "h2":
+		return typeH2
+	case "grpcs":
+		return typeGRPCS
+	case "ws":
+		return typeWS
+	case "wss":
+		return typeWSS
+	}
+	return typeOther
+}
+
+// NewClassifier builds a classifier for the objectives with an ALB SLI;
+// others are ignored.
+func NewClassifier(objs []*slo.Objective) *Classifier {
+	c := &Classifier{byLB: map[string][]*matcher{}}
+	for _, o := range objs {
+		a := o.SLI.ALB
+		if a == nil {
+			continue
+		}
+		m := &matcher{
+			index:             len(c.IDs),
+			paths:             a.Paths,
+			excludePaths:      a.ExcludePaths,
+			excludeUserAgents: a.ExcludeUserAgents,
+		}
+		for _, h := range a.Hosts {
+			h = strings.ToLower(h)
+			if rest, ok := strings.CutPrefix(h, "*"); ok {
+				m.hostSuffixes = append(m.hostSuffixes, []byte(rest))
+			} else {
+				m.hosts = append(m.hosts, []byte(h))
+			}
+		}
+		for _, t := range a.RequestTypes {
+			m.types |= typeBit([]byte(t))
+		}
+		if a.Latency > 0 {
+			m.latency = true
+			m.threshold = Timing(a.Latency.Microseconds())
+		}
+		c.IDs = append(c.IDs, o.ID())
+		c.byLB[a.LoadBalancer] = append(c.byLB[a.LoadBalancer], m)
+	}
+	return c
+}
+
+// LoadBalancers lists the load balancers some SLI reads.
+func (c *Classifier) LoadBalancers() []string {
+	out := make([]string, 0, len(c.byLB))
+	for lb := range c.byLB {
+		out = append(out, lb)
+	}
+	return out
+}
+
+// Classify appends a verdict for every SLI whose scope holds the entry.
+//
+// Availability: bad when elb_status_code is 5xx, the status the client got,
+// so target 5xx and ALB-generated 502/503/504 (target status "-") both
+// count; 4xx and 460 (client closed the connection) do not. An entry whose
+// elb_status_code is "-" got no response to judge and is out of scope.
+//
+// Latency: good when 0 <= target_processing_time <= threshold; -1 (no
+// response measured) is bad. WebSocket entries (ws, wss) describe whole
+// connections and are never counted.
+func (c *Classifier) Classify(e *Entry, out []Verdict) []Verdict {
+	ms := c.byLB[string(e.ELB())] // no allocation: the conversion is only a map key
+	if len(ms) == 0 {
+		return out
+	}
+	var req Request
+	parsedReq := false
+	typ := typeBit(e.Type())
+	for _, m := range ms {
+		if m.types != 0 && m.types&typ == 0 {
+			continue
+		}
+		if m.latency && typ&(typeWS|typeWSS) != 0 {
+			continue
+		}
+		if !m.latency && e.ELBStatusCode() == NoStatus {
+			continue
+		}
+		if len(m.hosts)+len(m.hostSuffixes)+len(m.paths)+len(m.excludePaths) > 0 && !parsedReq {
+			req, parsedReq = e.Request(), true
+		}
+		if !m.inScope(e, &req) {
+			continue
+		}
+		var good bool
+		if m.latency {
+			t := e.TargetProcessingTime()
+			good = t >= 0 && t <= m.threshold
+		} else {
+			s := e.ELBStatusCode()
+			good = s < 500 || s > 599
+		}
+		out = append(out, Verdict{SLI: m.index, Good: good})
+	}
+	return out
+}
+
+func (m *matcher) inScope(e *Entry, req *Request) bool {
+	if len(m.hosts)+len(m.hostSuffixes) > 0 && !m.hostMatches(req.Host) {
+		return false
+	}
+	if len(m.paths) > 0 && !anyMatch(m.paths, req.Path) {
+		return false
+	}
+	if anyMatch(m.excludePaths, req.Path) {
+		return false
+	}
+	if anyMatch(m.excludeUserAgents, e.UserAgent()) {
+		return false
+	}
+	return true
+}
+
+func (m *matcher) hostMatches(host []byte) bool {
+	for _, h := range m.hosts {
+		if bytes.EqualFold(h, host) {
+			return true
+		}
+	}
+	for _, s := range m.hostSuffixes {
+		if len(host) > len(s) && bytes.EqualFold(s, host[len(host)-len(s):]) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyMatch(res []*regexp.Regexp, b []byte) bool {
+	for _, re := range res {
+		if re.Match(b) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,346 @@
+package alb
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Progress is a running count of an ingest, safe to read while it runs.
+type Progress struct {
+	ObjectsTotal atomic.Int64
+	ObjectsDone  atomic.Int64
+	Bytes        atomic.Int64 // as stored (compressed)
+	Lines        atomic.Int64
+	Malformed    atomic.Int64
+	Skipped      atomic.Int64 // objects already in the ledger
+}
+
+// IngestConfig configures an Ingester.
+type IngestConfig struct {
+	Source     Source
+	Store      Store
+	Classifier *Classifier
+	// Workers decompress and parse objects in parallel; default GOMAXPROCS.
+	Workers int
+	Logger  *slog.Logger
+	// Progress, when set, is updated as objects are read.
+	Progress *Progress
+	// afterCommit is a test hook called after each commit.
+	afterCommit func()
+}
+
+// Ingester reads new access log objects into a Store.
+type Ingester struct {
+	cfg IngestConfig
+}
+
+// NewIngester returns an Ingester.
+func NewIngester(cfg IngestConfig) (*Ingester, error) {
+	if cfg.Source == nil || cfg.Store == nil || cfg.Classifier == nil {
+		return nil, errors.New("alb ingester: source, store and classifier are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = &Progress{}
+	}
+	return &Ingester{cfg: cfg}, nil
+}
+
+// Stats sums up one Ingest call.
+type Stats struct {
+	Objects, Skipped, Lines, Malformed int64
+}
+
+// objectResult is what a worker made of one object.
+type objectResult struct {
+	rec       ObjectRecord
+	counts    map[bucketIndex]Count
+	malformed map[string]int64
+	err       error
+}
+
+type bucketIndex struct {
+	sli    int
+	minute int64
+}
+
+// Ingest counts every object of the source that may hold entries of
+// [from, to) and is not in the ledger yet. Objects are read in parallel and
+// committed in batches; each object's counts and its ledger record go into
+// the same transaction, so a crash at any point counts an object fully or
+// not at all, and the next run picks up what is missing.
+func (in *Ingester) Ingest(ctx context.Context, from, to time.Time) (Stats, error) {
+	var todo []Object
+	var st Stats
+	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
+		rec, seen, err := in.cfg.Store.Ingested(o.Key)
+		if err != nil {
+			return err
+		}
+		if seen {
+			if rec.Size != o.Size || (rec.ETag != "" && o.ETag != "" && rec.ETag != o.ETag) {
+				in.cfg.Logger.Warn("log object changed after it was counted; not counting it again",
+					"key", o.Key, "size", o.Size, "counted_size", rec.Size)
+			}
+			st.Skipped++
+			return nil
+		}
+		todo = append(todo, o)
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("list %s: %w", in.cfg.Source, err)
+	}
+	slices.SortFunc(todo, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
+	p := in.cfg.Progress
+	p.ObjectsTotal.Add(int64(len(todo)))
+	p.Skipped.Add(st.Skipped)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan Object)
+	results := make(chan objectResult, in.cfg.Workers)
+	var wg sync.WaitGroup
+	for range in.cfg.Workers {
+		wg.Go(func() {
+			r := newReader()
+			for o := range jobs {
+				res := r.read(ctx, in.cfg.Source, in.cfg.Classifier, o, p)
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for _, o := range todo {
+			select {
+			case jobs <- o:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	// One goroutine commits: it takes a result, then whatever else is ready,
+	// and writes them in one transaction.
+	var firstErr error
+	for res := range results {
+		batch := []objectResult{res}
+	drain:
+		for len(batch) < 256 {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if err := in.commit(batch, &st); err != nil && firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+	}
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return st, firstErr
+}
+
+func (in *Ingester) commit(results []objectResult, st *Stats) error {
+	b := &Batch{Counts: map[BucketKey]Count{}, Malformed: map[string]int64{}, Watermarks: map[string]int64{}}
+	var failed error
+	ids := in.cfg.Classifier.IDs
+	for _, r := range results {
+		if r.err != nil {
+			// A read error (network, truncated gzip) leaves the object out of
+			// the ledger: the next run tries it again.
+			in.cfg.Logger.Warn("cannot read log object; will retry", "key", r.rec.Key, "err", r.err)
+			if failed == nil {
+				failed = r.err
+			}
+			continue
+		}
+		b.Objects = append(b.Objects, r.rec)
+		for k, c := range r.counts {
+			key := BucketKey{SLI: ids[k.sli], Minute: k.minute}
+			old := b.Counts[key]
+			b.Counts[key] = Count{Good: old.Good + c.Good, Total: old.Total + c.Total}
+		}
+		for reason, n := range r.malformed {
+			b.Malformed[reason] += n
+		}
+		if lb := r.rec.LoadBalancer; lb != "" && !r.rec.End.IsZero() {
+			// Files arrive a few minutes after their interval ends, one per
+			// node: once a file for interval E is in, intervals ending at or
+			// before E-5m are taken as complete.
+			w := r.rec.End.Add(-5*time.Minute).Unix() / 60
+			b.Watermarks[lb] = max(b.Watermarks[lb], w)
+		}
+		st.Objects++
+		st.Lines += r.rec.Lines
+		st.Malformed += r.rec.Malformed
+	}
+	if len(b.Objects) > 0 {
+		if err := in.cfg.Store.Commit(b); err != nil {
+			return fmt.Errorf("commit %d log objects: %w", len(b.Objects), err)
+		}
+	}
+	if in.cfg.afterCommit != nil {
+		in.cfg.afterCommit()
+	}
+	if failed != nil {
+		return fmt.Errorf("read log object: %w", failed)
+	}
+	return nil
+}
+
+// reader holds one worker's reusable buffers.
+type reader struct {
+	br       *bufio.Reader // over the stored bytes
+	lr       *bufio.Reader // over the decompressed lines
+	gz       *gzip.Reader
+	long     []byte
+	verdicts []Verdict
+	entry    Entry
+}
+
+func newReader() *reader {
+	return &reader{br: bufio.NewReaderSize(nil, 64<<10), lr: bufio.NewReaderSize(nil, 256<<10)}
+}
+
+func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress) objectResult {
+	res := objectResult{
+		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End},
+		counts: map[bucketIndex]Count{},
+	}
+	body, err := src.Open(ctx, o.Key)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer body.Close()
+	counted := &countingReader{r: body, p: p}
+	lines, err := r.scan(counted, cls, &res)
+	p.ObjectsDone.Add(1)
+	p.Lines.Add(lines)
+	p.Malformed.Add(res.rec.Malformed)
+	res.rec.Lines = lines
+	if err != nil {
+		res.err = fmt.Errorf("%s: %w", o.Key, err)
+	}
+	return res
+}
+
+// scan reads one object, gzip (one or several members) or plain, and
+// classifies every line.
+func (r *reader) scan(body io.Reader, cls *Classifier, res *objectResult) (int64, error) {
+	r.br.Reset(body)
+	var in io.Reader = r.br
+	magic, err := r.br.Peek(2)
+	if len(magic) == 0 && errors.Is(err, io.EOF) {
+		return 0, nil // 0-byte objects happen
+	}
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		if r.gz == nil {
+			r.gz, err = gzip.NewReader(r.br)
+		} else {
+			err = r.gz.Reset(r.br)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("gzip: %w", err)
+		}
+		in = r.gz
+	}
+	lr := r.lr
+	lr.Reset(in)
+	var lines int64
+	p := res
+	for {
+		line, err := lr.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			r.long = append(r.long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = lr.ReadSlice('\n')
+				r.long = append(r.long, line...)
+			}
+			line = r.long
+		}
+		if len(line) > 0 {
+			line = bytes.TrimRight(line, "\r\n")
+			if len(line) > 0 {
+				lines++
+				r.classify(line, cls, p)
+			}
+		}
+		if err == io.EOF {
+			return lines, nil
+		}
+		if err != nil {
+			return lines, err
+		}
+	}
+}
+
+func (r *reader) classify(line []byte, cls *Classifier, res *objectResult) {
+	e := &r.entry
+	if err := Parse(line, e); err != nil {
+		var pe *ParseError
+		errors.As(err, &pe)
+		if res.malformed == nil {
+			res.malformed = map[string]int64{}
+		}
+		res.malformed[pe.Reason]++
+		res.rec.Malformed++
+		return
+	}
+	r.verdicts = cls.Classify(e, r.verdicts[:0])
+	if len(r.verdicts) == 0 {
+		return
+	}
+	m := e.Minute()
+	for _, v := range r.verdicts {
+		k := bucketIndex{sli: v.SLI, minute: m}
+		c := res.counts[k]
+		c.Total++
+		if v.Good {
+			c.Good++
+		}
+		res.counts[k] = c
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	p *Progress
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.Bytes.Add(int64(n))
+	return n, err
+}

@@ -1,0 +1,79 @@
+package alb
+
+import (
+	"path"
+	"strings"
+	"time"
+)
+
+// KeyInfo is what an access log object's name says, for names following
+// AWS's scheme:
+//
+//	bucket[/prefix]/AWSLogs/ACCOUNT/elasticloadbalancing/REGION/yyyy/mm/dd/
+//	  ACCOUNT_elasticloadbalancing_REGION_app.NAME.ID_ENDTIME_NODEIP_RANDOM.log.gz
+type KeyInfo struct {
+	Account, Region string
+	// LoadBalancer as the log's elb field writes it: app/NAME/ID.
+	LoadBalancer string
+	// End closes the 5-minute interval the file covers (ENDTIME, e.g. 20140215T2340Z).
+	End time.Time
+	// Day is the delivery date from the yyyy/mm/dd folders (zero when absent).
+	Day time.Time
+}
+
+// IsAccessLog says whether an object holds ALB access log entries. The same
+// folders hold connection logs, health check logs, NLB logs and AWS's test
+// file, which are skipped.
+func IsAccessLog(key string) bool {
+	base := path.Base(key)
+	switch {
+	case strings.Contains(base, "conn_log"),
+		strings.Contains(base, "health_check_log"),
+		strings.Contains(base, "_net."),
+		strings.Contains(key, "ELBAccessLogTestFile"):
+		return false
+	}
+	return strings.HasSuffix(base, ".log.gz") || strings.HasSuffix(base, ".log")
+}
+
+// ParseKey reads what an object key tells; fields it cannot find stay zero.
+func ParseKey(key string) KeyInfo {
+	var info KeyInfo
+	dir, base := path.Split(key)
+	parts := strings.Split(strings.TrimSuffix(dir, "/"), "/")
+	if n := len(parts); n >= 3 {
+		if d, err := time.Parse("2006/01/02", strings.Join(parts[n-3:], "/")); err == nil {
+			info.Day = d
+		}
+	}
+	name := strings.TrimSuffix(strings.TrimSuffix(base, ".gz"), ".log")
+	f := strings.Split(name, "_")
+	// ACCOUNT elasticloadbalancing REGION app.NAME.ID ENDTIME NODEIP RANDOM
+	if len(f) < 6 || f[1] != "elasticloadbalancing" {
+		return info
+	}
+	info.Account, info.Region = f[0], f[2]
+	if lb := strings.SplitN(f[3], ".", 3); len(lb) == 3 {
+		info.LoadBalancer = lb[0] + "/" + lb[1] + "/" + lb[2]
+	}
+	if end, err := time.Parse("20060102T1504Z", f[4]); err == nil {
+		info.End = end
+	}
+	return info
+}
+
+// dayInRange says whether a delivery day may hold entries of [from, to):
+// folders are delivery dates, so a day of slack is allowed on each side.
+// Zero bounds are open.
+func dayInRange(day, from, to time.Time) bool {
+	if day.IsZero() {
+		return true
+	}
+	if !from.IsZero() && day.Add(48*time.Hour).Before(from) {
+		return false
+	}
+	if !to.IsZero() && day.After(to.Add(24*time.Hour)) {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,92 @@
+package alb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Object is an access log object to ingest.
+type Object struct {
+	Key  string
+	Size int64
+	ETag string
+	Info KeyInfo
+}
+
+// Source lists and opens access log objects: a directory tree or S3.
+type Source interface {
+	// List calls fn for every access log object that may hold entries of
+	// [from, to); zero bounds are open.
+	List(ctx context.Context, from, to time.Time, fn func(Object) error) error
+	// Open returns an object's content as stored (gzip or plain).
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// String names the source for logs.
+	String() string
+}
+
+// NewSource returns a Source for a directory or an s3://bucket/prefix URL.
+func NewSource(ctx context.Context, location string, s3cfg S3Config) (Source, error) {
+	if strings.HasPrefix(location, "s3://") {
+		return NewS3Source(ctx, location, s3cfg)
+	}
+	info, err := os.Stat(location)
+	if err != nil {
+		return nil, fmt.Errorf("alb logs: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("alb logs: %s is not a directory", location)
+	}
+	return &DirSource{Root: location}, nil
+}
+
+// DirSource reads a local directory tree, laid out like the S3 bucket or
+// not: every *.log.gz and *.log below Root is a candidate.
+type DirSource struct {
+	Root string
+}
+
+func (d *DirSource) String() string { return d.Root }
+
+func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object) error) error {
+	return filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if p != d.Root && strings.HasPrefix(e.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(d.Root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !IsAccessLog(key) {
+			return nil
+		}
+		info := ParseKey(key)
+		if !dayInRange(info.Day, from, to) {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		return fn(Object{Key: key, Size: fi.Size(), Info: info})
+	})
+}
+
+func (d *DirSource) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(d.Root, filepath.FromSlash(key)))
+}

@@ -1,0 +1,208 @@
+package alb
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// Count is the good and total events of one SLI in one minute.
+type Count struct {
+	Good, Total int64
+}
+
+// BucketKey names a minute bucket: an SLI (objective ID) and a UTC minute
+// (minutes since the Unix epoch).
+type BucketKey struct {
+	SLI    string
+	Minute int64
+}
+
+// ObjectRecord is the ledger's entry for an ingested log object.
+type ObjectRecord struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
+	ETag string `json:"etag,omitempty"`
+	// LoadBalancer and End come from the object's name, when it follows the
+	// AWS naming scheme: End closes the 5-minute interval the file covers.
+	LoadBalancer string    `json:"lb,omitempty"`
+	End          time.Time `json:"end"`
+	Lines        int64     `json:"lines"`
+	Malformed    int64     `json:"malformed"`
+}
+
+// Batch is what one commit adds: the counts of whole objects and their
+// ledger records. A store applies a batch entirely or not at all.
+type Batch struct {
+	Objects []ObjectRecord
+	Counts  map[BucketKey]Count
+	// Malformed counts skipped lines by reason.
+	Malformed map[string]int64
+	// Watermarks raises the newest complete minute of load balancers.
+	Watermarks map[string]int64
+}
+
+// Store keeps minute buckets, the ledger of ingested objects and ingestion
+// watermarks.
+type Store interface {
+	// Ingested returns the ledger record of an object key, if it was counted.
+	Ingested(key string) (ObjectRecord, bool, error)
+	// Commit applies a batch in one transaction.
+	Commit(b *Batch) error
+	// Range calls fn for every non-empty minute bucket of an SLI in
+	// [from, to) (minutes since the epoch), in order.
+	Range(sli string, from, to int64, fn func(minute int64, c Count)) error
+	// Watermark is the newest minute believed complete for a load balancer:
+	// entries up to its end are in. ok is false before any object is ingested.
+	Watermark(lb string) (minute int64, ok bool, err error)
+	// MalformedLines returns the lines skipped so far, by reason.
+	MalformedLines() (map[string]int64, error)
+	// Prune drops minute buckets before a minute, and ledger records of
+	// objects whose interval ended before another.
+	Prune(bucketsBefore int64, objectsBefore time.Time) error
+	Close() error
+}
+
+// Counts sums an SLI's buckets over [from, to): a slo source's counts.
+func Counts(s Store, sli string, from, to time.Time) (slo.Counts, error) {
+	var c slo.Counts
+	err := s.Range(sli, ceilMinute(from), ceilMinute(to), func(_ int64, b Count) {
+		c.Good += float64(b.Good)
+		c.Total += float64(b.Total)
+	})
+	return c, err
+}
+
+// SliceCounts cuts [from, to) into slices of length slice and sums each.
+func SliceCounts(s Store, sli string, from, to time.Time, slice time.Duration) ([]slo.Counts, error) {
+	n := int(to.Sub(from) / slice)
+	out := make([]slo.Counts, n)
+	start := ceilMinute(from)
+	per := int64(slice / time.Minute)
+	err := s.Range(sli, start, start+int64(n)*per, func(m int64, b Count) {
+		i := (m - start) / per
+		out[i].Good += float64(b.Good)
+		out[i].Total += float64(b.Total)
+	})
+	return out, err
+}
+
+// ceilMinute is the first whole minute at or after t.
+func ceilMinute(t time.Time) int64 {
+	return -floorDiv(-t.Unix(), 60)
+}
+
+// MinuteTime is the start of a minute since the epoch.
+func MinuteTime(m int64) time.Time { return time.Unix(m*60, 0).UTC() }
+
+// MemStore is a Store in memory, for one-shot runs.
+type MemStore struct {
+	mu         sync.Mutex
+	objects    map[string]ObjectRecord
+	counts     map[string]map[int64]Count
+	malformed  map[string]int64
+	watermarks map[string]int64
+}
+
+// NewMemStore returns an empty in-memory store.
+func NewMemStore() *MemStore {
+	return &MemStore{objects: map[string]ObjectRecord{}, counts: map[string]map[int64]Count{}, malformed: map[string]int64{}, watermarks: map[string]int64{}}
+}
+
+func (s *MemStore) Ingested(key string) (ObjectRecord, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.objects[key]
+	return r, ok, nil
+}
+
+func (s *MemStore) Commit(b *Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range b.Objects {
+		s.objects[o.Key] = o
+	}
+	for k, c := range b.Counts {
+		m := s.counts[k.SLI]
+		if m == nil {
+			m = map[int64]Count{}
+			s.counts[k.SLI] = m
+		}
+		old := m[k.Minute]
+		m[k.Minute] = Count{Good: old.Good + c.Good, Total: old.Total + c.Total}
+	}
+	for r, n := range b.Malformed {
+		s.malformed[r] += n
+	}
+	for lb, w := range b.Watermarks {
+		if old, ok := s.watermarks[lb]; !ok || w > old {
+			s.watermarks[lb] = w
+		}
+	}
+	return nil
+}
+
+func (s *MemStore) Range(sli string, from, to int64, fn func(int64, Count)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.counts[sli]
+	if int64(len(m)) < to-from {
+		// Sparse: sort the few buckets there are.
+		keys := make([]int64, 0, len(m))
+		for k := range m {
+			if k >= from && k < to {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fn(k, m[k])
+		}
+		return nil
+	}
+	for k := from; k < to; k++ {
+		if c, ok := m[k]; ok {
+			fn(k, c)
+		}
+	}
+	return nil
+}
+
+func (s *MemStore) Watermark(lb string) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.watermarks[lb]
+	return w, ok, nil
+}
+
+func (s *MemStore) MalformedLines() (map[string]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.malformed))
+	for k, v := range s.malformed {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (s *MemStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.counts {
+		for k := range m {
+			if k < bucketsBefore {
+				delete(m, k)
+			}
+		}
+	}
+	for k, o := range s.objects {
+		if !o.End.IsZero() && o.End.Before(objectsBefore) {
+			delete(s.objects, k)
+		}
+	}
+	return nil
+}
+
+func (s *MemStore) Close() error { return nil }
