@@ -1,0 +1,42 @@
+package alb
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestIsAccessLog(t *testing.T) {
+	for key, want := range map[string]bool{
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_2a3b4c5d.log.gz": true,
+		"logs/plain/app.log": true,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/conn_log_123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_x.log.gz":        false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_conn_log.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_x.log.gz":             false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/health_check_log_123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_x.log.gz":         false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_net.my-nlb.50dc6c495c0c9188_20261001T0005Z_a1b2c3d4.log.gz":                 false,
+		"AWSLogs/123456789012/ELBAccessLogTestFile": false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/notes.txt": false,
+	} {
+		require.Equal(t, want, IsAccessLog(key), key)
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	info := ParseKey("prefix/AWSLogs/123456789012/elasticloadbalancing/us-gov-west-1/2026/10/02/123456789012_elasticloadbalancing_us-gov-west-1_app.my-lb.50dc6c495c0c9188_20261001T2355Z_10.0.0.1_2a3b4c5d.log.gz")
+	require.Equal(t, KeyInfo{
+		Account: "123456789012", Region: "us-gov-west-1", LoadBalancer: "app/my-lb/50dc6c495c0c9188",
+		End: time.Date(2026, 10, 1, 23, 55, 0, 0, time.UTC), Day: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC),
+	}, info)
+	require.Equal(t, KeyInfo{}, ParseKey("some/dir/app.log.gz"))
+}
+
+func TestDayInRange(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 10, d, 0, 0, 0, 0, time.UTC) }
+	from, to := day(10).Add(6*time.Hour), day(12).Add(6*time.Hour)
+	for d, want := range map[int]bool{7: false, 8: false, 9: true, 10: true, 12: true, 13: true, 14: false} {
+		require.Equal(t, want, dayInRange(day(d), from, to), "day %d", d)
+	}
+	require.True(t, dayInRange(time.Time{}, from, to), "no date folder: always a candidate")
+	require.True(t, dayInRange(day(1), time.Time{}, time.Time{}), "open range")
+}
