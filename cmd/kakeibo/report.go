@@ -20,9 +20,9 @@ import (
 
 type reportFlags struct {
 	specs, albLogs, at, format, dataDir string
-	s3Region, s3Endpoint               string
-	s3PathStyle                        bool
-	progress                           string
+	s3Region, s3Endpoint                string
+	s3PathStyle                         bool
+	progress                            string
 }
 
 func runReport(ctx context.Context, env *cmdEnv, args []string) int {

@@ -11,11 +11,11 @@ func TestIsAccessLog(t *testing.T) {
 	for key, want := range map[string]bool{
 		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_2a3b4c5d.log.gz": true,
 		"logs/plain/app.log": true,
-		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/conn_log_123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_x.log.gz":        false,
-		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_conn_log.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_x.log.gz":             false,
-		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/health_check_log_123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_x.log.gz":         false,
-		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_net.my-nlb.50dc6c495c0c9188_20261001T0005Z_a1b2c3d4.log.gz":                 false,
-		"AWSLogs/123456789012/ELBAccessLogTestFile": false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/conn_log_123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_x.log.gz": false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_conn_log.my-lb.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_x.log.gz":     false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/health_check_log_123456789012_elasticloadbalancing_us-east-2_app.my-lb.50dc6c495c0c9188_20261001T0005Z_x.log.gz":  false,
+		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/123456789012_elasticloadbalancing_us-east-2_net.my-nlb.50dc6c495c0c9188_20261001T0005Z_a1b2c3d4.log.gz":           false,
+		"AWSLogs/123456789012/ELBAccessLogTestFile":                                false,
 		"AWSLogs/123456789012/elasticloadbalancing/us-east-2/2026/10/01/notes.txt": false,
 	} {
 		require.Equal(t, want, IsAccessLog(key), key)

@@ -110,7 +110,7 @@ func (cfg Config) interval(lbIndex int, start time.Time) []Request {
 		}
 		n := lb.PerMinute/2 + rng.IntN(lb.PerMinute+1)
 		for range n {
-			t := minute.Add(time.Duration(rng.Int64N(int64(time.Minute) / 1000) * 1000))
+			t := minute.Add(time.Duration(rng.Int64N(int64(time.Minute)/1000) * 1000))
 			out = append(out, cfg.request(rng, lb, t))
 		}
 	}
