@@ -2,8 +2,6 @@ package alb_test
 
 import (
 	"context"
-	"math"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,73 +42,9 @@ slos:
     sli: {alb: {load_balancer: app/web-prod/9cd2662c6b66898b, paths: ["^/$", "^/recipes/"], latency: {threshold: 800ms}}}
 `
 
-// truth counts a generated tree's requests per SLI and minute straight from
-// the generator's structs, with its own reading of the spec: it never sees
-// a log line.
 func truth(t *testing.T, cfg albgen.Config, objs []*slo.Objective) map[alb.BucketKey]alb.Count {
 	t.Helper()
-	out := map[alb.BucketKey]alb.Count{}
-	albgen.Requests(cfg, func(r albgen.Request) {
-		if r.Malformed {
-			return
-		}
-		for _, o := range objs {
-			good, in := judge(o.SLI.ALB, r)
-			if !in {
-				continue
-			}
-			k := alb.BucketKey{SLI: o.ID(), Minute: r.Time.Unix() / 60}
-			c := out[k]
-			c.Total++
-			if good {
-				c.Good++
-			}
-			out[k] = c
-		}
-	})
-	return out
-}
-
-func judge(a *slo.ALBSLI, r albgen.Request) (good, inScope bool) {
-	if r.LoadBalancer != a.LoadBalancer {
-		return false, false
-	}
-	if len(a.Hosts) > 0 {
-		ok := false
-		for _, h := range a.Hosts {
-			if suffix, wild := strings.CutPrefix(h, "*"); wild && strings.HasSuffix(strings.ToLower(r.Host), suffix) || strings.EqualFold(h, r.Host) {
-				ok = true
-			}
-		}
-		if !ok {
-			return false, false
-		}
-	}
-	matches := func(res []*regexp.Regexp, s string) bool {
-		for _, re := range res {
-			if re.MatchString(s) {
-				return true
-			}
-		}
-		return false
-	}
-	if len(a.Paths) > 0 && !matches(a.Paths, r.Path) || matches(a.ExcludePaths, r.Path) || matches(a.ExcludeUserAgents, r.UserAgent) {
-		return false, false
-	}
-	if len(a.RequestTypes) > 0 && !strings.Contains(" "+strings.Join(a.RequestTypes, " ")+" ", " "+r.Type+" ") {
-		return false, false
-	}
-	if a.Latency > 0 {
-		if r.Type == "ws" || r.Type == "wss" {
-			return false, false
-		}
-		ms := math.Round(r.TargetTime * 1000)
-		return r.TargetTime >= 0 && ms <= float64(a.Latency.Milliseconds()), true
-	}
-	if r.ELBStatus == 0 {
-		return false, false
-	}
-	return r.ELBStatus < 500 || r.ELBStatus > 599, true
+	return albgen.Truth(cfg, objs)
 }
 
 func genConfig(start time.Time, d time.Duration) albgen.Config {

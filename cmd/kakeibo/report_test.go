@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
+)
+
+// TestReportCountsEqualGeneratorTruth runs `kakeibo report` on a generated
+// tree and checks every count against the generator's own tally.
+func TestReportCountsEqualGeneratorTruth(t *testing.T) {
+	cfg := albgen.Example(time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC), 25)
+	cfg.Seed = 42
+	cfg.MalformedEvery = 300
+	dir := t.TempDir()
+	_, err := albgen.Write(cfg, dir)
+	require.NoError(t, err)
+
+	set, err := slo.Load("../../testdata/specs")
+	require.NoError(t, err)
+	truth := albgen.Truth(cfg, set.Objectives())
+	sum := func(id string, from, to time.Time) (good, total float64) {
+		for k, c := range truth {
+			if k.SLI == id && k.Minute >= from.Unix()/60 && k.Minute < to.Unix()/60 {
+				good += float64(c.Good)
+				total += float64(c.Total)
+			}
+		}
+		return good, total
+	}
+
+	at := time.Date(2026, 10, 5, 14, 30, 0, 0, time.UTC) // ten minutes after the mart-api outage
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", dir,
+		"--at", at.Format(time.RFC3339), "--format", "json")
+	require.Equal(t, exitOK, code, errOut)
+	var rep slo.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, at.Equal(rep.At))
+
+	checked := 0
+	for _, s := range rep.SLOs {
+		if s.Source != "alb" {
+			require.Equal(t, slo.StatusNoData, s.Status)
+			continue
+		}
+		id := s.Service + "/" + s.SLO
+		var o *slo.Objective
+		for _, x := range set.Objectives() {
+			if x.ID() == id {
+				o = x
+			}
+		}
+		start, _ := o.Window.Bounds(at)
+		if s.Budgeting == "occurrences" {
+			good, total := sum(id, start, at)
+			require.Equal(t, good, s.Good, id)
+			require.Equal(t, total, s.Total, id)
+			require.Positive(t, total, id)
+		} else {
+			// Timeslices: judge each minute from the truth.
+			var goodSlices, badSlices int
+			for m := start; m.Before(at); m = m.Add(time.Minute) {
+				good, total := sum(id, m, m.Add(time.Minute))
+				switch {
+				case total == 0:
+				case good/total >= o.Budgeting.SliceTarget:
+					goodSlices++
+				default:
+					badSlices++
+				}
+			}
+			require.Equal(t, &slo.ReportSlices{Good: goodSlices, Bad: badSlices}, s.Slices, id)
+			require.Positive(t, badSlices, "the outage makes bad minutes")
+		}
+		for name, w := range s.Windows {
+			d, err := time.ParseDuration(strings.Replace(name, "d", "h", 1))
+			require.NoError(t, err)
+			if strings.HasSuffix(name, "d") {
+				d *= 24
+			}
+			if s.Budgeting != "occurrences" {
+				continue
+			}
+			good, total := sum(id, at.Add(-d), at)
+			require.Equal(t, good, w.Good, "%s window %s", id, name)
+			require.Equal(t, total, w.Total, "%s window %s", id, name)
+		}
+		checked++
+	}
+	require.Equal(t, 5, checked)
+
+	byID := map[string]slo.ReportSLO{}
+	for _, s := range rep.SLOs {
+		byID[s.Service+"/"+s.SLO] = s
+	}
+	// Ten minutes after a 40% error outage, the 1h window still burns hot but
+	// the clean 5m window has reset page-1h; page-6h (short window 30m) fires.
+	avail := byID["mart-api/availability"]
+	require.Equal(t, slo.StatusViolated, avail.Status)
+	require.Equal(t, "page-1h", avail.Alerts[0].Name)
+	require.Greater(t, *avail.Windows["1h"].BurnRate, 14.4)
+	require.Zero(t, *avail.Windows["5m"].BurnRate)
+	require.False(t, avail.Alerts[0].Firing)
+	require.Equal(t, "page-6h", avail.Alerts[1].Name)
+	require.True(t, avail.Alerts[1].Firing)
+}
+
+// TestReportDefaultsToWatermark runs the README's first command on the
+// bundled example logs.
+func TestReportDefaultsToWatermark(t *testing.T) {
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "at 2026-10-01T23:55:00Z")
+	require.Regexp(t, `mart-api/availability\s+✗ violated\s+99.95%\s+30d`, out)
+	require.Regexp(t, `web-storefront/page-latency\s+✓ ok`, out)
+
+	code, out, _ = kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--format", "markdown")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, "| SLO | STATUS |")
+}
+
+func TestReportDataDirResumes(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--data-dir", data, "--format", "json"}
+	code, first, errOut := kakeibo(t, nil, args...)
+	require.Equal(t, exitOK, code, errOut)
+	code, second, errOut := kakeibo(t, nil, args...)
+	require.Equal(t, exitOK, code, errOut)
+	require.JSONEq(t, first, second, "a second run over the same data dir counts nothing twice")
+
+	db, err := alb.OpenDB(data)
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := alb.OpenBoltStore(db)
+	require.NoError(t, err)
+	w, ok, err := store.Watermark("app/mart-api/50dc6c495c0c9188")
+	require.NoError(t, err)
+	require.True(t, ok, "the data dir keeps the watermark")
+	require.Equal(t, time.Date(2026, 10, 1, 23, 55, 0, 0, time.UTC), alb.MinuteTime(w))
+}
+
+func TestReportUsage(t *testing.T) {
+	code, _, errOut := kakeibo(t, nil, "report")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "--specs is required")
+	code, _, errOut = kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--at", "yesterday")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "not a time")
+	code, _, errOut = kakeibo(t, map[string]string{"KAKEIBO_SPECS": "../../slo/testdata/all-errors"}, "report")
+	require.Equal(t, exitFail, code)
+	require.Contains(t, errOut, "unknown key")
+}
