@@ -2,7 +2,6 @@ package alb
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 
 	"github.com/kakeibo-slo/kakeibo/slo"
@@ -18,6 +17,26 @@ type Classifier struct {
 	byLB map[string][]*matcher
 }
 
+// lbCache remembers the last load balancer looked up: a log file holds
+// one load balancer's entries, so the map lookup happens once per file.
+// Each reader goroutine has its own.
+type lbCache struct {
+	elb      []byte
+	matchers []*matcher
+}
+
+func (c *Classifier) lookup(elb []byte, cache *lbCache) []*matcher {
+	if cache != nil && cache.elb != nil && bytes.Equal(elb, cache.elb) {
+		return cache.matchers
+	}
+	ms := c.byLB[string(elb)] // no allocation: the conversion is only a map key
+	if cache != nil {
+		cache.elb = append(cache.elb[:0], elb...)
+		cache.matchers = ms
+	}
+	return ms
+}
+
 // Verdict is one SLI's judgement of one entry.
 type Verdict struct {
 	SLI  int
@@ -28,8 +47,8 @@ type matcher struct {
 	index               int
 	hosts               [][]byte // exact, lowercase
 	hostSuffixes        [][]byte // from "*.example.com": ".example.com"
-	paths, excludePaths []*regexp.Regexp
-	excludeUserAgents   []*regexp.Regexp
+	paths, excludePaths []textMatcher
+	excludeUserAgents   []textMatcher
 	types               uint8 // bit set of request types; 0 means all
 	latency             bool
 	threshold           Timing
@@ -74,9 +93,9 @@ func NewClassifier(objs []*slo.Objective) *Classifier {
 		}
 		m := &matcher{
 			index:             len(c.IDs),
-			paths:             a.Paths,
-			excludePaths:      a.ExcludePaths,
-			excludeUserAgents: a.ExcludeUserAgents,
+			paths:             textMatchers(a.Paths),
+			excludePaths:      textMatchers(a.ExcludePaths),
+			excludeUserAgents: textMatchers(a.ExcludeUserAgents),
 		}
 		for _, h := range a.Hosts {
 			h = strings.ToLower(h)
@@ -119,7 +138,11 @@ func (c *Classifier) LoadBalancers() []string {
 // response measured) is bad. WebSocket entries (ws, wss) describe whole
 // connections and are never counted.
 func (c *Classifier) Classify(e *Entry, out []Verdict) []Verdict {
-	ms := c.byLB[string(e.ELB())] // no allocation: the conversion is only a map key
+	return c.classify(e, out, nil)
+}
+
+func (c *Classifier) classify(e *Entry, out []Verdict, cache *lbCache) []Verdict {
+	ms := c.lookup(e.ELB(), cache)
 	if len(ms) == 0 {
 		return out
 	}
@@ -179,15 +202,6 @@ func (m *matcher) hostMatches(host []byte) bool {
 	}
 	for _, s := range m.hostSuffixes {
 		if len(host) > len(s) && bytes.EqualFold(s, host[len(host)-len(s):]) {
-			return true
-		}
-	}
-	return false
-}
-
-func anyMatch(res []*regexp.Regexp, b []byte) bool {
-	for _, re := range res {
-		if re.Match(b) {
 			return true
 		}
 	}

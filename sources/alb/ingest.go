@@ -71,7 +71,7 @@ type Stats struct {
 // objectResult is what a worker made of one object.
 type objectResult struct {
 	rec       ObjectRecord
-	counts    map[bucketIndex]Count
+	counts    *tally
 	malformed map[string]int64
 	err       error
 }
@@ -186,11 +186,11 @@ func (in *Ingester) commit(results []objectResult, st *Stats) error {
 			continue
 		}
 		b.Objects = append(b.Objects, r.rec)
-		for k, c := range r.counts {
+		r.counts.each(func(k bucketIndex, c Count) {
 			key := BucketKey{SLI: ids[k.sli], Minute: k.minute}
 			old := b.Counts[key]
 			b.Counts[key] = Count{Good: old.Good + c.Good, Total: old.Total + c.Total}
-		}
+		})
 		for reason, n := range r.malformed {
 			b.Malformed[reason] += n
 		}
@@ -227,6 +227,7 @@ type reader struct {
 	long     []byte
 	verdicts []Verdict
 	entry    Entry
+	lbs      lbCache
 }
 
 func newReader() *reader {
@@ -236,7 +237,7 @@ func newReader() *reader {
 func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress) objectResult {
 	res := objectResult{
 		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End},
-		counts: map[bucketIndex]Count{},
+		counts: newTally(len(cls.IDs)),
 	}
 	body, err := src.Open(ctx, o.Key)
 	if err != nil {
@@ -318,19 +319,13 @@ func (r *reader) classify(line []byte, cls *Classifier, res *objectResult) {
 		res.rec.Malformed++
 		return
 	}
-	r.verdicts = cls.Classify(e, r.verdicts[:0])
+	r.verdicts = cls.classify(e, r.verdicts[:0], &r.lbs)
 	if len(r.verdicts) == 0 {
 		return
 	}
 	m := e.Minute()
 	for _, v := range r.verdicts {
-		k := bucketIndex{sli: v.SLI, minute: m}
-		c := res.counts[k]
-		c.Total++
-		if v.Good {
-			c.Good++
-		}
-		res.counts[k] = c
+		res.counts.add(v.SLI, m, v.Good)
 	}
 }
 

@@ -1,5 +1,7 @@
 package alb
 
+import "bytes"
+
 // ParseError says why a line is not an entry. Reason is a short, stable word
 // used as a metric label.
 type ParseError struct {
@@ -37,17 +39,8 @@ func Parse(line []byte, e *Entry) error {
 	for i < len(line) {
 		var field []byte
 		if line[i] == '"' {
-			j := i + 1
-			for ; j < len(line); j++ {
-				if line[j] == '\\' {
-					j++
-					continue
-				}
-				if line[j] == '"' {
-					break
-				}
-			}
-			if j >= len(line) {
+			j := quoteEnd(line, i+1)
+			if j < 0 {
 				return ErrUnterminatedQuote
 			}
 			field = line[i+1 : j]
@@ -56,12 +49,12 @@ func Parse(line []byte, e *Entry) error {
 				return ErrBadQuoting
 			}
 		} else {
-			j := i
-			for j < len(line) && line[j] != ' ' {
-				j++
+			j := bytes.IndexByte(line[i:], ' ')
+			if j < 0 {
+				j = len(line) - i
 			}
-			field = line[i:j]
-			i = j
+			field = line[i : i+j]
+			i += j
 		}
 		if e.n < int(NumFields) {
 			e.fields[e.n] = field
@@ -94,6 +87,26 @@ func Parse(line []byte, e *Entry) error {
 		}
 	}
 	return nil
+}
+
+// quoteEnd finds the closing quote of a field whose content starts at
+// from: the first '"' not escaped by a backslash, or -1.
+func quoteEnd(line []byte, from int) int {
+	for {
+		j := bytes.IndexByte(line[from:], '"')
+		if j < 0 {
+			return -1
+		}
+		j += from
+		backslashes := 0
+		for k := j - 1; k >= from && line[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return j
+		}
+		from = j + 1
+	}
 }
 
 // parseStatus reads a 3-digit status code or "-".
