@@ -1,0 +1,133 @@
+package alb
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestStores(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) Store{
+		"memory": func(*testing.T) Store { return NewMemStore() },
+		"bbolt": func(t *testing.T) Store {
+			db, err := OpenDB(t.TempDir())
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			s, err := OpenBoltStore(db)
+			require.NoError(t, err)
+			return s
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			day := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+			m0 := day.Unix() / 60
+			require.NoError(t, s.Commit(&Batch{
+				Objects: []ObjectRecord{{Key: "a", Size: 10, End: day.Add(5 * time.Minute)}, {Key: "b", Size: 20, End: day.Add(48 * time.Hour)}},
+				Counts: map[BucketKey]Count{
+					{SLI: "s/x", Minute: m0}:      {Good: 9, Total: 10},
+					{SLI: "s/x", Minute: m0 + 1}:  {Good: 5, Total: 5},
+					{SLI: "s/x", Minute: m0 + 90}: {Good: 1, Total: 2},
+					{SLI: "s/y", Minute: m0}:      {Good: 1, Total: 1},
+					{SLI: "s/x", Minute: -5}:      {Good: 1, Total: 1}, // before 1970 sorts first
+				},
+				Malformed:  map[string]int64{"bad_time": 2},
+				Watermarks: map[string]int64{"app/lb/1": m0 + 100},
+			}))
+			// A second commit adds to the same buckets; a lower watermark does not lower it.
+			require.NoError(t, s.Commit(&Batch{
+				Counts:     map[BucketKey]Count{{SLI: "s/x", Minute: m0}: {Good: 1, Total: 2}},
+				Malformed:  map[string]int64{"bad_time": 1, "too_few_fields": 4},
+				Watermarks: map[string]int64{"app/lb/1": m0 + 50},
+			}))
+
+			c, err := Counts(s, "s/x", day, day.Add(time.Hour))
+			require.NoError(t, err)
+			require.Equal(t, 15.0, c.Good)
+			require.Equal(t, 17.0, c.Total)
+			// Bounds inside a minute round up: [00:00:30, 01:30:00) starts at 00:01.
+			c, err = Counts(s, "s/x", day.Add(30*time.Second), day.Add(90*time.Minute))
+			require.NoError(t, err)
+			require.Equal(t, 5.0, c.Total)
+
+			slices, err := SliceCounts(s, "s/x", day, day.Add(2*time.Hour), time.Hour)
+			require.NoError(t, err)
+			require.Len(t, slices, 2)
+			require.Equal(t, 17.0, slices[0].Total)
+			require.Equal(t, 2.0, slices[1].Total)
+
+			var minutes []int64
+			require.NoError(t, s.Range("s/x", -10, m0+1000, func(m int64, _ Count) { minutes = append(minutes, m) }))
+			require.Equal(t, []int64{-5, m0, m0 + 1, m0 + 90}, minutes)
+
+			w, ok, err := s.Watermark("app/lb/1")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, m0+100, w)
+			_, ok, err = s.Watermark("app/other/2")
+			require.NoError(t, err)
+			require.False(t, ok)
+
+			mal, err := s.MalformedLines()
+			require.NoError(t, err)
+			require.Equal(t, map[string]int64{"bad_time": 3, "too_few_fields": 4}, mal)
+
+			rec, ok, err := s.Ingested("a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Equal(t, int64(10), rec.Size)
+
+			// Prune buckets before 00:02 and ledger records of objects that ended before day 2.
+			require.NoError(t, s.Prune(m0+2, day.Add(24*time.Hour)))
+			minutes = nil
+			require.NoError(t, s.Range("s/x", -10, m0+1000, func(m int64, _ Count) { minutes = append(minutes, m) }))
+			require.Equal(t, []int64{m0 + 90}, minutes)
+			_, ok, _ = s.Ingested("a")
+			require.False(t, ok)
+			_, ok, _ = s.Ingested("b")
+			require.True(t, ok)
+		})
+	}
+}
+
+func TestParseOldestFormat(t *testing.T) {
+	// The 2018 format had 25 fields: cut a 29-field AWS example down to 25.
+	line := sampleLines(t)[0]
+	fields := splitFields(line)
+	require.Len(t, fields, 29)
+	old := strings.Join(fields[:25], " ")
+	var e Entry
+	require.NoError(t, Parse([]byte(old), &e))
+	require.Equal(t, 25, e.NumFields())
+	require.Equal(t, 200, e.ELBStatusCode())
+	require.Nil(t, e.Field(FieldTargetPortList))
+	require.Equal(t, ErrTooFewFields, Parse([]byte(strings.Join(fields[:24], " ")), &e))
+}
+
+// splitFields cuts a line into its raw fields, quotes kept.
+func splitFields(line string) []string {
+	var out []string
+	var e Entry
+	if Parse([]byte(line), &e) != nil {
+		return nil
+	}
+	rest := line
+	for range e.NumFields() {
+		if rest[0] == '"' {
+			j := quoteEnd([]byte(rest), 1)
+			out = append(out, rest[:j+1])
+			rest = rest[min(j+2, len(rest)):]
+			continue
+		}
+		j := indexOf(rest, " ")
+		if j < 0 {
+			out = append(out, rest)
+			break
+		}
+		out = append(out, rest[:j])
+		rest = rest[j+1:]
+	}
+	return out
+}
