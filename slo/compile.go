@@ -353,6 +353,13 @@ func unwrapRegexpError(err error) string {
 }
 
 func (c *compiler) prometheus(ctx string, p *specPrometheus) *PrometheusSLI {
+	if p.Histogram != nil {
+		if p.Good != "" || p.Bad != "" || p.Total != "" {
+			c.errorAt(c.at(&p.Histogram, p), "%s: sli.prometheus.histogram: set either histogram or good/bad/total queries, not both", ctx)
+			return &PrometheusSLI{}
+		}
+		return c.histogram(ctx, p.Histogram)
+	}
 	out := &PrometheusSLI{Good: p.Good, Bad: p.Bad, Total: p.Total}
 	switch {
 	case p.Good != "" && p.Bad != "":
@@ -372,6 +379,56 @@ func (c *compiler) prometheus(ctx string, p *specPrometheus) *PrometheusSLI {
 		}
 		if err := CheckQueryTemplate(*q.v); err != nil {
 			c.errorAt(c.at(q.v, p), "%s: sli.prometheus.%s: %v", ctx, q.key, err)
+		}
+	}
+	return out
+}
+
+var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+// histogram turns a latency SLI over a classic Prometheus histogram into
+// queries: good = observations in the bucket le="threshold in seconds",
+// total = the _count series.
+func (c *compiler) histogram(ctx string, h *specHistogram) *PrometheusSLI {
+	key := ctx + ": sli.prometheus.histogram"
+	metric := strings.TrimSuffix(strings.TrimSuffix(h.Metric, "_bucket"), "_count")
+	ok := true
+	if !metricNameRE.MatchString(metric) {
+		c.errorAt(c.at(&h.Metric, h), "%s.metric: %q is not a metric name", key, h.Metric)
+		ok = false
+	}
+	th := time.Duration(h.Threshold)
+	if !c.failed(&h.Threshold) && th <= 0 {
+		c.errorAt(c.at(&h.Threshold, h), "%s.threshold: is required and must be positive (e.g. 300ms)", key)
+		ok = false
+	}
+	sel := strings.TrimSpace(h.Selector)
+	if sel != "" && !(strings.HasPrefix(sel, "{") && strings.HasSuffix(sel, "}")) {
+		c.errorAt(c.at(&h.Selector, h), "%s.selector: %q must be label matchers in braces, e.g. {job=\"checkout\"}", key, h.Selector)
+		ok = false
+	}
+	if !ok || c.failed(&h.Threshold) {
+		return &PrometheusSLI{}
+	}
+	matchers := strings.TrimSuffix(strings.TrimPrefix(sel, "{"), "}")
+	le := strconv.FormatFloat(th.Seconds(), 'g', -1, 64)
+	join := func(extra string) string {
+		if strings.TrimSpace(matchers) == "" {
+			return "{" + extra + "}"
+		}
+		if extra == "" {
+			return "{" + matchers + "}"
+		}
+		return "{" + matchers + "," + extra + "}"
+	}
+	out := &PrometheusSLI{
+		Good:  fmt.Sprintf(`sum(increase(%s_bucket%s[{{.window}}]))`, metric, join(`le="`+le+`"`)),
+		Total: fmt.Sprintf(`sum(increase(%s_count%s[{{.window}}]))`, metric, join("")),
+	}
+	for _, q := range []string{out.Good, out.Total} {
+		if err := CheckQueryTemplate(q); err != nil {
+			c.errorAt(c.at(&h.Selector, h), "%s.selector: %v", key, err)
+			return &PrometheusSLI{}
 		}
 	}
 	return out

@@ -95,7 +95,7 @@ func TestLoadExamples(t *testing.T) {
 	for _, o := range set.Objectives() {
 		byID[o.ID()] = o
 	}
-	require.Len(t, byID, 9)
+	require.Len(t, byID, 10)
 
 	avail := byID["mart-api/availability"]
 	require.InDelta(t, 0.9995, avail.Target, 1e-12)

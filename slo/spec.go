@@ -82,9 +82,18 @@ type specLatency struct {
 }
 
 type specPrometheus struct {
-	Good  string `yaml:"good"`
-	Bad   string `yaml:"bad"`
-	Total string `yaml:"total"`
+	Good      string         `yaml:"good"`
+	Bad       string         `yaml:"bad"`
+	Total     string         `yaml:"total"`
+	Histogram *specHistogram `yaml:"histogram"`
+}
+
+// specHistogram is a latency SLI over a Prometheus histogram: good events
+// are the observations in the bucket at the threshold.
+type specHistogram struct {
+	Metric    string         `yaml:"metric"`
+	Selector  string         `yaml:"selector"`
+	Threshold model.Duration `yaml:"threshold"`
 }
 
 type specAlerting struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
 )
 
 type reportFlags struct {
@@ -23,6 +24,7 @@ type reportFlags struct {
 	s3Region, s3Endpoint                string
 	s3PathStyle                         bool
 	progress                            string
+	promURL, promConfig                 string
 }
 
 func runReport(ctx context.Context, env *cmdEnv, args []string) int {
@@ -41,6 +43,8 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 	fs.stringVar(&f.s3Region, "s3-region", "AWS_REGION", "", "AWS `region` of the log bucket")
 	fs.stringVar(&f.s3Endpoint, "s3-endpoint", "KAKEIBO_S3_ENDPOINT", "", "custom S3 endpoint `URL` for S3-compatible stores")
 	fs.boolVar(&f.s3PathStyle, "s3-path-style", "KAKEIBO_S3_PATH_STYLE", false, "address buckets by path (endpoint/bucket), as S3-compatible stores often need")
+	fs.stringVar(&f.promURL, "prometheus-url", "KAKEIBO_PROMETHEUS_URL", "", "Prometheus-compatible query API `URL` for Prometheus-backed SLIs")
+	fs.stringVar(&f.promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings (authorization, basic_auth, tls_config, proxy_url, http_headers) and timeout")
 	fs.stringVar(&f.progress, "progress", "KAKEIBO_PROGRESS", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	if err := fs.parse(args, env); err != nil {
 		return exitFor(err)
@@ -105,7 +109,22 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 		}
 	}
 
-	rep := evaluate(objs, at, store, f.albLogs != "")
+	var prom *promsource.Source
+	if f.promURL != "" {
+		cfg := promsource.Config{URL: f.promURL}
+		if f.promConfig != "" {
+			if err := promsource.LoadConfigFile(f.promConfig, &cfg); err != nil {
+				fmt.Fprintf(env.stderr, "kakeibo report: %v\n", err)
+				return exitUsage
+			}
+		}
+		if prom, err = promsource.New(cfg); err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo report: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	rep := evaluate(ctx, objs, at, time.Now(), store, f.albLogs != "", prom)
 	switch f.format {
 	case "json":
 		enc := json.NewEncoder(env.stdout)
@@ -174,17 +193,24 @@ func ingest(ctx context.Context, env *cmdEnv, f reportFlags, src alb.Source, sto
 
 // evaluate computes every objective's result. ALB-backed objectives end at
 // --at or at their load balancer's watermark.
-func evaluate(objs []*slo.Objective, at time.Time, store alb.Store, haveALB bool) slo.Report {
+// Prometheus-backed objectives end at --at or now.
+func evaluate(ctx context.Context, objs []*slo.Objective, at, now time.Time, store alb.Store, haveALB bool, prom *promsource.Source) slo.Report {
 	rep := slo.Report{At: at, SLOs: []slo.ReportSLO{}}
+	promAt := at
+	if promAt.IsZero() {
+		promAt = now.UTC().Truncate(time.Minute)
+	}
+	var promInputs map[*slo.Objective]slo.Input
+	if prom != nil {
+		promInputs = prom.Inputs(ctx, objs, promAt)
+	}
 	for _, o := range objs {
 		var r slo.Result
 		switch {
+		case o.SLI.Prometheus != nil && prom == nil:
+			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no Prometheus URL given (--prometheus-url)")})
 		case o.SLI.Prometheus != nil:
-			when := at
-			if when.IsZero() {
-				when = time.Now().UTC().Truncate(time.Minute)
-			}
-			r = slo.Evaluate(o, when, slo.Input{Err: errors.New("Prometheus-backed SLIs are not evaluated by this build")})
+			r = slo.Evaluate(o, promAt, promInputs[o])
 		case !haveALB:
 			r = slo.Evaluate(o, at, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
 		default:

@@ -22,7 +22,7 @@ func TestValidateExamples(t *testing.T) {
 	code, out, errOut := kakeibo(t, nil, "validate", "../../testdata/specs")
 	require.Equal(t, exitOK, code, errOut)
 	require.Empty(t, out)
-	require.Contains(t, errOut, "ok: 4 services, 9 SLOs")
+	require.Contains(t, errOut, "ok: 4 services, 10 SLOs")
 }
 
 func TestValidateVerboseExplainsTheSLO(t *testing.T) {

@@ -1,0 +1,358 @@
+// Package prometheus measures Prometheus-backed SLIs through the Prometheus
+// HTTP query API, which Thanos, Mimir, Cortex and VictoriaMetrics serve too.
+package prometheus
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// Config configures the source. The HTTP settings are the block Prometheus
+// users already write (bearer token or file, basic auth, TLS, proxy,
+// http_headers such as X-Scope-OrgID).
+type Config struct {
+	URL  string
+	HTTP config.HTTPClientConfig
+	// Timeout bounds each query (default 30s).
+	Timeout time.Duration
+	// Concurrency bounds the queries in flight (default 8).
+	Concurrency int
+}
+
+// fileConfig is the YAML of --prometheus-config.
+type fileConfig struct {
+	HTTP        config.HTTPClientConfig `yaml:",inline"`
+	Timeout     model.Duration          `yaml:"timeout"`
+	Concurrency int                     `yaml:"concurrency"`
+}
+
+// LoadConfigFile reads HTTP client settings from a YAML file: the fields of
+// Prometheus' http_config (authorization, basic_auth, tls_config,
+// proxy_url, http_headers, ...) plus timeout and concurrency. Secrets may
+// be given as *_file paths, relative to the file.
+func LoadConfigFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("prometheus config: %w", err)
+	}
+	var fc fileConfig
+	fc.HTTP = config.DefaultHTTPClientConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("prometheus config %s: %w", path, err)
+	}
+	fc.HTTP.SetDirectory(filepath.Dir(path))
+	if err := fc.HTTP.Validate(); err != nil {
+		return fmt.Errorf("prometheus config %s: %w", path, err)
+	}
+	cfg.HTTP = fc.HTTP
+	if fc.Timeout > 0 {
+		cfg.Timeout = time.Duration(fc.Timeout)
+	}
+	if fc.Concurrency > 0 {
+		cfg.Concurrency = fc.Concurrency
+	}
+	return nil
+}
+
+// Source evaluates PromQL SLIs.
+type Source struct {
+	api     v1.API
+	timeout time.Duration
+	sem     chan struct{}
+}
+
+// New returns a Source for a Prometheus-compatible query endpoint.
+func New(cfg Config) (*Source, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("prometheus: a URL is required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	rt, err := config.NewRoundTripperFromConfig(cfg.HTTP, "kakeibo")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus http config: %w", err)
+	}
+	client, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus %s: %w", cfg.URL, err)
+	}
+	return &Source{api: v1.NewAPI(client), timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency)}, nil
+}
+
+// queryKey is one distinct instant query of an evaluation.
+type queryKey struct {
+	expr string
+	at   time.Time
+}
+
+type queryResult struct {
+	value float64
+	ok    bool // false: no series or NaN, i.e. no data
+	err   error
+}
+
+// plan collects the instant queries of one evaluation, so that a query that
+// several SLOs (or windows) share runs once.
+type plan struct {
+	queries map[queryKey]*queryResult
+}
+
+func (p *plan) add(tmpl string, window time.Duration, at time.Time) (queryKey, error) {
+	q, err := slo.RenderQuery(tmpl, window)
+	if err != nil {
+		return queryKey{}, err
+	}
+	k := queryKey{expr: q, at: at}
+	if p.queries[k] == nil {
+		p.queries[k] = &queryResult{}
+	}
+	return k, nil
+}
+
+// Inputs measures every Prometheus-backed objective at `at`. Each distinct
+// (query, window) runs once, with bounded concurrency. A failed query makes
+// its objectives' inputs carry the error (status no_data, never an alert);
+// an empty result or NaN is no data, never good.
+func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time) map[*slo.Objective]slo.Input {
+	out := map[*slo.Objective]slo.Input{}
+	p := &plan{queries: map[queryKey]*queryResult{}}
+	type need struct {
+		good, bad, total queryKey
+	}
+	needs := map[*slo.Objective]map[time.Duration]need{}
+	for _, o := range objs {
+		ps := o.SLI.Prometheus
+		if ps == nil {
+			continue
+		}
+		if o.Budgeting.Method == slo.Timeslices {
+			continue // range queries, below
+		}
+		windows := map[time.Duration]need{}
+		for _, d := range append([]time.Duration{o.Window.Elapsed(at)}, o.Windows()...) {
+			if d < time.Minute {
+				continue // a calendar period that has just begun: no data yet
+			}
+			var n need
+			var err error
+			if ps.Good != "" {
+				n.good, err = p.add(ps.Good, d, at)
+			} else {
+				n.bad, err = p.add(ps.Bad, d, at)
+			}
+			if err == nil {
+				n.total, err = p.add(ps.Total, d, at)
+			}
+			if err != nil {
+				out[o] = slo.Input{Err: err}
+				break
+			}
+			windows[d] = n
+		}
+		needs[o] = windows
+	}
+	s.run(ctx, p)
+
+	for o, windows := range needs {
+		if _, failed := out[o]; failed {
+			continue
+		}
+		in := slo.Input{Windows: map[time.Duration]slo.Counts{}}
+		for d, n := range windows {
+			c, err := p.counts(n.good, n.bad, n.total)
+			if err != nil {
+				in.Err = fmt.Errorf("slo %s window %s: %w", o.ID(), slo.FormatDuration(d), err)
+				break
+			}
+			if d == o.Window.Elapsed(at) {
+				in.Period = c
+			}
+			if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
+				in.Windows[d] = c
+			}
+		}
+		out[o] = in
+	}
+	for _, o := range objs {
+		if o.SLI.Prometheus != nil && o.Budgeting.Method == slo.Timeslices {
+			out[o] = s.sliceInput(ctx, o, at)
+		}
+	}
+	return out
+}
+
+func slicesIndex(ds []time.Duration, d time.Duration) (int, bool) {
+	for i, x := range ds {
+		if x == d {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+func (p *plan) counts(good, bad, total queryKey) (slo.Counts, error) {
+	t := p.queries[total]
+	if t.err != nil {
+		return slo.Counts{}, t.err
+	}
+	var g *queryResult
+	if good.expr != "" {
+		g = p.queries[good]
+	} else {
+		g = p.queries[bad]
+	}
+	if g.err != nil {
+		return slo.Counts{}, g.err
+	}
+	if !t.ok {
+		return slo.Counts{}, nil // no data
+	}
+	gv := g.value
+	if !g.ok {
+		gv = 0 // no bad (or good) series while total has events: zero of them
+	}
+	if good.expr == "" {
+		gv = t.value - gv
+	}
+	return slo.Counts{Good: gv, Total: t.value}, nil
+}
+
+func (s *Source) run(ctx context.Context, p *plan) {
+	var wg sync.WaitGroup
+	for k, r := range p.queries {
+		wg.Go(func() {
+			s.sem <- struct{}{}
+			defer func() { <-s.sem }()
+			r.value, r.ok, r.err = s.instant(ctx, k.expr, k.at)
+		})
+	}
+	wg.Wait()
+}
+
+// instant runs one query and sums its result: a vector's samples or a scalar.
+func (s *Source) instant(ctx context.Context, q string, at time.Time) (float64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v, _, _, err := s.api.Query(ctx, q, at)
+	if err != nil {
+		return 0, false, fmt.Errorf("query %q: %w", q, err)
+	}
+	var sum float64
+	n := 0
+	switch val := v.(type) {
+	case model.Vector:
+		for _, smp := range val {
+			if f := float64(smp.Value); !math.IsNaN(f) {
+				sum += f
+				n++
+			}
+		}
+	case *model.Scalar:
+		if f := float64(val.Value); !math.IsNaN(f) {
+			sum, n = f, 1
+		}
+	default:
+		return 0, false, fmt.Errorf("query %q: got a %s, want a vector", q, v.Type())
+	}
+	return sum, n > 0, nil
+}
+
+// sliceInput measures a timeslice objective with one range query per
+// series: each step evaluates the query over one slice ending there.
+func (s *Source) sliceInput(ctx context.Context, o *slo.Objective, at time.Time) slo.Input {
+	ps := o.SLI.Prometheus
+	from, to := o.SliceRange(at)
+	slice := o.Budgeting.Slice
+	n := int(to.Sub(from) / slice)
+	num := ps.Good
+	if num == "" {
+		num = ps.Bad
+	}
+	nums, err := s.rangeSums(ctx, num, slice, from, n)
+	if err != nil {
+		return slo.Input{Err: err}
+	}
+	totals, err := s.rangeSums(ctx, ps.Total, slice, from, n)
+	if err != nil {
+		return slo.Input{Err: err}
+	}
+	out := make([]slo.Counts, n)
+	for i := range out {
+		if math.IsNaN(totals[i]) {
+			continue
+		}
+		g := nums[i]
+		if math.IsNaN(g) {
+			g = 0
+		}
+		if ps.Good == "" {
+			g = totals[i] - g
+		}
+		out[i] = slo.Counts{Good: g, Total: totals[i]}
+	}
+	return slo.Input{Slices: out}
+}
+
+// rangeSums evaluates a template over slice-long windows ending at
+// from+slice, from+2·slice, ... and sums the series at each step; NaN marks
+// a step without data.
+func (s *Source) rangeSums(ctx context.Context, tmpl string, slice time.Duration, from time.Time, n int) ([]float64, error) {
+	q, err := slo.RenderQuery(tmpl, slice)
+	if err != nil {
+		return nil, err
+	}
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	if n == 0 {
+		return out, nil
+	}
+	v, _, _, err := s.api.QueryRange(ctx, q, v1.Range{Start: from.Add(slice), End: from.Add(time.Duration(n) * slice), Step: slice})
+	if err != nil {
+		return nil, fmt.Errorf("query range %q: %w", q, err)
+	}
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("query range %q: got a %s, want a matrix", q, v.Type())
+	}
+	for _, series := range m {
+		for _, p := range series.Values {
+			i := int(p.Timestamp.Time().Sub(from)/slice) - 1
+			if i < 0 || i >= n || math.IsNaN(float64(p.Value)) {
+				continue
+			}
+			if math.IsNaN(out[i]) {
+				out[i] = 0
+			}
+			out[i] += float64(p.Value)
+		}
+	}
+	return out, nil
+}
