@@ -46,7 +46,7 @@ func TestCrashResume(t *testing.T) {
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	cfg := genConfig(start, 3*time.Hour)
 	for i := range cfg.LoadBalancers {
-		cfg.LoadBalancers[i].PerMinute = 1500
+		cfg.LoadBalancers[i].PerMinute = 400
 	}
 	logs := t.TempDir()
 	_, err := albgen.Write(cfg, logs)
@@ -62,6 +62,25 @@ func TestCrashResume(t *testing.T) {
 		cmd.Env = append(os.Environ(), "KAKEIBO_CRASH_LOGS="+logs, "KAKEIBO_CRASH_DATA="+data)
 		return cmd
 	}
+	readStore := func(data string) map[alb.BucketKey]alb.Count {
+		db, err := alb.OpenDB(data)
+		require.NoError(t, err)
+		defer db.Close()
+		store, err := alb.OpenBoltStore(db)
+		require.NoError(t, err)
+		return storeBuckets(t, store, ids, start.Add(-time.Hour), start.Add(cfg.Duration+time.Hour))
+	}
+
+	// A clean run: its duration sets when to kill (so kills land mid-work
+	// whether or not the race detector slows the child), and its counts are
+	// the reference besides the generator's truth.
+	clean := t.TempDir()
+	began := time.Now()
+	out, err := child(clean).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	runTime := time.Since(began)
+	require.Equal(t, want, readStore(clean))
+
 	kills, rounds := 0, 0
 	for kills < 20 {
 		rounds++
@@ -74,7 +93,7 @@ func TestCrashResume(t *testing.T) {
 			select {
 			case err := <-done:
 				require.NoError(t, err, "child finished on its own")
-			case <-time.After(time.Duration(rng.Int64N(int64(400 * time.Millisecond)))):
+			case <-time.After(time.Duration(rng.Int64N(int64(runTime)))):
 				require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 				err := <-done
 				var exit *exec.ExitError
@@ -87,13 +106,7 @@ func TestCrashResume(t *testing.T) {
 			break
 		}
 		// The child that finished read everything left: check the store.
-		db, err := alb.OpenDB(data)
-		require.NoError(t, err)
-		store, err := alb.OpenBoltStore(db)
-		require.NoError(t, err)
-		got := storeBuckets(t, store, ids, start.Add(-time.Hour), start.Add(cfg.Duration+time.Hour))
-		require.NoError(t, db.Close())
-		require.Equal(t, want, got, "round %d after %d kills", rounds, kills)
+		require.Equal(t, want, readStore(data), "round %d after %d kills", rounds, kills)
 	}
-	t.Logf("%d kills over %d rounds; counts exact after each", kills, rounds)
+	t.Logf("clean run %s; %d kills over %d rounds; counts exact after each", runTime.Round(time.Millisecond), kills, rounds)
 }
