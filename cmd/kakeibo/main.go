@@ -43,7 +43,8 @@ type cmdEnv struct {
 func commands() []command {
 	return []command{
 		{"validate", "check SLO specs; exit 1 when any is invalid", runValidate},
-		{"report", "evaluate every SLO once from ALB logs and print the numbers", runReport},
+		{"report", "evaluate every SLO once (ALB logs, Prometheus) and print the numbers", runReport},
+		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
 	}
 }
 
