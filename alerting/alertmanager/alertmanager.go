@@ -1,0 +1,119 @@
+// Package alertmanager posts kakeibo's alerts to Alertmanager's API
+// (POST /api/v2/alerts), for HA pairs of kakeibo (Alertmanager
+// deduplicates) and teams whose routing, silences and inhibitions live there.
+package alertmanager
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kakeibo-slo/kakeibo/alerting"
+)
+
+// Alert is Alertmanager's postable alert.
+type Alert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// Client posts to one or more Alertmanagers (every member of a cluster
+// gets every alert, as Prometheus does).
+type Client struct {
+	URLs []string
+	HTTP *http.Client
+}
+
+// Post sends alerts to every Alertmanager; it fails only when none took them.
+func (c *Client) Post(ctx context.Context, alerts []Alert) error {
+	if len(alerts) == 0 || len(c.URLs) == 0 {
+		return nil
+	}
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		return err
+	}
+	client := c.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	var errs []error
+	for _, u := range c.URLs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(u, "/")+"/api/v2/alerts", bytes.NewReader(body))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alertmanager %s: %w", u, err))
+			continue
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			errs = append(errs, fmt.Errorf("alertmanager %s: %s: %s", u, resp.Status, bytes.TrimSpace(msg)))
+		}
+	}
+	if len(errs) == len(c.URLs) {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// Alerts turns alert states into Alertmanager alerts. Firing ones are sent
+// on every evaluation with endsAt a few resend intervals ahead, so that
+// Alertmanager resolves them by itself if kakeibo stops; resolved ones
+// (states that disappeared since the previous call) are sent once with
+// endsAt = now.
+func Alerts(prev, cur map[string]alerting.AlertState, now time.Time, resend time.Duration, generatorURL string) []Alert {
+	var out []Alert
+	for _, s := range cur {
+		if s.Firing {
+			out = append(out, alert(s, s.Since, now.Add(4*resend), generatorURL))
+		}
+	}
+	for k, s := range prev {
+		if c, ok := cur[k]; (!ok || !c.Firing) && s.Firing {
+			out = append(out, alert(s, s.Since, now, generatorURL))
+		}
+	}
+	return out
+}
+
+func alert(s alerting.AlertState, start, end time.Time, generatorURL string) Alert {
+	a := Alert{Labels: map[string]string{}, Annotations: map[string]string{}, StartsAt: start, EndsAt: end, GeneratorURL: generatorURL}
+	name := "SLOErrorBudgetBurn"
+	if snap := s.Last; snap != nil {
+		for k, v := range snap.Labels {
+			a.Labels[k] = v
+		}
+		a.Labels["service"], a.Labels["slo"], a.Labels["alert"] = snap.Service, snap.SLO, snap.Alert
+		if snap.Alert == alerting.AlertBudgetExhausted {
+			name = "SLOErrorBudgetExhausted"
+			a.Annotations["summary"] = fmt.Sprintf("%s/%s has spent its error budget", snap.Service, snap.SLO)
+		} else {
+			a.Annotations["summary"] = fmt.Sprintf("%s/%s is burning its error budget too fast (%s)", snap.Service, snap.SLO, snap.Alert)
+			a.Annotations["description"] = fmt.Sprintf("Burn rate %.2f over %s and %.2f over %s; threshold %.4g.", snap.LongBurn, snap.Long, snap.ShortBurn, snap.Short, snap.Threshold)
+		}
+		if snap.Runbook != "" {
+			a.Annotations["runbook_url"] = snap.Runbook
+		}
+		if snap.Dashboard != "" {
+			a.Annotations["dashboard"] = snap.Dashboard
+		}
+	}
+	a.Labels["alertname"] = name
+	a.Labels["severity"] = string(s.Severity)
+	return a
+}

@@ -1,0 +1,128 @@
+package alerting
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// Engine decides notifications from evaluations and stores them with the
+// state that caused them.
+type Engine struct {
+	store   *Store
+	routes  Routing
+	jobs    []ReminderJob
+	changed chan struct{}
+}
+
+// NewEngine returns an Engine over the loaded services.
+func NewEngine(store *Store, services []*slo.Service) (*Engine, error) {
+	e := &Engine{store: store, changed: make(chan struct{}, 1)}
+	if err := e.SetServices(services); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// SetServices replaces the routing and reminders (after a spec reload).
+func (e *Engine) SetServices(services []*slo.Service) error {
+	byName := map[string]slo.Notify{}
+	var jobs []ReminderJob
+	for _, s := range services {
+		byName[s.Name] = s.Notify
+		for i, r := range s.Notify.Reminders {
+			sched, err := slo.ParseSchedule(r.Schedule)
+			if err != nil {
+				return fmt.Errorf("service %s reminder %d: %w", s.Name, i, err)
+			}
+			jobs = append(jobs, ReminderJob{
+				Key: fmt.Sprintf("%s#%d", s.Name, i), Service: s.Name, Channel: r.Slack,
+				Language: r.Language, Schedule: sched, Location: r.Location,
+			})
+		}
+	}
+	e.routes = func(service string) slo.Notify { return byName[service] }
+	e.jobs = jobs
+	return nil
+}
+
+// Changed is signalled when notifications were enqueued.
+func (e *Engine) Changed() <-chan struct{} { return e.changed }
+
+// Observe applies one evaluation: alert transitions and due reminders.
+func (e *Engine) Observe(results []slo.Result, now time.Time) error {
+	states, err := e.store.States()
+	if err != nil {
+		return err
+	}
+	next, out := Step(states, results, e.routes, now)
+	runs, err := e.store.ReminderRuns()
+	if err != nil {
+		return err
+	}
+	due, updates := DueReminders(e.jobs, runs, now)
+	for _, j := range due {
+		var rs []slo.Result
+		for _, r := range results {
+			if r.Objective.Service == j.Service {
+				rs = append(rs, r)
+			}
+		}
+		d := BuildDigest(j.Channel, j.Language, rs, now.In(j.Location))
+		out = append(out, Notification{Key: "reminder/" + j.Key, Kind: KindDigest, Channel: j.Channel, Digest: &d, Created: now})
+	}
+	if err := e.store.Apply(Change{States: next, Notifications: out, Reminders: updates}); err != nil {
+		return err
+	}
+	if len(out) > 0 {
+		select {
+		case e.changed <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// ReminderJob is one notify.reminders entry of a service.
+type ReminderJob struct {
+	Key, Service, Channel, Language string
+	Schedule                        cron.Schedule
+	Location                        *time.Location
+}
+
+// DueReminders decides which reminders run at now, from when each last
+// ran. A reminder never seen before starts counting from now (no digest at
+// first start). A run missed by more than an hour (the service was down)
+// is skipped rather than sent late. Schedules are evaluated in their time
+// zone, so "0 11 * * MON-FRI" in Asia/Tokyo is 11:00 in Tokyo, DST or not.
+func DueReminders(jobs []ReminderJob, runs map[string]time.Time, now time.Time) (due []ReminderJob, updates map[string]time.Time) {
+	updates = map[string]time.Time{}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Key < jobs[j].Key })
+	for _, j := range jobs {
+		last, ok := runs[j.Key]
+		if !ok {
+			updates[j.Key] = now
+			continue
+		}
+		loc := j.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		var latest time.Time
+		for t := j.Schedule.Next(last.In(loc)); !t.After(now); t = j.Schedule.Next(t) {
+			latest = t
+		}
+		if latest.IsZero() {
+			continue
+		}
+		updates[j.Key] = now
+		if now.Sub(latest) <= time.Hour {
+			due = append(due, j)
+		}
+	}
+	return due, updates
+}

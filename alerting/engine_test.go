@@ -1,0 +1,185 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// fakeNotifier records deliveries; failing makes it answer like a Slack outage.
+type fakeNotifier struct {
+	mu      sync.Mutex
+	sent    []string
+	failing bool
+	seq     int
+}
+
+func (f *fakeNotifier) Notify(_ context.Context, n *Notification, thread *Receipt) (Receipt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing {
+		return Receipt{}, &SendError{Err: errors.New("HTTP 500"), Reason: "server_error"}
+	}
+	f.seq++
+	ts := fmt.Sprintf("ts-%d", f.seq)
+	line := fmt.Sprintf("%s %s %s", n.Kind, n.Alert.Alert, n.Channel)
+	if thread != nil {
+		line += " in-thread " + thread.TS
+	}
+	f.sent = append(f.sent, line+" as "+ts)
+	return Receipt{Channel: n.Channel, TS: ts}, nil
+}
+
+func (f *fakeNotifier) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.sent
+	f.sent = nil
+	return out
+}
+
+func (f *fakeNotifier) setFailing(b bool) {
+	f.mu.Lock()
+	f.failing = b
+	f.mu.Unlock()
+}
+
+// TestEngineScenario drives the engine and the dispatcher on a fake clock
+// (testing/synctest) through an outage during a Slack outage, a restart,
+// a repeat and the recovery, checking exactly which messages go out.
+func TestEngineScenario(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		o := testObjective()
+		services := []*slo.Service{{Name: "shop", SLOs: []*slo.Objective{o},
+			Notify: slo.Notify{Page: slo.Route{Slack: "#page"}, Ticket: slo.Route{Slack: "#ticket"}}}}
+		slack := &fakeNotifier{}
+		page1h := map[time.Duration]float64{5 * m: 0.02, h: 0.02}
+
+		type proc struct {
+			db     *bolt.DB
+			engine *Engine
+			cancel context.CancelFunc
+			done   chan struct{}
+		}
+		start := func() *proc {
+			db, err := bolt.Open(dir+"/kakeibo.db", 0o600, nil)
+			require.NoError(t, err)
+			store, err := OpenStore(db)
+			require.NoError(t, err)
+			engine, err := NewEngine(store, services)
+			require.NoError(t, err)
+			disp, err := NewDispatcher(DispatcherConfig{Store: store, Notifier: slack})
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			p := &proc{db: db, engine: engine, cancel: cancel, done: make(chan struct{})}
+			go func() { defer close(p.done); _ = disp.Run(ctx, engine.Changed(), time.Minute) }()
+			return p
+		}
+		stop := func(p *proc) {
+			p.cancel()
+			<-p.done
+			require.NoError(t, p.db.Close())
+		}
+		observe := func(p *proc, burn map[time.Duration]float64) {
+			now := time.Now()
+			require.NoError(t, p.engine.Observe([]slo.Result{result(o, now, 0.0001, burn)}, now))
+			synctest.Wait()
+		}
+
+		p := start()
+		observe(p, nil)
+		require.Empty(t, slack.take())
+
+		// The outage starts while Slack is down: nothing is lost.
+		slack.setFailing(true)
+		observe(p, page1h)
+		for range 10 {
+			time.Sleep(time.Minute)
+			observe(p, page1h)
+		}
+		require.Empty(t, slack.take())
+		slack.setFailing(false)
+		time.Sleep(5 * time.Minute) // the backoff is capped at 5m
+		synctest.Wait()
+		require.Equal(t, []string{"firing page-1h #page as ts-1"}, slack.take())
+
+		// A restart in the middle of the incident: no second page.
+		stop(p)
+		p = start()
+		observe(p, page1h)
+		time.Sleep(time.Hour)
+		observe(p, page1h)
+		require.Empty(t, slack.take())
+
+		// Four hours after the first page: a repeat, in the thread.
+		time.Sleep(3 * time.Hour)
+		observe(p, page1h)
+		require.Equal(t, []string{"repeat page-1h #page in-thread ts-1 as ts-2"}, slack.take())
+
+		// Recovery: one resolve, in the thread of the first message,
+		// delivered after another short Slack outage.
+		slack.setFailing(true)
+		time.Sleep(time.Minute)
+		observe(p, nil)
+		require.Empty(t, slack.take())
+		slack.setFailing(false)
+		time.Sleep(2 * time.Second) // first retry after 1s
+		synctest.Wait()
+		require.Equal(t, []string{"resolved page-1h #page in-thread ts-1 as ts-3"}, slack.take())
+
+		// Nothing more, ever.
+		time.Sleep(24 * time.Hour)
+		observe(p, nil)
+		require.Empty(t, slack.take())
+		pending, err := p.engine.store.Pending()
+		require.NoError(t, err)
+		require.Empty(t, pending)
+		stop(p)
+	})
+}
+
+// TestDispatcherPermanentFailure drops what cannot ever be delivered and
+// goes on with the rest.
+func TestDispatcherPermanentFailure(t *testing.T) {
+	db, err := bolt.Open(t.TempDir()+"/k.db", 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := OpenStore(db)
+	require.NoError(t, err)
+	now := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	snap := &Snapshot{Service: "shop", SLO: "a", Alert: "page-1h"}
+	require.NoError(t, store.Apply(Change{Notifications: []Notification{
+		{Key: "a", Incident: "a@1", Kind: KindFiring, Channel: "#gone", Alert: snap, Created: now},
+		{Key: "b", Incident: "b@1", Kind: KindFiring, Channel: "#page", Alert: snap, Created: now},
+	}}))
+	n := notifierFunc(func(n *Notification) (Receipt, error) {
+		if n.Channel == "#gone" {
+			return Receipt{}, &SendError{Err: errors.New("channel_not_found"), Permanent: true, Reason: "channel_not_found"}
+		}
+		return Receipt{Channel: n.Channel, TS: "1"}, nil
+	})
+	d, err := NewDispatcher(DispatcherConfig{Store: store, Notifier: n, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	next, err := d.Flush(t.Context())
+	require.NoError(t, err)
+	require.True(t, next.IsZero())
+	pending, err := store.Pending()
+	require.NoError(t, err)
+	require.Empty(t, pending)
+}
+
+type notifierFunc func(*Notification) (Receipt, error)
+
+func (f notifierFunc) Notify(_ context.Context, n *Notification, _ *Receipt) (Receipt, error) {
+	return f(n)
+}

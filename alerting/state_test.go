@@ -1,0 +1,148 @@
+package alerting
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+func testObjective() *slo.Objective {
+	return &slo.Objective{
+		Service: "shop", Name: "availability", Target: 0.999, Window: slo.Rolling(30 * 24 * time.Hour),
+		SLI:      slo.SLI{Prometheus: &slo.PrometheusSLI{}},
+		Alerting: slo.AlertPolicy{Windows: slo.DefaultAlertWindows(), BudgetExhausted: true, Repeat: slo.DefaultRepeat},
+	}
+}
+
+var testRoutes Routing = func(string) slo.Notify {
+	return slo.Notify{Page: slo.Route{Slack: "#page"}, Ticket: slo.Route{Slack: "#ticket"}}
+}
+
+// result builds an evaluation with error ratios per window (all 1000 events).
+func result(o *slo.Objective, at time.Time, period float64, errRatio map[time.Duration]float64) slo.Result {
+	in := slo.Input{Period: slo.Counts{Good: 1e6 * (1 - period), Total: 1e6}, Windows: map[time.Duration]slo.Counts{}}
+	for _, d := range o.Windows() {
+		in.Windows[d] = slo.Counts{Good: 1000 * (1 - errRatio[d]), Total: 1000}
+	}
+	return slo.Evaluate(o, at, in)
+}
+
+func kinds(ns []Notification) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, string(n.Kind)+" "+n.Alert.Alert+" "+n.Channel)
+	}
+	return out
+}
+
+const m, h = time.Minute, time.Hour
+
+var (
+	pageBurn   = map[time.Duration]float64{5 * m: 0.02, 30 * m: 0.02, h: 0.02, 2 * h: 0.02, 6 * h: 0.02, 24 * h: 0.02, 72 * h: 0.02}
+	ticketBurn = map[time.Duration]float64{2 * h: 0.004, 24 * h: 0.004, 72 * h: 0.004, 6 * h: 0.004} // 4×: ticket-1d and ticket-3d only
+)
+
+func TestStepLifecycle(t *testing.T) {
+	o := testObjective()
+	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	states := map[string]AlertState{}
+
+	// Clean: nothing.
+	states, out := Step(states, []slo.Result{result(o, t0, 0, nil)}, testRoutes, t0)
+	require.Empty(t, out)
+	require.Empty(t, states)
+
+	// A fast burn fires both pages; the tickets fire too but are not
+	// announced separately while a page fires.
+	states, out = Step(states, []slo.Result{result(o, t0.Add(m), 0.0001, pageBurn)}, testRoutes, t0.Add(m))
+	require.Equal(t, []string{"firing page-1h #page", "firing page-6h #page"}, kinds(out))
+	require.True(t, states["shop/availability/ticket-1d"].Suppressed)
+	require.Equal(t, "shop/availability/page-1h@"+itoa(t0.Add(m).Unix()), out[0].Incident)
+
+	// Still burning an hour later: no new message (repeat is every 4h).
+	states, out = Step(states, []slo.Result{result(o, t0.Add(h), 0.0001, pageBurn)}, testRoutes, t0.Add(h))
+	require.Empty(t, out)
+
+	// Four hours after the first message: a repeat of each page.
+	states, out = Step(states, []slo.Result{result(o, t0.Add(4*h+m), 0.0001, pageBurn)}, testRoutes, t0.Add(4*h+m))
+	require.Equal(t, []string{"repeat page-1h #page", "repeat page-6h #page"}, kinds(out))
+
+	// The burn slows to 4×: the pages resolve, the tickets, still firing,
+	// are announced now.
+	states, out = Step(states, []slo.Result{result(o, t0.Add(5*h), 0.0001, ticketBurn)}, testRoutes, t0.Add(5*h))
+	require.Equal(t, []string{"firing ticket-1d #ticket", "firing ticket-3d #ticket", "resolved page-1h #page", "resolved page-6h #page"}, sorted(kinds(out)))
+
+	// No data (the source is down): nothing fires, nothing resolves.
+	noData := slo.Evaluate(o, t0.Add(6*h), slo.Input{})
+	held, out := Step(states, []slo.Result{noData}, testRoutes, t0.Add(6*h))
+	require.Empty(t, out)
+	require.Equal(t, states, held)
+
+	// Clean again: the tickets resolve.
+	states, out = Step(held, []slo.Result{result(o, t0.Add(7*h), 0.0001, nil)}, testRoutes, t0.Add(7*h))
+	require.Equal(t, []string{"resolved ticket-1d #ticket", "resolved ticket-3d #ticket"}, kinds(out))
+	require.Empty(t, states)
+}
+
+func TestStepSuppressedTicketNeverAnnounced(t *testing.T) {
+	o := testObjective()
+	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	states, out := Step(nil, []slo.Result{result(o, t0, 0.0001, pageBurn)}, testRoutes, t0)
+	require.Len(t, out, 2)
+	// Everything stops at once: the pages resolve; the suppressed tickets
+	// were never announced, so they resolve silently.
+	states, out = Step(states, []slo.Result{result(o, t0.Add(h), 0.0001, nil)}, testRoutes, t0.Add(h))
+	require.Equal(t, []string{"resolved page-1h #page", "resolved page-6h #page"}, kinds(out))
+	require.Empty(t, states)
+}
+
+func TestStepFlapping(t *testing.T) {
+	o := testObjective()
+	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	onlyPage1h := map[time.Duration]float64{5 * m: 0.02, h: 0.02}
+	var states map[string]AlertState
+	var all []string
+	for i := range 6 {
+		at := t0.Add(time.Duration(i) * m)
+		burn := onlyPage1h
+		if i%2 == 1 {
+			burn = nil
+		}
+		var out []Notification
+		states, out = Step(states, []slo.Result{result(o, at, 0.0001, burn)}, testRoutes, at)
+		all = append(all, kinds(out)...)
+	}
+	// Each flap is its own incident: fire, resolve, fire, resolve, ...
+	require.Equal(t, []string{
+		"firing page-1h #page", "resolved page-1h #page",
+		"firing page-1h #page", "resolved page-1h #page",
+		"firing page-1h #page", "resolved page-1h #page",
+	}, all)
+}
+
+func TestStepBudgetExhaustedAndRemovedSLO(t *testing.T) {
+	o := testObjective()
+	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	states, out := Step(nil, []slo.Result{result(o, t0, 0.002, nil)}, testRoutes, t0)
+	require.Equal(t, []string{"firing budget-exhausted #ticket"}, kinds(out))
+	require.NotNil(t, out[0].Alert.BudgetRemaining)
+	require.InDelta(t, -1, *out[0].Alert.BudgetRemaining, 1e-9)
+
+	// The SLO disappears from the specs: its alert resolves.
+	states, out = Step(states, nil, testRoutes, t0.Add(m))
+	require.Equal(t, []string{"resolved budget-exhausted #ticket"}, kinds(out))
+	require.Empty(t, states)
+}
+
+func sorted(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return out
+}
+
+func itoa(i int64) string { return strconv.FormatInt(i, 10) }

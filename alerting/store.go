@@ -1,0 +1,196 @@
+package alerting
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketStates    = []byte("alert_states")    // alert key → AlertState (JSON)
+	bucketOutbox    = []byte("alert_outbox")    // id (8 bytes BE) → Notification (JSON)
+	bucketThreads   = []byte("alert_threads")   // incident → Receipt (JSON)
+	bucketReminders = []byte("alert_reminders") // reminder key → last run (unix seconds, 8 bytes BE)
+)
+
+// Store keeps alert states, the outbox of notifications not yet delivered,
+// the receipts of incidents' first messages (for threading) and when each
+// reminder last ran, in the bbolt database the service uses.
+type Store struct {
+	db *bolt.DB
+}
+
+// OpenStore prepares the alerting buckets in db.
+func OpenStore(db *bolt.DB) (*Store, error) {
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketStates, bucketOutbox, bucketThreads, bucketReminders} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("init alerting store: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// States returns every stored alert state.
+func (s *Store) States() (map[string]AlertState, error) {
+	out := map[string]AlertState{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStates).ForEach(func(k, v []byte) error {
+			var st AlertState
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("alert state %s: %w", k, err)
+			}
+			out[string(k)] = st
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Change is what one decision writes, atomically: the new alert states
+// (replacing all), notifications to enqueue, and reminder runs.
+type Change struct {
+	States        map[string]AlertState
+	Notifications []Notification
+	Reminders     map[string]time.Time
+}
+
+// Apply writes a change in one transaction: a state transition and the
+// notification it causes are stored together or not at all.
+func (s *Store) Apply(c Change) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if c.States != nil {
+			sb := tx.Bucket(bucketStates)
+			var stale [][]byte
+			if err := sb.ForEach(func(k, _ []byte) error {
+				if _, ok := c.States[string(k)]; !ok {
+					stale = append(stale, append([]byte(nil), k...))
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, k := range stale {
+				if err := sb.Delete(k); err != nil {
+					return err
+				}
+			}
+			for k, st := range c.States {
+				v, err := json.Marshal(st)
+				if err != nil {
+					return err
+				}
+				if err := sb.Put([]byte(k), v); err != nil {
+					return err
+				}
+			}
+		}
+		ob := tx.Bucket(bucketOutbox)
+		for _, n := range c.Notifications {
+			id, err := ob.NextSequence()
+			if err != nil {
+				return err
+			}
+			n.ID = id
+			if err := putNotification(ob, n); err != nil {
+				return err
+			}
+		}
+		rb := tx.Bucket(bucketReminders)
+		for k, t := range c.Reminders {
+			var v [8]byte
+			binary.BigEndian.PutUint64(v[:], uint64(t.Unix()))
+			if err := rb.Put([]byte(k), v[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func putNotification(b *bolt.Bucket, n Notification) error {
+	v, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], n.ID)
+	return b.Put(k[:], v)
+}
+
+// Pending returns the outbox in order.
+func (s *Store) Pending() ([]Notification, error) {
+	var out []Notification
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
+			var n Notification
+			if err := json.Unmarshal(v, &n); err != nil {
+				return err
+			}
+			out = append(out, n)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Update rewrites an outbox entry (attempts, in-flight mark).
+func (s *Store) Update(n Notification) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return putNotification(tx.Bucket(bucketOutbox), n) })
+}
+
+// Done removes a delivered (or permanently failed) notification and, for
+// an incident's first message, keeps its receipt for threading.
+func (s *Store) Done(n Notification, receipt *Receipt) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], n.ID)
+		if err := tx.Bucket(bucketOutbox).Delete(k[:]); err != nil {
+			return err
+		}
+		if receipt != nil && n.Kind == KindFiring && n.Incident != "" {
+			v, err := json.Marshal(receipt)
+			if err != nil {
+				return err
+			}
+			return tx.Bucket(bucketThreads).Put([]byte(n.Incident), v)
+		}
+		return nil
+	})
+}
+
+// Thread returns the receipt of an incident's first message.
+func (s *Store) Thread(incident string) (*Receipt, error) {
+	var r *Receipt
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketThreads).Get([]byte(incident))
+		if v == nil {
+			return nil
+		}
+		r = &Receipt{}
+		return json.Unmarshal(v, r)
+	})
+	return r, err
+}
+
+// ReminderRuns returns when each reminder last ran.
+func (s *Store) ReminderRuns() (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketReminders).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				out[string(k)] = time.Unix(int64(binary.BigEndian.Uint64(v)), 0).UTC()
+			}
+			return nil
+		})
+	})
+	return out, err
+}
