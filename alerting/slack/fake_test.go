@@ -26,8 +26,8 @@ type fakeSlack struct {
 	retryAfter int
 	requests   int
 	// delay holds each successful answer back, after recording the message.
-	delay time.Duration
-	tokens     map[string]bool
+	delay  time.Duration
+	tokens map[string]bool
 }
 
 type postedMessage struct {

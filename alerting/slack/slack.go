@@ -232,7 +232,9 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	return fallback, &slack.Attachment{Color: color, Fallback: fallback, Blocks: slack.Blocks{BlockSet: blocks}}, nil
 }
 
-func md(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, false) }
+func md(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
 
 func pct(f float64) string { return strconv.FormatFloat(f*100, 'g', 10, 64) + "%" }
 
