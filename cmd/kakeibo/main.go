@@ -44,6 +44,7 @@ func commands() []command {
 	return []command{
 		{"validate", "check SLO specs; exit 1 when any is invalid", runValidate},
 		{"report", "evaluate every SLO once (ALB logs, Prometheus) and print the numbers", runReport},
+		{"remind", "post (or print) the reminder digests now", runRemind},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
 	}
 }

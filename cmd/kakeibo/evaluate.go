@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
+)
+
+// evalFlags are the flags of the commands that evaluate SLOs once (report,
+// remind): specs and sources.
+type evalFlags struct {
+	specs, albLogs, at, dataDir string
+	s3Region, s3Endpoint        string
+	s3PathStyle                 bool
+	progress                    string
+	promURL, promConfig         string
+}
+
+func (f *evalFlags) register(fs *flagSet) {
+	fs.stringVar(&f.specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
+	fs.stringVar(&f.albLogs, "alb-logs", "KAKEIBO_ALB_LOGS", "", "ALB access logs: a `directory` or s3://bucket/prefix")
+	fs.stringVar(&f.at, "at", "KAKEIBO_AT", "", "evaluate at this `time` (RFC 3339, e.g. 2026-10-02T00:00:00Z) instead of the watermark")
+	fs.stringVar(&f.dataDir, "data-dir", "KAKEIBO_DATA_DIR", "", "keep minute buckets and the ingest ledger in this `directory` (default: in memory)")
+	fs.stringVar(&f.s3Region, "s3-region", "AWS_REGION", "", "AWS `region` of the log bucket")
+	fs.stringVar(&f.s3Endpoint, "s3-endpoint", "KAKEIBO_S3_ENDPOINT", "", "custom S3 endpoint `URL` for S3-compatible stores")
+	fs.boolVar(&f.s3PathStyle, "s3-path-style", "KAKEIBO_S3_PATH_STYLE", false, "address buckets by path (endpoint/bucket), as S3-compatible stores often need")
+	fs.stringVar(&f.promURL, "prometheus-url", "KAKEIBO_PROMETHEUS_URL", "", "Prometheus-compatible query API `URL` for Prometheus-backed SLIs")
+	fs.stringVar(&f.promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings (authorization, basic_auth, tls_config, proxy_url, http_headers) and timeout")
+	fs.stringVar(&f.progress, "progress", "KAKEIBO_PROGRESS", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+}
+
+// evaluation is one evaluation of every loaded SLO.
+type evaluation struct {
+	set     *slo.Set
+	results []slo.Result
+	at      time.Time
+}
+
+func (e *evaluation) report() slo.Report {
+	rep := slo.Report{At: e.at, SLOs: []slo.ReportSLO{}}
+	for _, r := range e.results {
+		if rep.At.IsZero() || (!r.At.IsZero() && r.At.Before(rep.At)) {
+			rep.At = r.At
+		}
+		rep.SLOs = append(rep.SLOs, slo.NewReportSLO(r))
+	}
+	return rep
+}
+
+// evaluate loads the specs, reads the sources and evaluates every SLO.
+func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*evaluation, int) {
+	fail := func(code int, format string, args ...any) (*evaluation, int) {
+		fmt.Fprintf(env.stderr, "kakeibo "+cmd+": "+format+"\n", args...)
+		return nil, code
+	}
+	if f.specs == "" {
+		return fail(exitUsage, "--specs is required (or set KAKEIBO_SPECS)")
+	}
+	var at time.Time
+	if f.at != "" {
+		t, err := parseTime(f.at)
+		if err != nil {
+			return fail(exitUsage, "--at: %v", err)
+		}
+		at = t
+	}
+	set, err := slo.Load(f.specs)
+	if err != nil {
+		var specErrs slo.Errors
+		if errors.As(err, &specErrs) {
+			return fail(exitFail, "%v", err)
+		}
+		return fail(exitUsage, "%v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	var store alb.Store = alb.NewMemStore()
+	if f.dataDir != "" {
+		db, err := alb.OpenDB(f.dataDir)
+		if err != nil {
+			return fail(exitFail, "%v", err)
+		}
+		defer db.Close()
+		if store, err = alb.OpenBoltStore(db); err != nil {
+			return fail(exitFail, "%v", err)
+		}
+	}
+	objs := set.Objectives()
+	cls := alb.NewClassifier(objs)
+	if len(cls.IDs) > 0 && f.albLogs != "" {
+		src, err := alb.NewSource(ctx, f.albLogs, alb.S3Config{Region: f.s3Region, Endpoint: f.s3Endpoint, PathStyle: f.s3PathStyle})
+		if err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+		from, to := ingestRange(objs, at, src, time.Now())
+		if err := f.ingest(ctx, env, src, store, cls, logger, from, to); err != nil {
+			return fail(exitFail, "%v", err)
+		}
+	}
+	var prom *promsource.Source
+	if f.promURL != "" {
+		cfg := promsource.Config{URL: f.promURL}
+		if f.promConfig != "" {
+			if err := promsource.LoadConfigFile(f.promConfig, &cfg); err != nil {
+				return fail(exitUsage, "%v", err)
+			}
+		}
+		if prom, err = promsource.New(cfg); err != nil {
+			return fail(exitUsage, "%v", err)
+		}
+	}
+	results := evaluate(ctx, objs, at, time.Now(), store, f.albLogs != "", prom)
+	return &evaluation{set: set, results: results, at: at}, exitOK
+}
+
+// ingestRange is the span of log entries an evaluation reads. With --at it
+// ends there; without, a local directory is read whole (its watermark
+// decides), and S3 is read up to now.
+func ingestRange(objs []*slo.Objective, at time.Time, src alb.Source, now time.Time) (from, to time.Time) {
+	if at.IsZero() {
+		if _, isDir := src.(*alb.DirSource); isDir {
+			return time.Time{}, time.Time{}
+		}
+		at = now
+	}
+	var back time.Duration
+	for _, o := range objs {
+		if o.SLI.ALB != nil {
+			back = max(back, alb.Lookback(o, at))
+		}
+	}
+	return at.Add(-back), at
+}
+
+func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, store alb.Store, cls *alb.Classifier, logger *slog.Logger, from, to time.Time) error {
+	progress := &alb.Progress{}
+	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls, Logger: logger, Progress: progress})
+	if err != nil {
+		return err
+	}
+	show := f.progress == "always" || (f.progress == "auto" && isTerminal(env.stderr))
+	stop := func() {}
+	if show {
+		stop = startProgressBar(env.stderr, progress)
+	}
+	_, err = ing.Ingest(ctx, from, to)
+	stop()
+	if err != nil {
+		return fmt.Errorf("ingest %s: %w", src, err)
+	}
+	if !from.IsZero() {
+		// Keep what the windows read, plus a day.
+		if err := store.Prune(from.Add(-24*time.Hour).Unix()/60, from.Add(-72*time.Hour)); err != nil {
+			return fmt.Errorf("prune: %w", err)
+		}
+	}
+	return nil
+}
+
+// evaluate computes every objective's result. ALB-backed objectives end at
+// at or at their load balancer's watermark; Prometheus-backed ones at at or now.
+func evaluate(ctx context.Context, objs []*slo.Objective, at, now time.Time, store alb.Store, haveALB bool, prom *promsource.Source) []slo.Result {
+	promAt := at
+	if promAt.IsZero() {
+		promAt = now.UTC().Truncate(time.Minute)
+	}
+	var promInputs map[*slo.Objective]slo.Input
+	if prom != nil {
+		promInputs = prom.Inputs(ctx, objs, promAt)
+	}
+	var out []slo.Result
+	for _, o := range objs {
+		var r slo.Result
+		switch {
+		case o.SLI.Prometheus != nil && prom == nil:
+			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no Prometheus URL given (--prometheus-url)")})
+		case o.SLI.Prometheus != nil:
+			r = slo.Evaluate(o, promAt, promInputs[o])
+		case !haveALB:
+			r = slo.Evaluate(o, at, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
+		default:
+			when := at
+			if when.IsZero() {
+				w, ok, err := store.Watermark(o.SLI.ALB.LoadBalancer)
+				if err != nil || !ok {
+					r = slo.Evaluate(o, time.Time{}, slo.Input{Err: fmt.Errorf("no access logs of %s were read", o.SLI.ALB.LoadBalancer)})
+					break
+				}
+				when = alb.MinuteTime(w)
+			}
+			r = slo.Evaluate(o, when, alb.Input(store, o, when))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Truncate(time.Minute), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339, e.g. 2026-10-02T00:00:00Z", s)
+}
