@@ -220,11 +220,11 @@ func group(o *slo.Objective) (Group, error) {
 		})
 	}
 	if o.Alerting.BudgetExhausted && !o.Window.IsCalendar() {
-		add("slo_alert_firing", "exhaustedFiring", own, labels("alert", "budget-exhausted", "severity", string(slo.Page)))
+		add("slo_alert_firing", "exhaustedFiring", own, labels("alert", "budget-exhausted", "severity", string(slo.Ticket)))
 		e, _ := render("exhausted", own)
 		g.Rules = append(g.Rules, Rule{
 			Alert: AlertBudgetExhausted, Expr: e,
-			Labels: labels("alert", "budget-exhausted", "severity", string(slo.Page)),
+			Labels: labels("alert", "budget-exhausted", "severity", string(slo.Ticket)),
 			Annotations: annotations(o,
 				fmt.Sprintf("%s has spent its error budget", o.ID()),
 				fmt.Sprintf("The SLI over %s is below the objective of %s%%.", o.Window, number(o.Target*100))),
