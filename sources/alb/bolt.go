@@ -18,6 +18,7 @@ var (
 	bucketCounts     = []byte("alb_counts")     // SLI ID → nested bucket: minute (8 bytes BE) → good, total (8+8 bytes BE)
 	bucketWatermarks = []byte("alb_watermarks") // load balancer → minute (8 bytes BE)
 	bucketMalformed  = []byte("alb_malformed")  // reason → lines (8 bytes BE)
+	bucketCounted    = []byte("alb_counted")    // SLI ID → "" for every SLI the ledger's objects were counted for
 )
 
 // BoltStore is a Store in a bbolt file: minute buckets and the ledger
@@ -30,7 +31,7 @@ type BoltStore struct {
 // OpenBoltStore opens (or creates) the store in an existing bbolt database.
 func OpenBoltStore(db *bolt.DB) (*BoltStore, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketObjects, bucketCounts, bucketWatermarks, bucketMalformed} {
+		for _, b := range [][]byte{bucketObjects, bucketCounts, bucketWatermarks, bucketMalformed, bucketCounted} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -212,6 +213,56 @@ func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 			}
 		}
 		return nil
+	})
+}
+
+func (s *BoltStore) CountedSLIs() (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCounted).ForEach(func(k, _ []byte) error {
+			out[string(k)] = true
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *BoltStore) SetCountedSLIs(set map[string]bool) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCounted)
+		var gone [][]byte
+		if err := b.ForEach(func(k, _ []byte) error {
+			if !set[string(k)] {
+				gone = append(gone, slices.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketCounts).DeleteBucket(k); err != nil && err != bolt.ErrBucketNotFound {
+				return err
+			}
+		}
+		for id := range set {
+			if err := b.Put([]byte(id), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *BoltStore) DropSLI(sli string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketCounts).DeleteBucket([]byte(sli))
+		if err == bolt.ErrBucketNotFound {
+			return nil
+		}
+		return err
 	})
 }
 

@@ -118,6 +118,27 @@ func NewClassifier(objs []*slo.Objective) *Classifier {
 	return c
 }
 
+// Only returns a classifier for some of the SLIs (by ID).
+func (c *Classifier) Only(ids []string) *Classifier {
+	keep := map[string]bool{}
+	for _, id := range ids {
+		keep[id] = true
+	}
+	out := &Classifier{byLB: map[string][]*matcher{}}
+	for lb, ms := range c.byLB {
+		for _, m := range ms {
+			if !keep[c.IDs[m.index]] {
+				continue
+			}
+			cp := *m
+			cp.index = len(out.IDs)
+			out.IDs = append(out.IDs, c.IDs[m.index])
+			out.byLB[lb] = append(out.byLB[lb], &cp)
+		}
+	}
+	return out
+}
+
 // LoadBalancers lists the load balancers some SLI reads.
 func (c *Classifier) LoadBalancers() []string {
 	out := make([]string, 0, len(c.byLB))

@@ -87,12 +87,62 @@ type bucketIndex struct {
 // the same transaction, so a crash at any point counts an object fully or
 // not at all, and the next run picks up what is missing.
 func (in *Ingester) Ingest(ctx context.Context, from, to time.Time) (Stats, error) {
+	if err := in.backfill(ctx, from, to); err != nil {
+		return Stats{}, err
+	}
+	return in.run(ctx, from, to, in.cfg.Classifier, false)
+}
+
+// backfill counts SLIs that are new to the store (an SLO added to the
+// specs) over the objects already in the ledger, so that a new SLO has its
+// history. It drops whatever such an SLI had first, so a crash halfway
+// only means starting it over; the set of counted SLIs is updated last.
+func (in *Ingester) backfill(ctx context.Context, from, to time.Time) error {
+	counted, err := in.cfg.Store.CountedSLIs()
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	var fresh []string
+	for _, id := range in.cfg.Classifier.IDs {
+		want[id] = true
+		if !counted[id] {
+			fresh = append(fresh, id)
+		}
+	}
+	if len(fresh) > 0 && len(counted) > 0 {
+		for _, id := range fresh {
+			if err := in.cfg.Store.DropSLI(id); err != nil {
+				return err
+			}
+		}
+		in.cfg.Logger.Info("counting the history of new SLOs", "slos", fresh)
+		if _, err := in.run(ctx, from, to, in.cfg.Classifier.Only(fresh), true); err != nil {
+			return fmt.Errorf("backfill new SLOs: %w", err)
+		}
+	}
+	if len(fresh) > 0 || len(want) != len(counted) {
+		return in.cfg.Store.SetCountedSLIs(want)
+	}
+	return nil
+}
+
+// run reads objects: new ones (recording them in the ledger), or with
+// ledgered, only those already in the ledger (counting them again for the
+// classifier's SLIs, without touching the ledger).
+func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier, ledgered bool) (Stats, error) {
 	var todo []Object
 	var st Stats
 	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
 		if err != nil {
 			return err
+		}
+		if ledgered {
+			if seen {
+				todo = append(todo, o)
+			}
+			return nil
 		}
 		if seen {
 			if rec.Size != o.Size || (rec.ETag != "" && o.ETag != "" && rec.ETag != o.ETag) {
@@ -122,7 +172,7 @@ func (in *Ingester) Ingest(ctx context.Context, from, to time.Time) (Stats, erro
 		wg.Go(func() {
 			r := newReader()
 			for o := range jobs {
-				res := r.read(ctx, in.cfg.Source, in.cfg.Classifier, o, p)
+				res := r.read(ctx, in.cfg.Source, cls, o, p)
 				select {
 				case results <- res:
 				case <-ctx.Done():
@@ -160,7 +210,7 @@ func (in *Ingester) Ingest(ctx context.Context, from, to time.Time) (Stats, erro
 				break drain
 			}
 		}
-		if err := in.commit(batch, &st); err != nil && firstErr == nil {
+		if err := in.commit(batch, &st, cls, ledgered); err != nil && firstErr == nil {
 			firstErr = err
 			cancel()
 		}
@@ -171,10 +221,10 @@ func (in *Ingester) Ingest(ctx context.Context, from, to time.Time) (Stats, erro
 	return st, firstErr
 }
 
-func (in *Ingester) commit(results []objectResult, st *Stats) error {
+func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, countsOnly bool) error {
 	b := &Batch{Counts: map[BucketKey]Count{}, Malformed: map[string]int64{}, Watermarks: map[string]int64{}}
 	var failed error
-	ids := in.cfg.Classifier.IDs
+	ids := cls.IDs
 	for _, r := range results {
 		if r.err != nil {
 			// A read error (network, truncated gzip) leaves the object out of
@@ -183,6 +233,15 @@ func (in *Ingester) commit(results []objectResult, st *Stats) error {
 			if failed == nil {
 				failed = r.err
 			}
+			continue
+		}
+		if countsOnly {
+			r.counts.each(func(k bucketIndex, c Count) {
+				key := BucketKey{SLI: ids[k.sli], Minute: k.minute}
+				old := b.Counts[key]
+				b.Counts[key] = Count{Good: old.Good + c.Good, Total: old.Total + c.Total}
+			})
+			st.Objects++
 			continue
 		}
 		b.Objects = append(b.Objects, r.rec)
@@ -205,7 +264,7 @@ func (in *Ingester) commit(results []objectResult, st *Stats) error {
 		st.Lines += r.rec.Lines
 		st.Malformed += r.rec.Malformed
 	}
-	if len(b.Objects) > 0 {
+	if len(b.Objects) > 0 || len(b.Counts) > 0 {
 		if err := in.cfg.Store.Commit(b); err != nil {
 			return fmt.Errorf("commit %d log objects: %w", len(b.Objects), err)
 		}

@@ -186,3 +186,32 @@ func (h *hidingSource) List(ctx context.Context, from, to time.Time, fn func(alb
 		return fn(o)
 	})
 }
+
+// TestNewSLOGetsItsHistory: an SLO added to the specs later is counted over
+// the objects already ingested, exactly once, and a removed one is dropped.
+func TestNewSLOGetsItsHistory(t *testing.T) {
+	start := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	cfg := genConfig(start, time.Hour)
+	dir := t.TempDir()
+	_, err := albgen.Write(cfg, dir)
+	require.NoError(t, err)
+	set, err := slo.LoadBytes("specs.yaml", []byte(testSpecs))
+	require.NoError(t, err)
+	objs := set.Objectives()
+	want := truth(t, cfg, objs)
+	store := alb.NewMemStore()
+	ingest := func(objs []*slo.Objective) {
+		ing, err := alb.NewIngester(alb.IngestConfig{Source: &alb.DirSource{Root: dir}, Store: store, Classifier: alb.NewClassifier(objs)})
+		require.NoError(t, err)
+		_, err = ing.Ingest(t.Context(), time.Time{}, time.Time{})
+		require.NoError(t, err)
+	}
+	ids := alb.NewClassifier(objs).IDs
+	ingest(objs[:2])
+	ingest(objs) // two SLOs are new
+	require.Equal(t, want, storeBuckets(t, store, ids, start.Add(-time.Hour), start.Add(2*time.Hour)))
+	ingest(objs) // nothing new: nothing twice
+	require.Equal(t, want, storeBuckets(t, store, ids, start.Add(-time.Hour), start.Add(2*time.Hour)))
+	ingest(objs[1:]) // the first is removed
+	require.Empty(t, storeBuckets(t, store, ids[:1], start.Add(-time.Hour), start.Add(2*time.Hour)))
+}

@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -62,6 +63,13 @@ type Store interface {
 	// Prune drops minute buckets before a minute, and ledger records of
 	// objects whose interval ended before another.
 	Prune(bucketsBefore int64, objectsBefore time.Time) error
+	// CountedSLIs is the set of SLIs every ledgered object was counted for.
+	CountedSLIs() (map[string]bool, error)
+	// SetCountedSLIs replaces that set and drops the buckets of SLIs that
+	// left it.
+	SetCountedSLIs(set map[string]bool) error
+	// DropSLI deletes an SLI's buckets (before it is counted afresh).
+	DropSLI(sli string) error
 	Close() error
 }
 
@@ -104,6 +112,7 @@ type MemStore struct {
 	counts     map[string]map[int64]Count
 	malformed  map[string]int64
 	watermarks map[string]int64
+	counted    map[string]bool
 }
 
 // NewMemStore returns an empty in-memory store.
@@ -202,6 +211,31 @@ func (s *MemStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 			delete(s.objects, k)
 		}
 	}
+	return nil
+}
+
+func (s *MemStore) CountedSLIs() (map[string]bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.counted), nil
+}
+
+func (s *MemStore) SetCountedSLIs(set map[string]bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.counted {
+		if !set[id] {
+			delete(s.counts, id)
+		}
+	}
+	s.counted = maps.Clone(set)
+	return nil
+}
+
+func (s *MemStore) DropSLI(sli string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.counts, sli)
 	return nil
 }
 
