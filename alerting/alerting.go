@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kakeibo-slo/kakeibo/slo"
@@ -126,4 +127,21 @@ func classify(err error) *SendError {
 		return &SendError{Err: err, Reason: "timeout"}
 	}
 	return &SendError{Err: err, Reason: "error"}
+}
+
+// Summary is a one-line description of an alert notification, for logs.
+func (n *Notification) Summary() string {
+	a := n.Alert
+	if a == nil {
+		return n.Key
+	}
+	id := a.Service + "/" + a.SLO
+	switch {
+	case n.Kind == KindResolved:
+		return fmt.Sprintf("resolved: %s (%s)", id, a.Alert)
+	case a.Alert == AlertBudgetExhausted:
+		return fmt.Sprintf("%s has spent its error budget", id)
+	}
+	return fmt.Sprintf("%s %s: %s is burning its error budget: %.2f× over %s, %.2f× over %s (threshold %.4g)",
+		strings.ToUpper(string(a.Severity)), n.Kind, id, a.LongBurn, a.Long, a.ShortBurn, a.Short, a.Threshold)
 }

@@ -119,7 +119,7 @@ func (d *Dispatcher) nextAttempt(id uint64) (time.Time, error) {
 func (d *Dispatcher) deliver(ctx context.Context, n Notification, now time.Time) bool {
 	log := d.cfg.Logger.With("notification", n.ID, "kind", n.Kind, "key", n.Key, "channel", n.Channel)
 	if d.cfg.Notifier == nil || n.Channel == "" {
-		text := n.Key
+		text := n.Summary()
 		if n.Digest != nil {
 			text, _ = d.cfg.Templates.Digest(n.Digest)
 		}

@@ -215,7 +215,7 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 	case !(*s.Objective > 0 && *s.Objective < 100):
 		c.errorAt(c.at(&s.Objective, s), "%s: objective must be in (0, 100), got %s", ctx, formatFloat(*s.Objective))
 	default:
-		o.Target = *s.Objective / 100
+		o.Target = percentToRatio(*s.Objective)
 	}
 
 	loc := c.location(ctx, "timezone", &s.Timezone, s)
@@ -268,7 +268,7 @@ func (c *compiler) budgeting(ctx string, s *specObjective) Budgeting {
 		case !(*ts.GoodAbove > 0 && *ts.GoodAbove <= 100):
 			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above must be in (0, 100], got %s", ctx, formatFloat(*ts.GoodAbove))
 		default:
-			out.SliceTarget = *ts.GoodAbove / 100
+			out.SliceTarget = percentToRatio(*ts.GoodAbove)
 		}
 		return out
 	case b.Occurrences == nil:
@@ -533,6 +533,13 @@ func (c *compiler) alertWindow(ctx string, i int, s *specAlertWindow) AlertWindo
 		return AlertWindow{}
 	}
 	return w
+}
+
+// percentToRatio turns 99.9 into 0.999 without float noise (99.9/100 is
+// 0.9990000000000001), so reports and metrics show what the spec says.
+func percentToRatio(p float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(p/100, 'g', 12, 64), 64)
+	return r
 }
 
 func formatFloat(f float64) string {

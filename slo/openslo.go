@@ -280,7 +280,7 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 		if !(*obj.TargetPercent > 0 && *obj.TargetPercent < 100) {
 			c.errorAt(c.at(&obj.TargetPercent, obj), "%s: spec.objectives[0].targetPercent must be in (0, 100), got %s", ctx, formatFloat(*obj.TargetPercent))
 		} else {
-			o.Target = *obj.TargetPercent / 100
+			o.Target = percentToRatio(*obj.TargetPercent)
 		}
 	default:
 		c.errorAt(c.at(obj, &s.Spec), "%s: spec.objectives[0]: target or targetPercent is required", ctx)

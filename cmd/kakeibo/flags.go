@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // flagSet is a flag.FlagSet where every flag can also come from an
@@ -91,4 +92,9 @@ func exitFor(err error) int {
 		return exitOK
 	}
 	return exitUsage
+}
+
+func (f *flagSet) durationVar(p *time.Duration, name, env string, def time.Duration, help string) {
+	f.fs.DurationVar(p, name, def, help)
+	f.envOf[name] = env
 }

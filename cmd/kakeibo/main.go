@@ -45,6 +45,8 @@ func commands() []command {
 		{"validate", "check SLO specs; exit 1 when any is invalid", runValidate},
 		{"report", "evaluate every SLO once (ALB logs, Prometheus) and print the numbers", runReport},
 		{"remind", "post (or print) the reminder digests now", runRemind},
+		{"serve", "run the service: ingest, evaluate, alert, remind, export metrics, status page", runServe},
+		{"dashboard", "print the Grafana dashboard JSON for the exported metrics", runDashboard},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
 	}
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kakeibo-slo/kakeibo/alerting"
+	"github.com/kakeibo-slo/kakeibo/alerting/slack"
+	"github.com/kakeibo-slo/kakeibo/server"
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
+)
+
+func runServe(ctx context.Context, env *cmdEnv, args []string) int {
+	var (
+		specs, listen, dataDir, albLogs, s3Region, s3Endpoint string
+		promURL, promConfig, amURLs, externalURL, templates   string
+		logLevel                                              string
+		s3PathStyle                                           bool
+		ingestEvery, evalEvery, reloadEvery                   time.Duration
+	)
+	f := newFlagSet("serve", "--specs DIR [flags]",
+		"Run the service: read ALB logs every --ingest-interval (backfilling the longest\n"+
+			"window on first start), evaluate every SLO every --eval-interval, send alerts\n"+
+			"and reminders, and serve /metrics, /api/v1/slos, /healthz, /readyz and a status\n"+
+			"page on --listen. Specs reload on SIGHUP and when their files change; invalid\n"+
+			"specs keep the last good ones running. Logs are JSON on stdout.\n"+
+			"Slack: SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL (and SLACK_API_URL) from the\n"+
+			"environment; without them notifications are logged.")
+	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
+	f.stringVar(&listen, "listen", "KAKEIBO_LISTEN", ":8080", "HTTP listen `address`")
+	f.stringVar(&dataDir, "data-dir", "KAKEIBO_DATA_DIR", "data", "`directory` for the database (buckets, ledger, alert state, outbox)")
+	f.stringVar(&albLogs, "alb-logs", "KAKEIBO_ALB_LOGS", "", "ALB access logs: a `directory` or s3://bucket/prefix")
+	f.stringVar(&s3Region, "s3-region", "AWS_REGION", "", "AWS `region` of the log bucket")
+	f.stringVar(&s3Endpoint, "s3-endpoint", "KAKEIBO_S3_ENDPOINT", "", "custom S3 endpoint `URL`")
+	f.boolVar(&s3PathStyle, "s3-path-style", "KAKEIBO_S3_PATH_STYLE", false, "path-style S3 addressing")
+	f.stringVar(&promURL, "prometheus-url", "KAKEIBO_PROMETHEUS_URL", "", "Prometheus-compatible query API `URL`")
+	f.stringVar(&promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings")
+	f.stringVar(&amURLs, "alertmanager-url", "KAKEIBO_ALERTMANAGER_URLS", "", "comma-separated Alertmanager `URLs` to post alerts to")
+	f.stringVar(&externalURL, "external-url", "KAKEIBO_EXTERNAL_URL", "", "`URL` people reach this service at (alert links)")
+	f.stringVar(&templates, "templates", "KAKEIBO_TEMPLATES", "", "`directory` overriding the digest templates")
+	f.durationVar(&ingestEvery, "ingest-interval", "KAKEIBO_INGEST_INTERVAL", time.Minute, "how often to read new ALB logs")
+	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
+	f.durationVar(&reloadEvery, "reload-interval", "KAKEIBO_RELOAD_INTERVAL", 10*time.Second, "how often to check the spec files for changes")
+	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
+	if err := f.parse(args, env); err != nil {
+		return exitFor(err)
+	}
+	if specs == "" {
+		fmt.Fprintln(env.stderr, "kakeibo serve: --specs is required (or set KAKEIBO_SPECS)")
+		return exitUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo serve: --log-level: %v\n", err)
+		return exitUsage
+	}
+	logger := slog.New(slog.NewJSONHandler(env.stdout, &slog.HandlerOptions{Level: level}))
+
+	tmpl, err := alerting.LoadTemplates(templates)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+		return exitUsage
+	}
+	cfg := server.Config{
+		SpecPaths: []string{specs}, DataDir: dataDir, ALBLogs: albLogs,
+		S3:     alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle},
+		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
+		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
+	}
+	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if amURLs != "" {
+		for _, u := range strings.Split(amURLs, ",") {
+			cfg.AlertmanagerURLs = append(cfg.AlertmanagerURLs, strings.TrimSpace(u))
+		}
+	}
+	if promURL != "" {
+		pc := promsource.Config{URL: promURL}
+		if promConfig != "" {
+			if err := promsource.LoadConfigFile(promConfig, &pc); err != nil {
+				fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+				return exitUsage
+			}
+		}
+		cfg.Prometheus = &pc
+	}
+	token, webhook := env.getenv("SLACK_BOT_TOKEN"), env.getenv("SLACK_WEBHOOK_URL")
+	if token != "" || webhook != "" {
+		n, err := slack.New(slack.Config{Token: token, WebhookURL: webhook, APIURL: env.getenv("SLACK_API_URL"), Templates: tmpl})
+		if err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+			return exitUsage
+		}
+		cfg.Notifier = n
+	} else {
+		logger.Warn("no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL: notifications are only logged")
+	}
+
+	srv, err := server.New(cfg)
+	if err != nil {
+		var specErrs slo.Errors
+		if errors.As(err, &specErrs) {
+			fmt.Fprintf(env.stderr, "kakeibo serve: invalid specs:\n%v\n", err)
+			return exitFail
+		}
+		fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+		return exitFail
+	}
+	defer srv.Close()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			logger.Info("SIGHUP: reloading specs")
+			srv.Reload()
+		}
+	}()
+	logger.Info("starting", "version", version, "specs", specs, "data_dir", dataDir, "listen", listen)
+	if err := srv.Run(ctx); err != nil {
+		logger.Error("stopped", "err", err)
+		return exitFail
+	}
+	logger.Info("stopped")
+	return exitOK
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"embed"
+	"encoding/json"
+	"html/template"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kakeibo-slo/kakeibo/alerting"
+	"github.com/kakeibo-slo/kakeibo/slo"
+)
+
+// Handler serves /metrics, /healthz, /readyz, /api/v1/slos and the status page.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "not ready: no evaluation yet", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /api/v1/slos", s.apiSLOs)
+	mux.HandleFunc("GET /{$}", s.statusPage)
+	return mux
+}
+
+func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
+	snap := s.latest.Load()
+	if snap == nil {
+		http.Error(w, `{"error":"no evaluation yet"}`, http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(snap.report)
+}
+
+//go:embed web/status.html
+var webFS embed.FS
+
+var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
+	"pct": func(f float64) string { return trim(f*100, 3) + "%" },
+	"ratio": func(f *float64) string {
+		if f == nil {
+			return "–"
+		}
+		return trim(*f*100, 3) + "%"
+	},
+	"budget": func(f *float64) string {
+		if f == nil {
+			return "–"
+		}
+		return trim(*f*100, 1) + "%"
+	},
+	"barWidth": func(f *float64) string {
+		if f == nil {
+			return "0"
+		}
+		return trim(math.Max(0, math.Min(1, *f))*100, 1)
+	},
+	"burn": func(f *float64) string {
+		if f == nil {
+			return "–"
+		}
+		return trim(*f, 2) + "×"
+	},
+	"duration": func(secs float64) string { return alerting.HumanDuration(time.Duration(secs * float64(time.Second))) },
+	"statusText": func(st slo.Status) string {
+		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data"}[st]
+	},
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}).ParseFS(webFS, "web/status.html"))
+
+type pageSLO struct {
+	slo.ReportSLO
+	Windows []pageWindow
+	Firing  []string
+}
+
+type pageWindow struct {
+	Name      string
+	Burn      *float64
+	Hot       bool
+	Threshold float64
+}
+
+type pageData struct {
+	At          time.Time
+	SLOs        []pageSLO
+	Attention   int
+	ReloadError string
+	ReloadAt    time.Time
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
+	data := pageData{}
+	if e := s.lastErr.Load(); e != nil {
+		data.ReloadError, data.ReloadAt = e.err.Error(), e.at
+	}
+	if snap := s.latest.Load(); snap != nil {
+		data.At = snap.at
+		for _, r := range snap.report.SLOs {
+			p := pageSLO{ReportSLO: r}
+			lowest := map[string]float64{}
+			for _, a := range r.Alerts {
+				for _, win := range []string{a.Long, a.Short} {
+					if v, ok := lowest[win]; !ok || a.Threshold < v {
+						lowest[win] = a.Threshold
+					}
+				}
+				if a.Firing {
+					p.Firing = append(p.Firing, a.Name)
+				}
+			}
+			if r.BudgetExhausted {
+				p.Firing = append(p.Firing, alerting.AlertBudgetExhausted)
+			}
+			for name, win := range r.Windows {
+				th := lowest[name]
+				p.Windows = append(p.Windows, pageWindow{Name: name, Burn: win.BurnRate, Threshold: th, Hot: win.BurnRate != nil && *win.BurnRate > th})
+			}
+			slices.SortFunc(p.Windows, func(a, b pageWindow) int { return int(windowLen(a.Name) - windowLen(b.Name)) })
+			if r.Status != slo.StatusOK {
+				data.Attention++
+			}
+			data.SLOs = append(data.SLOs, p)
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := statusTmpl.Execute(w, data); err != nil {
+		s.log.Error("status page", "err", err)
+	}
+}
+
+func windowLen(s string) time.Duration {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		v, _ := time.ParseDuration(d + "h")
+		return v * 24
+	}
+	v, _ := time.ParseDuration(s)
+	return v
+}
+
+func trim(f float64, prec int) string {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return "–"
+	}
+	s := strings.TrimRight(strings.TrimRight(formatFloat(f, prec), "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}

@@ -1,0 +1,459 @@
+// Package server is the long-running kakeibo service: it ingests ALB logs on
+// an interval, evaluates every SLO, feeds alerting and reminders, exports
+// metrics and serves the API and the status page.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/kakeibo-slo/kakeibo/alerting"
+	"github.com/kakeibo-slo/kakeibo/alerting/alertmanager"
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
+)
+
+// Config configures the service.
+type Config struct {
+	SpecPaths []string
+	// DataDir holds the bbolt database (buckets, ledger, alert state, outbox).
+	DataDir string
+	// ALBLogs is a directory or s3://bucket/prefix; empty for none.
+	ALBLogs string
+	S3      alb.S3Config
+	// Prometheus, when set, evaluates Prometheus-backed SLIs.
+	Prometheus *promsource.Config
+	Listen     string
+	// IngestInterval, EvalInterval: how often to read new logs and evaluate.
+	IngestInterval, EvalInterval time.Duration
+	// ReloadInterval is how often spec files are checked for changes.
+	ReloadInterval time.Duration
+	// Notifier delivers alerts and reminders (Slack); nil logs them.
+	Notifier alerting.Notifier
+	// Templates render digests.
+	Templates *alerting.Templates
+	// AlertmanagerURLs receive alerts as well.
+	AlertmanagerURLs []string
+	// ExternalURL is where people reach this service (links, generatorURL).
+	ExternalURL string
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry
+	Now         func() time.Time
+}
+
+// Server is the running service.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	db     *bolt.DB
+	albDB  alb.Store
+	alerts *alerting.Store
+	engine *alerting.Engine
+	disp   *alerting.Dispatcher
+	source alb.Source
+	prom   *promsource.Source
+	am     *alertmanager.Client
+	m      *metrics
+
+	specs    atomic.Pointer[slo.Set]
+	latest   atomic.Pointer[snapshot]
+	reload   chan struct{}
+	reloadMu sync.Mutex
+	lastErr  atomic.Pointer[reloadError]
+	ready    atomic.Bool
+	ingested chan struct{}
+	specSig  string
+	prevAM   map[string]alerting.AlertState
+}
+
+// snapshot is the newest evaluation, served by the API, page and metrics.
+type snapshot struct {
+	results []slo.Result
+	report  slo.Report
+	states  map[string]alerting.AlertState
+	at      time.Time
+}
+
+type reloadError struct {
+	err error
+	at  time.Time
+}
+
+// New opens the data directory and loads the specs; invalid specs at start
+// are an error (a reload keeps the last good ones instead).
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.IngestInterval <= 0 {
+		cfg.IngestInterval = time.Minute
+	}
+	if cfg.EvalInterval <= 0 {
+		cfg.EvalInterval = time.Minute
+	}
+	if cfg.ReloadInterval <= 0 {
+		cfg.ReloadInterval = 10 * time.Second
+	}
+	if cfg.Templates == nil {
+		t, err := alerting.LoadTemplates("")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Templates = t
+	}
+	set, err := slo.Load(cfg.SpecPaths...)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, reload: make(chan struct{}, 1), ingested: make(chan struct{}, 1)}
+	s.specs.Store(set)
+	s.specSig = specSignature(cfg.SpecPaths)
+	s.db, err = alb.OpenDB(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if s.albDB, err = alb.OpenBoltStore(s.db); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if s.alerts, err = alerting.OpenStore(s.db); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if s.engine, err = alerting.NewEngine(s.alerts, set.Services); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	s.m = newMetrics(cfg.Registry, s)
+	s.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
+		Store: s.alerts, Notifier: cfg.Notifier, Templates: cfg.Templates, Now: cfg.Now,
+		Logger: cfg.Logger.With("component", "notifications"), Registerer: cfg.Registry,
+	})
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if cfg.ALBLogs != "" {
+		if s.source, err = alb.NewSource(context.Background(), cfg.ALBLogs, cfg.S3); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+	}
+	if cfg.Prometheus != nil {
+		if s.prom, err = promsource.New(*cfg.Prometheus); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+	}
+	if len(cfg.AlertmanagerURLs) > 0 {
+		s.am = &alertmanager.Client{URLs: cfg.AlertmanagerURLs}
+	}
+	s.m.reloads(true, cfg.Now())
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Server) Close() error { return s.db.Close() }
+
+// Reload asks the service to re-read its specs (SIGHUP).
+func (s *Server) Reload() {
+	select {
+	case s.reload <- struct{}{}:
+	default:
+	}
+}
+
+// Run serves until ctx ends. Every part is an oklog/run actor; the HTTP
+// server drains for up to 4 seconds on shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var g run.Group
+	{
+		g.Add(func() error { <-ctx.Done(); return nil }, func(error) { cancel() })
+	}
+	{
+		srv := &http.Server{
+			Addr: s.cfg.Listen, Handler: s.Handler(),
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		}
+		g.Add(func() error {
+			s.log.Info("listening", "addr", s.cfg.Listen)
+			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		}, func(error) {
+			sctx, c := context.WithTimeout(context.Background(), 4*time.Second)
+			defer c()
+			_ = srv.Shutdown(sctx)
+		})
+	}
+	{
+		ictx, c := context.WithCancel(ctx)
+		g.Add(func() error { s.ingestLoop(ictx); return nil }, func(error) { c() })
+	}
+	{
+		ectx, c := context.WithCancel(ctx)
+		g.Add(func() error { s.evalLoop(ectx); return nil }, func(error) { c() })
+	}
+	{
+		dctx, c := context.WithCancel(ctx)
+		g.Add(func() error { return s.disp.Run(dctx, s.engine.Changed(), 30*time.Second) }, func(error) { c() })
+	}
+	{
+		wctx, c := context.WithCancel(ctx)
+		g.Add(func() error { s.watchSpecs(wctx); return nil }, func(error) { c() })
+	}
+	return g.Run()
+}
+
+func (s *Server) ingestLoop(ctx context.Context) {
+	if s.source == nil {
+		return
+	}
+	first := true
+	for {
+		s.ingestOnce(ctx, first)
+		first = false
+		select {
+		case s.ingested <- struct{}{}:
+		default:
+		}
+		t := time.NewTimer(s.cfg.IngestInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ingestOnce reads what is new. The first pass after start backfills the
+// longest window and logs its progress.
+func (s *Server) ingestOnce(ctx context.Context, first bool) {
+	set := s.specs.Load()
+	objs := set.Objectives()
+	cls := alb.NewClassifier(objs)
+	if len(cls.IDs) == 0 {
+		return
+	}
+	now := s.cfg.Now()
+	var back time.Duration
+	for _, o := range objs {
+		if o.SLI.ALB != nil {
+			back = max(back, alb.Lookback(o, now))
+		}
+	}
+	from, to := now.Add(-back), time.Time{}
+	if _, isDir := s.source.(*alb.DirSource); isDir {
+		from = time.Time{} // a directory is listed whole; the buckets pruned below bound it
+	}
+	progress := &alb.Progress{}
+	ing, err := alb.NewIngester(alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
+		Logger: s.log.With("component", "ingest"), Progress: progress})
+	if err != nil {
+		s.log.Error("ingest", "err", err)
+		return
+	}
+	stopLog := func() {}
+	if first {
+		stopLog = s.logProgress(progress)
+	}
+	start := time.Now()
+	st, err := ing.Ingest(ctx, from, to)
+	stopLog()
+	s.m.ingest(st, err)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("ingest", "source", s.source.String(), "err", err)
+		return
+	}
+	if st.Objects > 0 || first {
+		s.log.Info("ingested", "objects", st.Objects, "lines", st.Lines, "malformed", st.Malformed, "skipped", st.Skipped, "took", time.Since(start).Round(time.Millisecond).String())
+	}
+	if _, isDir := s.source.(*alb.DirSource); !isDir || !from.IsZero() {
+		_ = s.albDB.Prune(now.Add(-back-24*time.Hour).Unix()/60, now.Add(-back-72*time.Hour))
+	}
+}
+
+func (s *Server) logProgress(p *alb.Progress) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s.log.Info("backfilling", "objects_done", p.ObjectsDone.Load(), "objects_total", p.ObjectsTotal.Load(),
+					"lines", p.Lines.Load(), "mb", p.Bytes.Load()>>20)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func (s *Server) evalLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.EvalInterval)
+	defer t.Stop()
+	for {
+		s.evaluateOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.ingested:
+		case <-s.reload:
+			s.doReload()
+		}
+	}
+}
+
+// evaluateOnce evaluates every SLO and hands the results to alerting.
+func (s *Server) evaluateOnce(ctx context.Context) {
+	start := time.Now()
+	set := s.specs.Load()
+	now := s.cfg.Now()
+	results := s.evaluate(ctx, set.Objectives(), now)
+	s.m.evalDuration.Observe(time.Since(start).Seconds())
+	if err := s.engine.Observe(results, now); err != nil {
+		s.log.Error("alerting", "err", err)
+	}
+	states, err := s.alerts.States()
+	if err != nil {
+		s.log.Error("read alert states", "err", err)
+	}
+	if s.am != nil {
+		alerts := alertmanager.Alerts(s.prevAM, states, now, s.cfg.EvalInterval, s.cfg.ExternalURL)
+		if err := s.am.Post(ctx, alerts); err != nil {
+			s.log.Warn("alertmanager", "err", err)
+			s.m.sourceErrors.WithLabelValues("alertmanager").Inc()
+		} else {
+			s.prevAM = states
+		}
+	}
+	rep := slo.Report{At: now.UTC(), SLOs: []slo.ReportSLO{}}
+	for _, r := range results {
+		rep.SLOs = append(rep.SLOs, slo.NewReportSLO(r))
+	}
+	s.latest.Store(&snapshot{results: results, report: rep, states: states, at: now})
+	s.ready.Store(true)
+}
+
+func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
+	promAt := now.UTC().Truncate(time.Minute)
+	var promInputs map[*slo.Objective]slo.Input
+	if s.prom != nil {
+		promInputs = s.prom.Inputs(ctx, objs, promAt)
+	}
+	out := make([]slo.Result, 0, len(objs))
+	for _, o := range objs {
+		var r slo.Result
+		switch {
+		case o.SLI.Prometheus != nil && s.prom == nil:
+			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no Prometheus URL configured")})
+		case o.SLI.Prometheus != nil:
+			in := promInputs[o]
+			if in.Err != nil {
+				s.m.sourceErrors.WithLabelValues("prometheus").Inc()
+			}
+			r = slo.Evaluate(o, promAt, in)
+		case s.source == nil:
+			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no ALB logs configured")})
+		default:
+			w, ok, err := s.albDB.Watermark(o.SLI.ALB.LoadBalancer)
+			if err != nil || !ok {
+				r = slo.Evaluate(o, promAt, slo.Input{Err: fmt.Errorf("no access logs of %s read yet", o.SLI.ALB.LoadBalancer)})
+				break
+			}
+			at := alb.MinuteTime(w)
+			r = slo.Evaluate(o, at, alb.Input(s.albDB, o, at))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// watchSpecs reloads the specs when their files change.
+func (s *Server) watchSpecs(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if sig := specSignature(s.cfg.SpecPaths); sig != s.specSig {
+				s.specSig = sig
+				s.Reload()
+			}
+		}
+	}
+}
+
+// doReload re-reads the specs. Invalid specs keep the last good ones
+// running; the error shows in the log, a metric and the status page.
+func (s *Server) doReload() {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	set, err := slo.Load(s.cfg.SpecPaths...)
+	if err == nil {
+		err = s.engine.SetServices(set.Services)
+	}
+	now := s.cfg.Now()
+	if err != nil {
+		s.log.Error("reload: specs are invalid; the previous ones keep running", "err", err)
+		s.lastErr.Store(&reloadError{err: err, at: now})
+		s.m.reloads(false, now)
+		return
+	}
+	s.specs.Store(set)
+	s.lastErr.Store(nil)
+	s.m.reloads(true, now)
+	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()))
+	select {
+	case s.ingested <- struct{}{}: // evaluate again soon
+	default:
+	}
+}
+
+// specSignature changes when a spec file is added, removed or modified.
+func specSignature(paths []string) string {
+	var parts []string
+	for _, p := range paths {
+		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				parts = append(parts, fmt.Sprintf("%s:%d:%d", path, info.Size(), info.ModTime().UnixNano()))
+			}
+			return nil
+		})
+	}
+	slices.Sort(parts)
+	return fmt.Sprint(parts)
+}
