@@ -1,0 +1,229 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
+)
+
+// buildKakeibo builds the binary once per test run.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "kakeibo-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "kakeibo")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// slackServer speaks chat.postMessage and conversations.history.
+type slackServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	msgs []map[string]string
+}
+
+func newSlackServer(t *testing.T) *slackServer {
+	s := &slackServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/chat.postMessage":
+			ts := fmt.Sprintf("1800000000.%06d", len(s.msgs)+1)
+			s.msgs = append(s.msgs, map[string]string{"channel": r.Form.Get("channel"), "text": r.Form.Get("text"), "thread_ts": r.Form.Get("thread_ts"), "ts": ts})
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": "C1", "ts": ts})
+		default:
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": []any{}})
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *slackServer) find(substr string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.msgs {
+		if strings.Contains(m["text"], substr) {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func get(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// metric reads one sample from /metrics text.
+func metric(body, name string, labels ...string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(line, l)
+		}
+		if ok {
+			v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+func writeLogs(t *testing.T, dir string, start time.Time, d time.Duration, errorRatio float64) {
+	cfg := albgen.Example(start, 60)
+	cfg.Start, cfg.Duration, cfg.Traps, cfg.Seed = start, d, false, uint64(start.Unix())
+	cfg.LoadBalancers = cfg.LoadBalancers[:1] // mart-api
+	cfg.Incidents = nil
+	if errorRatio > 0 {
+		cfg.Incidents = []albgen.Incident{{LoadBalancer: cfg.LoadBalancers[0].Name, From: start, To: start.Add(d), ErrorRatio: errorRatio}}
+	}
+	_, err := albgen.Write(cfg, dir)
+	require.NoError(t, err)
+}
+
+// TestServeEndToEnd runs the built binary on example specs, an ALB log
+// directory and a fake Slack API: an outage raises slo_burn_rate, posts a
+// page, shows on the status page and the API; recovery resolves it in the
+// thread; a broken spec on reload keeps the old one; SIGTERM exits 0 fast.
+func TestServeEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	bin, err := buildOnce()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	specs, logs := filepath.Join(dir, "specs"), filepath.Join(dir, "logs")
+	require.NoError(t, os.MkdirAll(specs, 0o755))
+	spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
+	require.NoError(t, err)
+	specPath := filepath.Join(specs, "mart-api.yaml")
+	require.NoError(t, os.WriteFile(specPath, spec, 0o644))
+
+	t0 := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
+	writeLogs(t, logs, t0, 2*time.Hour, 0)
+	slack := newSlackServer(t)
+	addr := freePort(t)
+	base := "http://" + addr
+
+	cmd := exec.Command(bin, "serve", "--specs", specs, "--alb-logs", logs, "--data-dir", filepath.Join(dir, "data"),
+		"--listen", addr, "--ingest-interval", "200ms", "--eval-interval", "200ms", "--reload-interval", "200ms")
+	cmd.Env = append(os.Environ(), "SLACK_BOT_TOKEN=xoxb-e2e-secret", "SLACK_API_URL="+slack.URL+"/api/")
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	burn := func(window string) float64 {
+		v, _ := metric(get(t, base+"/metrics"), "slo_burn_rate", `slo="availability"`, `window="`+window+`"`)
+		return v
+	}
+	require.Eventually(t, func() bool { return get(t, base+"/readyz") == "ready\n" }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, ok := metric(get(t, base+"/metrics"), "slo_burn_rate", `slo="availability"`, `window="5m"`)
+		return ok
+	}, 10*time.Second, 50*time.Millisecond, "no burn rate: %s", stdout.String())
+	require.Less(t, burn("5m"), 14.4)
+	_, paged := slack.find("[PAGE] mart-api/availability")
+	require.False(t, paged)
+
+	// The outage: 15 minutes at 50% errors.
+	writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)
+	var page map[string]string
+	require.Eventually(t, func() bool {
+		page, paged = slack.find("[PAGE] mart-api/availability is burning its error budget (page-1h)")
+		return paged
+	}, 15*time.Second, 50*time.Millisecond, "no page; log:\n%s", stdout.String())
+	require.Equal(t, "#mart-alerts", page["channel"])
+	require.Greater(t, burn("5m"), 14.4)
+	require.Greater(t, burn("1h"), 14.4)
+
+	var rep slo.Report
+	require.NoError(t, json.Unmarshal([]byte(get(t, base+"/api/v1/slos")), &rep))
+	var avail slo.ReportSLO
+	for _, s := range rep.SLOs {
+		if s.SLO == "availability" {
+			avail = s
+		}
+	}
+	require.True(t, avail.Alerts[0].Firing, "page-1h fires in the API")
+	page1 := get(t, base+"/")
+	require.Regexp(t, regexp.MustCompile(`(?s)id="mart-api/availability".*Firing: page-1h`), page1)
+
+	// Recovery: 40 clean minutes.
+	writeLogs(t, logs, t0.Add(2*time.Hour+15*time.Minute), 40*time.Minute, 0)
+	var resolved map[string]string
+	require.Eventually(t, func() bool {
+		var ok bool
+		resolved, ok = slack.find("Resolved: mart-api/availability (page-1h)")
+		return ok
+	}, 15*time.Second, 50*time.Millisecond, "no resolve; log:\n%s", stdout.String())
+	require.Equal(t, page["ts"], resolved["thread_ts"], "the resolve is threaded under the page")
+	require.Less(t, burn("5m"), 14.4)
+
+	// A broken spec on reload: the old specs keep running.
+	require.NoError(t, os.WriteFile(specPath, append(spec, []byte("\n    objectiv: 12\n")...), 0o644))
+	require.Eventually(t, func() bool {
+		v, ok := metric(get(t, base+"/metrics")+"\n", "kakeibo_config_last_reload_successful")
+		return ok && v == 0
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Contains(t, get(t, base+"/"), "The last spec reload failed")
+	require.Contains(t, get(t, base+"/api/v1/slos"), `"slo": "availability"`)
+	_, ok := metric(get(t, base+"/metrics"), "slo_objective_ratio", `slo="availability"`)
+	require.True(t, ok)
+	require.NotContains(t, stdout.String(), "xoxb-e2e-secret")
+
+	// SIGTERM: exit 0 within 5 seconds.
+	start := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "exit status")
+		require.Less(t, time.Since(start), 5*time.Second)
+	case <-time.After(5 * time.Second):
+		t.Fatal("still running 5s after SIGTERM")
+	}
+}
