@@ -56,6 +56,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		Name: "kakeibo_notifications_total",
 		Help: "Notification delivery attempts by result (sent, retry, dropped) and reason.",
 	}, []string{"result", "reason"})
+	d.results.WithLabelValues("sent", "") // exported from the start, for dashboards
 	return d, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,6 +137,9 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 			data.SLOs = append(data.SLOs, p)
 		}
 	}
+	// What needs attention first: violated, at risk, no data, then kept.
+	rank := map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusNoData: 2, slo.StatusOK: 3}
+	slices.SortStableFunc(data.SLOs, func(a, b pageSLO) int { return rank[a.Status] - rank[b.Status] })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, data); err != nil {
 		s.log.Error("status page", "err", err)
@@ -155,7 +159,7 @@ func trim(f float64, prec int) string {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return "–"
 	}
-	s := strings.TrimRight(strings.TrimRight(formatFloat(f, prec), "0"), ".")
+	s := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(f, 'f', prec, 64), "0"), ".")
 	if s == "-0" {
 		return "0"
 	}

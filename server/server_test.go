@@ -1,0 +1,145 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
+)
+
+// exampleServer evaluates the example specs on the bundled logs once.
+func exampleServer(t *testing.T) *Server {
+	s, err := New(Config{
+		SpecPaths: []string{"../testdata/specs"}, DataDir: t.TempDir(), ALBLogs: "../testdata/alb",
+		Registry: prometheus.NewRegistry(),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	s.ingestOnce(t.Context(), true)
+	s.evaluateOnce(t.Context())
+	return s
+}
+
+func exported(t *testing.T, s *Server) map[string]bool {
+	mfs, err := s.cfg.Registry.Gather()
+	require.NoError(t, err, "label sets must be consistent")
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	return names
+}
+
+func TestMetricsExported(t *testing.T) {
+	s := exampleServer(t)
+	names := exported(t, s)
+	for _, n := range SeriesNames() {
+		require.True(t, names[n], "%s is exported", n)
+	}
+	for _, n := range []string{"kakeibo_ingest_lag_seconds", "kakeibo_ingest_watermark_timestamp_seconds", "kakeibo_alb_malformed_lines_total",
+		"kakeibo_evaluation_duration_seconds", "kakeibo_config_last_reload_successful", "kakeibo_source_errors_total", "kakeibo_alb_objects_total"} {
+		require.True(t, names[n], "%s is exported", n)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	// Every slo_* series has the same label names: service, slo, the specs' labels.
+	require.Contains(t, body, `slo_objective_ratio{service="mart-api",slo="availability",team="mart",tier=""} 0.9995`)
+	require.Contains(t, body, `slo_alert_firing{alert="budget-exhausted",service="mart-api",severity="ticket",slo="availability",team="mart",tier=""} 1`)
+	require.Contains(t, body, `kakeibo_alb_malformed_lines_total{reason="unterminated_quote"} 1`)
+	require.NotContains(t, body, "NaN")
+}
+
+// TestDashboard checks that every query of the dashboard parses as PromQL
+// and reads only series kakeibo exports.
+func TestDashboard(t *testing.T) {
+	data, err := Dashboard()
+	require.NoError(t, err)
+	committed, err := os.ReadFile("../deploy/grafana/kakeibo.json")
+	require.NoError(t, err)
+	require.JSONEq(t, string(data), string(committed), "deploy/grafana/kakeibo.json is stale: go run ./cmd/kakeibo dashboard > deploy/grafana/kakeibo.json")
+
+	names := exported(t, exampleServer(t))
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+		Templating struct {
+			List []struct {
+				Name, Definition string
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(data, &d))
+	p := parser.NewParser(parser.Options{})
+	checked := 0
+	check := func(expr string) {
+		q := strings.NewReplacer("$service", "x", "$slo", "y").Replace(expr)
+		e, err := p.ParseExpr(q)
+		require.NoError(t, err, expr)
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				require.True(t, names[vs.Name], "%s reads %s, which kakeibo does not export", expr, vs.Name)
+				checked++
+			}
+			return nil
+		})
+	}
+	for _, panel := range d.Panels {
+		require.NotEmpty(t, panel.Targets, panel.Title)
+		for _, tg := range panel.Targets {
+			check(tg.Expr)
+		}
+	}
+	labelValues := regexp.MustCompile(`^label_values\((.*), [a-z_]+\)$`)
+	for _, v := range d.Templating.List {
+		if m := labelValues.FindStringSubmatch(v.Definition); m != nil {
+			check(m[1])
+		}
+	}
+	require.Greater(t, checked, 10)
+}
+
+// TestStatusPageInBrowser loads the status page in headless Chromium and
+// checks what a person sees.
+func TestStatusPageInBrowser(t *testing.T) {
+	chromium := promtest.Need(t, "chromium")
+	s := exampleServer(t)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	dir := t.TempDir()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + filepath.Join(dir, "profile"), "--window-size=420,1800"}
+	out, err := exec.Command(chromium, append(args, "--dump-dom", srv.URL+"/")...).Output()
+	require.NoError(t, err)
+	dom := string(out)
+	require.Contains(t, dom, "7 of 10 SLOs need attention") // violated, at risk, and five Prometheus-backed ones without a URL
+	require.Regexp(t, `(?s)id="mart-api/availability".*<span class="badge">violated</span>`, dom)
+	require.Regexp(t, `(?s)id="web-storefront/page-latency".*<span class="badge">kept</span>.*<strong class="sli">98.031%</strong>`, dom)
+	require.Regexp(t, `(?s)id="mart-api/uptime".*Firing: ticket-1d, ticket-3d`, dom)
+	require.Regexp(t, `<td class="hot">8.44×</td>`, dom)
+	require.Contains(t, dom, `href="https://wiki.example.com/mart-api/runbook"`)
+
+	shot := filepath.Join(dir, "status.png")
+	_, err = exec.Command(chromium, append(args, "--screenshot="+shot, srv.URL+"/")...).CombinedOutput()
+	require.NoError(t, err)
+	info, err := os.Stat(shot)
+	require.NoError(t, err)
+	require.Greater(t, info.Size(), int64(10_000), "a rendered page, not a blank one")
+	if out := os.Getenv("KAKEIBO_SCREENSHOT"); out != "" {
+		b, _ := os.ReadFile(shot)
+		_ = os.WriteFile(out, b, 0o644)
+	}
+}
