@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +17,7 @@ import (
 // Bucket names in the bbolt file.
 var (
 	bucketObjects    = []byte("alb_objects")    // object key → ObjectRecord (JSON)
-	bucketCounts     = []byte("alb_counts")     // SLI ID → nested bucket: minute (8 bytes BE) → good, total (8+8 bytes BE)
+	bucketCounts     = []byte("alb_counts")     // SLI ID → nested bucket of hour records (see hours.go)
 	bucketWatermarks = []byte("alb_watermarks") // load balancer → minute (8 bytes BE)
 	bucketMalformed  = []byte("alb_malformed")  // reason → lines (8 bytes BE)
 	bucketCounted    = []byte("alb_counted")    // SLI ID → "" for every SLI the ledger's objects were counted for
@@ -83,42 +85,31 @@ func (s *BoltStore) Commit(b *Batch) error {
 				return err
 			}
 		}
-		// Sorted puts keep bbolt's pages sequential.
-		keys := make([]BucketKey, 0, len(b.Counts))
-		for k := range b.Counts {
-			keys = append(keys, k)
+		// Group by SLI and hour; sorted puts keep bbolt's pages sequential.
+		byHour := map[string]map[int64]map[int64]Count{}
+		for k, c := range b.Counts {
+			h := byHour[k.SLI]
+			if h == nil {
+				h = map[int64]map[int64]Count{}
+				byHour[k.SLI] = h
+			}
+			hr := hourOf(k.Minute)
+			if h[hr] == nil {
+				h[hr] = map[int64]Count{}
+			}
+			h[hr][k.Minute] = c
 		}
-		slices.SortFunc(keys, func(a, b BucketKey) int {
-			if a.SLI != b.SLI {
-				if a.SLI < b.SLI {
-					return -1
-				}
-				return 1
-			}
-			return int(a.Minute - b.Minute)
-		})
 		counts := tx.Bucket(bucketCounts)
-		var sb *bolt.Bucket
-		sbName := ""
-		for _, k := range keys {
-			if sb == nil || sbName != k.SLI {
-				var err error
-				if sb, err = counts.CreateBucketIfNotExists([]byte(k.SLI)); err != nil {
-					return err
-				}
-				sbName = k.SLI
-			}
-			mk := minuteKey(k.Minute)
-			c := b.Counts[k]
-			if old := sb.Get(mk[:]); old != nil {
-				c.Good += int64(binary.BigEndian.Uint64(old[0:8]))
-				c.Total += int64(binary.BigEndian.Uint64(old[8:16]))
-			}
-			var v [16]byte
-			binary.BigEndian.PutUint64(v[0:8], uint64(c.Good))
-			binary.BigEndian.PutUint64(v[8:16], uint64(c.Total))
-			if err := sb.Put(mk[:], v[:]); err != nil {
+		for _, sli := range slices.Sorted(maps.Keys(byHour)) {
+			sb, err := counts.CreateBucketIfNotExists([]byte(sli))
+			if err != nil {
 				return err
+			}
+			hours := byHour[sli]
+			for _, hr := range slices.Sorted(maps.Keys(hours)) {
+				if err := addHour(sb, hr, hours[hr]); err != nil {
+					return fmt.Errorf("slo %s: %w", sli, err)
+				}
 			}
 		}
 		mal := tx.Bucket(bucketMalformed)
@@ -143,20 +134,41 @@ func (s *BoltStore) Commit(b *Batch) error {
 func (s *BoltStore) Range(sli string, from, to int64, fn func(int64, Count)) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketCounts).Bucket([]byte(sli))
-		if sb == nil {
+		if sb == nil || from >= to {
 			return nil
 		}
 		c := sb.Cursor()
-		fk := minuteKey(from)
-		for k, v := c.Seek(fk[:]); k != nil; k, v = c.Next() {
-			m := int64(binary.BigEndian.Uint64(k) ^ (1 << 63))
-			if m >= to {
-				break
+		start, end := hourKey('m', hourOf(from)), hourKey('m', hourOf(to-1)+1)
+		var m minutesBlob
+		for k, v := c.Seek(start[:]); k != nil && k[0] == 'm' && string(k) < string(end[:]); k, v = c.Next() {
+			hr := keyHour(k)
+			decodeMinutes(v, &m)
+			for i, cnt := range m {
+				minute := hr*minutesPerHour + int64(i)
+				if cnt.Total > 0 && minute >= from && minute < to {
+					fn(minute, cnt)
+				}
 			}
-			fn(m, Count{Good: int64(binary.BigEndian.Uint64(v[0:8])), Total: int64(binary.BigEndian.Uint64(v[8:16]))})
 		}
 		return nil
 	})
+}
+
+// Sums adds an SLI's counts over several [from, to) minute ranges in one
+// read, from hour sums and the minutes of the edge hours only.
+func (s *BoltStore) Sums(sli string, ranges [][2]int64) ([]Count, error) {
+	out := make([]Count, len(ranges))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketCounts).Bucket([]byte(sli))
+		if sb == nil {
+			return nil
+		}
+		for i, r := range ranges {
+			out[i] = sumMinutes(sb, r[0], r[1])
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (s *BoltStore) Watermark(lb string) (int64, bool, error) {
@@ -186,11 +198,17 @@ func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		counts := tx.Bucket(bucketCounts)
 		err := counts.ForEachBucket(func(name []byte) error {
-			c := counts.Bucket(name).Cursor()
-			end := minuteKey(bucketsBefore)
-			for k, _ := c.First(); k != nil && string(k) < string(end[:]); k, _ = c.First() {
-				if err := c.Delete(); err != nil {
-					return err
+			sb := counts.Bucket(name)
+			// Whole hours before the cut go; the hour holding it stays.
+			cut := hourOf(bucketsBefore)
+			for _, kind := range []byte{'m', 'h'} {
+				c := sb.Cursor()
+				end := hourKey(kind, cut)
+				first := hourKey(kind, math.MinInt64/2)
+				for k, _ := c.Seek(first[:]); k != nil && k[0] == kind && string(k) < string(end[:]); k, _ = c.Seek(first[:]) {
+					if err := c.Delete(); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -268,14 +286,6 @@ func (s *BoltStore) DropSLI(sli string) error {
 
 // Close does not close the database, which its opener owns.
 func (s *BoltStore) Close() error { return nil }
-
-// minuteKey orders minutes bytewise: the sign bit is flipped so that
-// minutes before 1970 sort first.
-func minuteKey(m int64) [8]byte {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], uint64(m)^(1<<63))
-	return k
-}
 
 func u64(v uint64) []byte {
 	b := make([]byte, 8)

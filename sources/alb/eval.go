@@ -19,13 +19,20 @@ func Input(s Store, o *slo.Objective, at time.Time) slo.Input {
 		from, to := o.SliceRange(at)
 		in.Slices, err = SliceCounts(s, id, from, to, o.Budgeting.Slice)
 	} else {
-		in.Period, err = Counts(s, id, start, at)
-		in.Windows = map[time.Duration]slo.Counts{}
-		for _, d := range o.Windows() {
-			if err != nil {
-				break
+		// The period and every alert window in one read.
+		ws := o.Windows()
+		ranges := [][2]int64{{ceilMinute(start), ceilMinute(at)}}
+		for _, d := range ws {
+			ranges = append(ranges, [2]int64{ceilMinute(at.Add(-d)), ceilMinute(at)})
+		}
+		var sums []Count
+		if sums, err = s.Sums(id, ranges); err == nil {
+			toSLO := func(c Count) slo.Counts { return slo.Counts{Good: float64(c.Good), Total: float64(c.Total)} }
+			in.Period = toSLO(sums[0])
+			in.Windows = make(map[time.Duration]slo.Counts, len(ws))
+			for i, d := range ws {
+				in.Windows[d] = toSLO(sums[i+1])
 			}
-			in.Windows[d], err = Counts(s, id, at.Add(-d), at)
 		}
 	}
 	if err != nil {

@@ -55,6 +55,8 @@ type Store interface {
 	// Range calls fn for every non-empty minute bucket of an SLI in
 	// [from, to) (minutes since the epoch), in order.
 	Range(sli string, from, to int64, fn func(minute int64, c Count)) error
+	// Sums adds an SLI's buckets over each [from, to) minute range.
+	Sums(sli string, ranges [][2]int64) ([]Count, error)
 	// Watermark is the newest minute believed complete for a load balancer:
 	// entries up to its end are in. ok is false before any object is ingested.
 	Watermark(lb string) (minute int64, ok bool, err error)
@@ -75,12 +77,11 @@ type Store interface {
 
 // Counts sums an SLI's buckets over [from, to): a slo source's counts.
 func Counts(s Store, sli string, from, to time.Time) (slo.Counts, error) {
-	var c slo.Counts
-	err := s.Range(sli, ceilMinute(from), ceilMinute(to), func(_ int64, b Count) {
-		c.Good += float64(b.Good)
-		c.Total += float64(b.Total)
-	})
-	return c, err
+	cs, err := s.Sums(sli, [][2]int64{{ceilMinute(from), ceilMinute(to)}})
+	if err != nil {
+		return slo.Counts{}, err
+	}
+	return slo.Counts{Good: float64(cs[0].Good), Total: float64(cs[0].Total)}, nil
 }
 
 // SliceCounts cuts [from, to) into slices of length slice and sums each.
@@ -177,6 +178,17 @@ func (s *MemStore) Range(sli string, from, to int64, fn func(int64, Count)) erro
 		}
 	}
 	return nil
+}
+
+func (s *MemStore) Sums(sli string, ranges [][2]int64) ([]Count, error) {
+	out := make([]Count, len(ranges))
+	for i, r := range ranges {
+		_ = s.Range(sli, r[0], r[1], func(_ int64, c Count) {
+			out[i].Good += c.Good
+			out[i].Total += c.Total
+		})
+	}
+	return out, nil
 }
 
 func (s *MemStore) Watermark(lb string) (int64, bool, error) {

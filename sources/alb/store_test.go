@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +80,8 @@ func TestStores(t *testing.T) {
 			require.True(t, ok)
 			require.Equal(t, int64(10), rec.Size)
 
-			// Prune buckets before 00:02 and ledger records of objects that ended before day 2.
-			require.NoError(t, s.Prune(m0+2, day.Add(24*time.Hour)))
+			// Prune buckets before 01:00 and ledger records of objects that ended before day 2.
+			require.NoError(t, s.Prune(m0+60, day.Add(24*time.Hour)))
 			minutes = nil
 			require.NoError(t, s.Range("s/x", -10, m0+1000, func(m int64, _ Count) { minutes = append(minutes, m) }))
 			require.Equal(t, []int64{m0 + 90}, minutes)
@@ -130,4 +131,52 @@ func splitFields(line string) []string {
 		rest = rest[j+1:]
 	}
 	return out
+}
+
+// TestBoltSumsAgreeWithMinutes checks the hour-sum shortcut against
+// adding minutes one by one, over random buckets and random ranges.
+func TestBoltSumsAgreeWithMinutes(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	s, err := OpenBoltStore(db)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Unix() / 60
+	truth := map[int64]Count{}
+	for range 5 {
+		b := &Batch{Counts: map[BucketKey]Count{}}
+		for range 400 {
+			m := base + rng.Int64N(5*24*60)
+			total := rng.Int64N(100) + 1
+			c := Count{Good: rng.Int64N(total + 1), Total: total}
+			k := BucketKey{SLI: "s/x", Minute: m}
+			old := b.Counts[k]
+			b.Counts[k] = Count{Good: old.Good + c.Good, Total: old.Total + c.Total}
+			tt := truth[m]
+			truth[m] = Count{Good: tt.Good + c.Good, Total: tt.Total + c.Total}
+		}
+		require.NoError(t, s.Commit(b))
+	}
+	var ranges [][2]int64
+	for range 300 {
+		from := base - 100 + rng.Int64N(5*24*60+200)
+		ranges = append(ranges, [2]int64{from, from + rng.Int64N(3*24*60)})
+	}
+	ranges = append(ranges, [2]int64{base, base}, [2]int64{base + 60, base + 120}, [2]int64{base + 59, base + 61})
+	got, err := s.Sums("s/x", ranges)
+	require.NoError(t, err)
+	for i, r := range ranges {
+		var want Count
+		for m, c := range truth {
+			if m >= r[0] && m < r[1] {
+				want.Good += c.Good
+				want.Total += c.Total
+			}
+		}
+		require.Equal(t, want, got[i], "range %v", r)
+	}
+	missing, err := s.Sums("nobody", ranges[:1])
+	require.NoError(t, err)
+	require.Equal(t, []Count{{}}, missing)
 }
