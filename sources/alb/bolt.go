@@ -27,7 +27,8 @@ var (
 // survive restarts, and a commit is one fsynced transaction, so an object is
 // either counted and recorded or neither.
 type BoltStore struct {
-	db *bolt.DB
+	db    *bolt.DB
+	cache sumsCache
 }
 
 // OpenBoltStore opens (or creates) the store in an existing bbolt database.
@@ -74,7 +75,13 @@ func (s *BoltStore) Ingested(key string) (ObjectRecord, bool, error) {
 }
 
 func (s *BoltStore) Commit(b *Batch) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	changes := map[string]map[int64]hourChange{}
+	// The cache lock spans the write and the cache update, and readers take
+	// it before opening their transaction, so a reader never caches sums
+	// from before a commit that it then misses.
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		objs := tx.Bucket(bucketObjects)
 		for _, o := range b.Objects {
 			v, err := json.Marshal(o)
@@ -106,10 +113,13 @@ func (s *BoltStore) Commit(b *Batch) error {
 				return err
 			}
 			hours := byHour[sli]
+			changes[sli] = map[int64]hourChange{}
 			for _, hr := range slices.Sorted(maps.Keys(hours)) {
-				if err := addHour(sb, hr, hours[hr]); err != nil {
+				ch, err := addHour(sb, hr, hours[hr])
+				if err != nil {
 					return fmt.Errorf("slo %s: %w", sli, err)
 				}
+				changes[sli][hr] = ch
 			}
 		}
 		mal := tx.Bucket(bucketMalformed)
@@ -129,6 +139,10 @@ func (s *BoltStore) Commit(b *Batch) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.cache.committed(changes)
+	}
+	return err
 }
 
 func (s *BoltStore) Range(sli string, from, to int64, fn func(int64, Count)) error {
@@ -158,13 +172,13 @@ func (s *BoltStore) Range(sli string, from, to int64, fn func(int64, Count)) err
 // read, from hour sums and the minutes of the edge hours only.
 func (s *BoltStore) Sums(sli string, ranges [][2]int64) ([]Count, error) {
 	out := make([]Count, len(ranges))
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		sb := tx.Bucket(bucketCounts).Bucket([]byte(sli))
-		if sb == nil {
-			return nil
-		}
+		sc := s.cache.get(sb, sli)
 		for i, r := range ranges {
-			out[i] = sumMinutes(sb, r[0], r[1])
+			out[i] = sc.sum(sb, r[0], r[1])
 		}
 		return nil
 	})
@@ -195,6 +209,9 @@ func (s *BoltStore) MalformedLines() (map[string]int64, error) {
 }
 
 func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	defer s.cache.drop("")
 	return s.db.Update(func(tx *bolt.Tx) error {
 		counts := tx.Bucket(bucketCounts)
 		err := counts.ForEachBucket(func(name []byte) error {
@@ -246,6 +263,9 @@ func (s *BoltStore) CountedSLIs() (map[string]bool, error) {
 }
 
 func (s *BoltStore) SetCountedSLIs(set map[string]bool) error {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	defer s.cache.drop("")
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCounted)
 		var gone [][]byte
@@ -275,6 +295,9 @@ func (s *BoltStore) SetCountedSLIs(set map[string]bool) error {
 }
 
 func (s *BoltStore) DropSLI(sli string) error {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	defer s.cache.drop(sli)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketCounts).DeleteBucket([]byte(sli))
 		if err == bolt.ErrBucketNotFound {

@@ -67,8 +67,9 @@ func encodeSum(c Count) []byte {
 	return v
 }
 
-// addHour adds minute deltas of one hour to an SLI's bucket.
-func addHour(b *bolt.Bucket, hour int64, deltas map[int64]Count) error {
+// addHour adds minute deltas of one hour to an SLI's bucket and returns
+// the hour's new records.
+func addHour(b *bolt.Bucket, hour int64, deltas map[int64]Count) (hourChange, error) {
 	mk, hk := hourKey('m', hour), hourKey('h', hour)
 	var m minutesBlob
 	decodeMinutes(b.Get(mk[:]), &m)
@@ -82,55 +83,10 @@ func addHour(b *bolt.Bucket, hour int64, deltas map[int64]Count) error {
 	}
 	v, err := encodeMinutes(&m)
 	if err != nil {
-		return err
+		return hourChange{}, err
 	}
 	if err := b.Put(mk[:], v); err != nil {
-		return err
+		return hourChange{}, err
 	}
-	return b.Put(hk[:], encodeSum(sum))
-}
-
-// sumMinutes adds an SLI's counts over [from, to) minutes: whole hours from
-// the hour sums, the partial hours at the edges from their minutes.
-func sumMinutes(b *bolt.Bucket, from, to int64) Count {
-	var total Count
-	if from >= to {
-		return total
-	}
-	add := func(c Count) { total.Good += c.Good; total.Total += c.Total }
-	var m minutesBlob
-	partial := func(hour, lo, hi int64) { // minutes [lo, hi) of hour
-		k := hourKey('m', hour)
-		v := b.Get(k[:])
-		if v == nil {
-			return
-		}
-		decodeMinutes(v, &m)
-		for i := lo - hour*minutesPerHour; i < hi-hour*minutesPerHour; i++ {
-			add(m[i])
-		}
-	}
-	firstFull := -floorDiv(-from, minutesPerHour) // first hour starting at or after from
-	endFull := floorDiv(to, minutesPerHour)       // hours before this end at or before to
-	if firstFull >= endFull {
-		// No whole hour inside: one or two partial hours.
-		h := hourOf(from)
-		partial(h, from, min(to, (h+1)*minutesPerHour))
-		if hourOf(to-1) != h {
-			partial(hourOf(to-1), hourOf(to-1)*minutesPerHour, to)
-		}
-		return total
-	}
-	if from < firstFull*minutesPerHour {
-		partial(firstFull-1, from, firstFull*minutesPerHour)
-	}
-	c := b.Cursor()
-	start, end := hourKey('h', firstFull), hourKey('h', endFull)
-	for k, v := c.Seek(start[:]); k != nil && k[0] == 'h' && string(k) < string(end[:]); k, v = c.Next() {
-		add(decodeSum(v))
-	}
-	if to > endFull*minutesPerHour {
-		partial(endFull, endFull*minutesPerHour, to)
-	}
-	return total
+	return hourChange{sum: sum, minutes: m}, b.Put(hk[:], encodeSum(sum))
 }
