@@ -3,10 +3,8 @@ package alerting
 import (
 	"embed"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -80,25 +78,25 @@ type Templates struct {
 }
 
 var funcs = template.FuncMap{
-	"percent": func(f float64) string { return trimFloat(f*100, 3) + "%" },
+	"percent": func(f float64) string { return slo.TrimFloat(f*100, 3) + "%" },
 	"ratio": func(f *float64) string {
 		if f == nil {
 			return "-"
 		}
-		return trimFloat(*f*100, 3) + "%"
+		return slo.TrimFloat(*f*100, 3) + "%"
 	},
 	"budget": func(f *float64) string {
 		if f == nil {
 			return "-"
 		}
-		return trimFloat(*f*100, 1) + "%"
+		return slo.TrimFloat(*f*100, 1) + "%"
 	},
-	"duration": func(secs float64) string { return HumanDuration(time.Duration(secs * float64(time.Second))) },
+	"duration": func(secs float64) string { return slo.HumanDuration(time.Duration(secs * float64(time.Second))) },
 	"burn": func(f *float64) string {
 		if f == nil {
 			return "-"
 		}
-		return trimFloat(*f, 2) + "×"
+		return slo.TrimFloat(*f, 2) + "×"
 	},
 	"mark": func(s slo.Status) string {
 		switch s {
@@ -153,43 +151,4 @@ func (t *Templates) Digest(d *Digest) (string, error) {
 		return "", fmt.Errorf("render digest: %w", err)
 	}
 	return b.String(), nil
-}
-
-// HumanDuration prints an amount of time without zero units: 7h12m, 21m36s.
-func HumanDuration(d time.Duration) string {
-	if d <= 0 {
-		return "0s"
-	}
-	if d >= 100*24*time.Hour {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	d = d.Round(time.Second)
-	var b strings.Builder
-	if days := d / (24 * time.Hour); days > 0 {
-		fmt.Fprintf(&b, "%dd", days)
-		d -= days * 24 * time.Hour
-	}
-	if h := d / time.Hour; h > 0 {
-		fmt.Fprintf(&b, "%dh", h)
-		d -= h * time.Hour
-	}
-	if m := d / time.Minute; m > 0 {
-		fmt.Fprintf(&b, "%dm", m)
-		d -= m * time.Minute
-	}
-	if d > 0 {
-		fmt.Fprintf(&b, "%ds", d/time.Second)
-	}
-	return b.String()
-}
-
-func trimFloat(f float64, prec int) string {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return "-"
-	}
-	s := strconv.FormatFloat(f, 'f', prec, 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
 }

@@ -92,7 +92,7 @@ func TestDigestText(t *testing.T) {
 	require.NoError(t, err)
 	lines := strings.Split(text, "\n")
 	require.Equal(t, "*1 of 2 SLOs need attention* (#shop, 2026-11-25 11:00 JST)", lines[0])
-	require.Contains(t, text, ":white_check_mark: *shop/availability* — SLI 99.99% (objective 99.9% over 30d), budget left 90% (38m53s), fastest burn 0×")
+	require.Contains(t, text, ":white_check_mark: *shop/availability* — SLI 99.99% (objective 99.9% over 30d), budget left 90% (38m52.8s), fastest burn 0×")
 	require.Contains(t, text, "<https://grafana.example.com/d/x|dashboard>")
 	require.Contains(t, text, ":warning: *shop/latency*")
 	require.Contains(t, text, "fastest burn 20× over 5m")

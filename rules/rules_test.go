@@ -12,23 +12,10 @@ import (
 
 	"github.com/kakeibo-slo/kakeibo/rules"
 	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
-
-// needTool finds a binary; a missing one skips the test locally and fails
-// it in CI (CI=true), where .ci/run installs it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (apt-get install -y prometheus)", name)
-		}
-		t.Skipf("%s is not installed (apt-get install -y prometheus); skipping", name)
-	}
-	return p
-}
 
 func generate(t *testing.T, specs string) []byte {
 	t.Helper()
@@ -61,7 +48,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	promtool := needTool(t, "promtool")
+	promtool := promtest.Need(t, "promtool")
 	// Every example spec, one file each, and all together.
 	files, err := filepath.Glob("../testdata/specs/*.yaml")
 	require.NoError(t, err)
@@ -79,7 +66,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 // fires only the 3-day ticket, no errors fire nothing, and alerts resolve
 // once their short window is clean.
 func TestPromtoolTestRules(t *testing.T) {
-	promtool := needTool(t, "promtool")
+	promtool := promtest.Need(t, "promtool")
 	for _, f := range []string{"outage.test.yaml", "slowburn.test.yaml"} {
 		cmd := exec.Command(promtool, "test", "rules", f)
 		cmd.Dir = "testdata/promtool"

@@ -54,7 +54,7 @@ func benchData(t testing.TB, dir string, end time.Time) {
 			counted[id] = true
 		}
 	}
-	start := end.Add(-31 * 24 * time.Hour).Unix() / 60
+	start := end.Add(-31*24*time.Hour).Unix() / 60
 	for h := start; h < end.Unix()/60; h += 60 {
 		batch := &alb.Batch{Counts: make(map[alb.BucketKey]alb.Count, len(ids)*60), Watermarks: map[string]int64{}}
 		for _, id := range ids {

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,32 +49,32 @@ func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 var webFS embed.FS
 
 var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return trim(f*100, 3) + "%" },
+	"pct": func(f float64) string { return slo.TrimFloat(f*100, 3) + "%" },
 	"ratio": func(f *float64) string {
 		if f == nil {
 			return "–"
 		}
-		return trim(*f*100, 3) + "%"
+		return slo.TrimFloat(*f*100, 3) + "%"
 	},
 	"budget": func(f *float64) string {
 		if f == nil {
 			return "–"
 		}
-		return trim(*f*100, 1) + "%"
+		return slo.TrimFloat(*f*100, 1) + "%"
 	},
 	"barWidth": func(f *float64) string {
 		if f == nil {
 			return "0"
 		}
-		return trim(math.Max(0, math.Min(1, *f))*100, 1)
+		return slo.TrimFloat(math.Max(0, math.Min(1, *f))*100, 1)
 	},
 	"burn": func(f *float64) string {
 		if f == nil {
 			return "–"
 		}
-		return trim(*f, 2) + "×"
+		return slo.TrimFloat(*f, 2) + "×"
 	},
-	"duration": func(secs float64) string { return alerting.HumanDuration(time.Duration(secs * float64(time.Second))) },
+	"duration": func(secs float64) string { return slo.HumanDuration(time.Duration(secs * float64(time.Second))) },
 	"statusText": func(st slo.Status) string {
 		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data"}[st]
 	},
@@ -153,15 +152,4 @@ func windowLen(s string) time.Duration {
 	}
 	v, _ := time.ParseDuration(s)
 	return v
-}
-
-func trim(f float64, prec int) string {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return "–"
-	}
-	s := strings.TrimRight(strings.TrimRight(strconv.FormatFloat(f, 'f', prec, 64), "0"), ".")
-	if s == "-0" {
-		return "0"
-	}
-	return s
 }

@@ -205,14 +205,14 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	}
 	fields := []*slack.TextBlockObject{
 		md(fmt.Sprintf("*SLI*\n%s (objective %s over %s)", ratio(a.SLI), pct(a.Objective), a.Window)),
-		md(fmt.Sprintf("*Budget left*\n%s (%s)", budget(a.BudgetRemaining), alerting.HumanDuration(time.Duration(a.BudgetSeconds*float64(time.Second))))),
+		md(fmt.Sprintf("*Budget left*\n%s (%s)", budget(a.BudgetRemaining), slo.HumanDuration(time.Duration(a.BudgetSeconds*float64(time.Second))))),
 	}
 	if a.Long != "" {
 		fields = append(fields, md(fmt.Sprintf("*Burn rate*\n%s over %s, %s over %s (threshold %s)",
 			burn(a.LongBurn), a.Long, burn(a.ShortBurn), a.Short, burn(a.Threshold))))
 	}
 	if a.TTESeconds != nil {
-		fields = append(fields, md(fmt.Sprintf("*Budget spent in*\n%s at this rate", alerting.HumanDuration(time.Duration(*a.TTESeconds*float64(time.Second))))))
+		fields = append(fields, md(fmt.Sprintf("*Budget spent in*\n%s at this rate", slo.HumanDuration(time.Duration(*a.TTESeconds*float64(time.Second))))))
 	}
 	blocks := []slack.Block{
 		slack.NewSectionBlock(md("*"+title+"*"), nil, nil),
