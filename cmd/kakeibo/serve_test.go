@@ -76,6 +76,24 @@ func (s *slackServer) find(substr string) (map[string]string, bool) {
 	return nil, false
 }
 
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func freePort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -150,8 +168,8 @@ func TestServeEndToEnd(t *testing.T) {
 	cmd := exec.Command(bin, "serve", "--specs", specs, "--alb-logs", logs, "--data-dir", filepath.Join(dir, "data"),
 		"--listen", addr, "--ingest-interval", "200ms", "--eval-interval", "200ms", "--reload-interval", "200ms")
 	cmd.Env = append(os.Environ(), "SLACK_BOT_TOKEN=xoxb-e2e-secret", "SLACK_API_URL="+slack.URL+"/api/")
-	var stdout strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	stdout := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stdout
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
