@@ -70,13 +70,9 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 		}
 		at = t
 	}
-	set, err := slo.Load(f.specs)
-	if err != nil {
-		var specErrs slo.Errors
-		if errors.As(err, &specErrs) {
-			return fail(exitFail, "%v", err)
-		}
-		return fail(exitUsage, "%v", err)
+	set, code := loadSpecs(env, cmd, f.specs)
+	if code != exitOK {
+		return nil, code
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -111,6 +107,7 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 				return fail(exitUsage, "%v", err)
 			}
 		}
+		var err error
 		if prom, err = promsource.New(cfg); err != nil {
 			return fail(exitUsage, "%v", err)
 		}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
 func main() {
@@ -96,3 +98,18 @@ func usage(w io.Writer) {
 
 // errUsage marks an error in how the command was called.
 var errUsage = errors.New("usage")
+
+// loadSpecs loads specs for a command, printing any problem: invalid specs
+// exit 1, a path that cannot be read exits 2.
+func loadSpecs(env *cmdEnv, cmd string, paths ...string) (*slo.Set, int) {
+	set, err := slo.Load(paths...)
+	if err == nil {
+		return set, exitOK
+	}
+	fmt.Fprintf(env.stderr, "kakeibo %s: %v\n", cmd, err)
+	var specErrs slo.Errors
+	if errors.As(err, &specErrs) {
+		return nil, exitFail
+	}
+	return nil, exitUsage
+}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/kakeibo-slo/kakeibo/rules"
-	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
@@ -27,14 +25,9 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "kakeibo rules: --specs is required (or set KAKEIBO_SPECS)")
 		return exitUsage
 	}
-	set, err := slo.Load(specs)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", err)
-		var specErrs slo.Errors
-		if errors.As(err, &specErrs) {
-			return exitFail
-		}
-		return exitUsage
+	set, code := loadSpecs(env, "rules", specs)
+	if code != exitOK {
+		return code
 	}
 	file, notes, err := rules.Generate(set.Objectives())
 	if err != nil {
