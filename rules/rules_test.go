@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/kakeibo-slo/kakeibo/rules"
 	"github.com/kakeibo-slo/kakeibo/slo"
@@ -88,4 +90,50 @@ func TestGenerateSkips(t *testing.T) {
 	require.Equal(t, []string{"kakeibo-checkout-requests", "kakeibo-checkout-payment-latency", "kakeibo-checkout-api-latency", "kakeibo-search-availability"}, names)
 	require.Contains(t, notes, "mart-api/availability: skipped: ALB-backed SLOs are evaluated by kakeibo serve")
 	require.Contains(t, notes, "search/uptime: skipped: timeslice budgeting is evaluated by kakeibo serve")
+}
+
+func TestSloth(t *testing.T) {
+	set, err := slo.Load("../testdata/specs")
+	require.NoError(t, err)
+	out, notes, err := rules.Sloth(set.Services)
+	require.NoError(t, err)
+	require.Contains(t, notes, "search/uptime: skipped: Sloth has no calendar windows or timeslices")
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	type doc struct {
+		Version, Service string
+		SLOs             []struct {
+			Name      string
+			Objective float64
+			SLI       struct {
+				Events struct {
+					ErrorQuery string `yaml:"error_query"`
+					TotalQuery string `yaml:"total_query"`
+				}
+			}
+			Alerting struct {
+				PageAlert struct{ Disable bool } `yaml:"page_alert"`
+			}
+		}
+	}
+	var docs []doc
+	for {
+		var d doc
+		if err := dec.Decode(&d); err != nil {
+			break
+		}
+		docs = append(docs, d)
+	}
+	require.Len(t, docs, 2)
+	require.Equal(t, "prometheus/v1", docs[0].Version)
+	require.Equal(t, "checkout", docs[0].Service)
+	require.Len(t, docs[0].SLOs, 3)
+	require.Equal(t, 99.9, docs[0].SLOs[0].Objective)
+	for _, d := range docs {
+		for _, s := range d.SLOs {
+			for _, q := range []string{s.SLI.Events.ErrorQuery, s.SLI.Events.TotalQuery} {
+				require.NoError(t, slo.CheckQueryTemplate(q), q)
+			}
+		}
+	}
+	require.Equal(t, "search", docs[1].Service)
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
-	var specs, out string
+	var specs, out, format string
 	f := newFlagSet("rules", "--specs DIR [-o FILE]",
 		"Generate a Prometheus rule file for the Prometheus-backed SLOs: recording rules\n"+
 			"for the same slo_* series kakeibo serve exports (events, SLI and burn rate per\n"+
@@ -18,6 +18,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 			"ALB-backed and timeslice SLOs are skipped with a note on stderr.")
 	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
 	f.stringVar(&out, "o", "KAKEIBO_RULES_OUT", "", "write to this `file` instead of stdout")
+	f.stringVar(&format, "format", "KAKEIBO_RULES_FORMAT", "prometheus", "output `format`: prometheus (a rule file) or sloth (Sloth prometheus/v1 specs)")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
 	}
@@ -29,15 +30,24 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	if code != exitOK {
 		return code
 	}
-	file, notes, err := rules.Generate(set.Objectives())
-	if err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", err)
-		return exitFail
+	var data []byte
+	var notes []string
+	var err error
+	switch format {
+	case "prometheus":
+		var file *rules.File
+		if file, notes, err = rules.Generate(set.Objectives()); err == nil {
+			data, err = rules.Marshal(file)
+		}
+	case "sloth":
+		data, notes, err = rules.Sloth(set.Services)
+	default:
+		fmt.Fprintf(env.stderr, "kakeibo rules: --format %q: want prometheus or sloth\n", format)
+		return exitUsage
 	}
 	for _, n := range notes {
 		fmt.Fprintf(env.stderr, "kakeibo rules: %s\n", n)
 	}
-	data, err := rules.Marshal(file)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", err)
 		return exitFail
