@@ -53,16 +53,17 @@ func (e *Engine) SetServices(services []*slo.Service) error {
 // Changed is signalled when notifications were enqueued.
 func (e *Engine) Changed() <-chan struct{} { return e.changed }
 
-// Observe applies one evaluation: alert transitions and due reminders.
-func (e *Engine) Observe(results []slo.Result, now time.Time) error {
+// Observe applies one evaluation: alert transitions and due reminders. It
+// returns the alert states it stored.
+func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertState, error) {
 	states, err := e.store.States()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	next, out := Step(states, results, e.routes, now)
 	runs, err := e.store.ReminderRuns()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	due, updates := DueReminders(e.jobs, runs, now)
 	for _, j := range due {
@@ -76,7 +77,7 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) error {
 		out = append(out, Notification{Key: "reminder/" + j.Key, Kind: KindDigest, Channel: j.Channel, Digest: &d, Created: now})
 	}
 	if err := e.store.Apply(Change{States: next, Notifications: out, Reminders: updates}); err != nil {
-		return err
+		return nil, err
 	}
 	if len(out) > 0 {
 		select {
@@ -84,7 +85,7 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) error {
 		default:
 		}
 	}
-	return nil
+	return next, nil
 }
 
 // ReminderJob is one notify.reminders entry of a service.

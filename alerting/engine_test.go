@@ -92,7 +92,8 @@ func TestEngineScenario(t *testing.T) {
 		}
 		observe := func(p *proc, burn map[time.Duration]float64) {
 			now := time.Now()
-			require.NoError(t, p.engine.Observe([]slo.Result{result(o, now, 0.0001, burn)}, now))
+			_, err := p.engine.Observe([]slo.Result{result(o, now, 0.0001, burn)}, now)
+			require.NoError(t, err)
 			synctest.Wait()
 		}
 

@@ -339,12 +339,13 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	now := s.cfg.Now()
 	results := s.evaluate(ctx, set.Objectives(), now)
 	s.m.evalDuration.Observe(time.Since(start).Seconds())
-	if err := s.engine.Observe(results, now); err != nil {
-		s.log.Error("alerting", "err", err)
-	}
-	states, err := s.alerts.States()
+	states, err := s.engine.Observe(results, now)
 	if err != nil {
-		s.log.Error("read alert states", "err", err)
+		s.log.Error("alerting", "err", err)
+		if states, err = s.alerts.States(); err != nil {
+			s.log.Error("read alert states", "err", err)
+			return
+		}
 	}
 	if s.am != nil {
 		alerts := alertmanager.Alerts(s.prevAM, states, now, s.cfg.EvalInterval, s.cfg.ExternalURL)
@@ -364,37 +365,19 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 }
 
 func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
-	promAt := now.UTC().Truncate(time.Minute)
-	var promInputs map[*slo.Objective]slo.Input
-	if s.prom != nil {
-		promInputs = s.prom.Inputs(ctx, objs, promAt)
+	src := Sources{Prometheus: s.prom}
+	if s.source != nil {
+		src.ALB = s.albDB
 	}
-	out := make([]slo.Result, 0, len(objs))
-	for _, o := range objs {
-		var r slo.Result
-		switch {
-		case o.SLI.Prometheus != nil && s.prom == nil:
-			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no Prometheus URL configured")})
-		case o.SLI.Prometheus != nil:
-			in := promInputs[o]
-			if in.Err != nil {
+	results := Evaluate(ctx, src, objs, time.Time{}, now)
+	if s.prom != nil {
+		for _, r := range results {
+			if r.Objective.SLI.Prometheus != nil && r.Err != nil {
 				s.m.sourceErrors.WithLabelValues("prometheus").Inc()
 			}
-			r = slo.Evaluate(o, promAt, in)
-		case s.source == nil:
-			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no ALB logs configured")})
-		default:
-			w, ok, err := s.albDB.Watermark(o.SLI.ALB.LoadBalancer)
-			if err != nil || !ok {
-				r = slo.Evaluate(o, promAt, slo.Input{Err: fmt.Errorf("no access logs of %s read yet", o.SLI.ALB.LoadBalancer)})
-				break
-			}
-			at := alb.MinuteTime(w)
-			r = slo.Evaluate(o, at, alb.Input(s.albDB, o, at))
 		}
-		out = append(out, r)
 	}
-	return out
+	return results
 }
 
 // watchSpecs reloads the specs when their files change.

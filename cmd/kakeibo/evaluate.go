@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/kakeibo-slo/kakeibo/server"
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
 	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
@@ -112,7 +112,11 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 			return fail(exitUsage, "%v", err)
 		}
 	}
-	results := evaluate(ctx, objs, at, time.Now(), store, f.albLogs != "", prom)
+	src := server.Sources{Prometheus: prom}
+	if f.albLogs != "" {
+		src.ALB = store
+	}
+	results := server.Evaluate(ctx, src, objs, at, time.Now())
 	return &evaluation{set: set, results: results, at: at}, exitOK
 }
 
@@ -158,44 +162,6 @@ func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, sto
 		}
 	}
 	return nil
-}
-
-// evaluate computes every objective's result. ALB-backed objectives end at
-// at or at their load balancer's watermark; Prometheus-backed ones at at or now.
-func evaluate(ctx context.Context, objs []*slo.Objective, at, now time.Time, store alb.Store, haveALB bool, prom *promsource.Source) []slo.Result {
-	promAt := at
-	if promAt.IsZero() {
-		promAt = now.UTC().Truncate(time.Minute)
-	}
-	var promInputs map[*slo.Objective]slo.Input
-	if prom != nil {
-		promInputs = prom.Inputs(ctx, objs, promAt)
-	}
-	var out []slo.Result
-	for _, o := range objs {
-		var r slo.Result
-		switch {
-		case o.SLI.Prometheus != nil && prom == nil:
-			r = slo.Evaluate(o, promAt, slo.Input{Err: errors.New("no Prometheus URL given (--prometheus-url)")})
-		case o.SLI.Prometheus != nil:
-			r = slo.Evaluate(o, promAt, promInputs[o])
-		case !haveALB:
-			r = slo.Evaluate(o, at, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
-		default:
-			when := at
-			if when.IsZero() {
-				w, ok, err := store.Watermark(o.SLI.ALB.LoadBalancer)
-				if err != nil || !ok {
-					r = slo.Evaluate(o, time.Time{}, slo.Input{Err: fmt.Errorf("no access logs of %s were read", o.SLI.ALB.LoadBalancer)})
-					break
-				}
-				when = alb.MinuteTime(w)
-			}
-			r = slo.Evaluate(o, when, alb.Input(store, o, when))
-		}
-		out = append(out, r)
-	}
-	return out
 }
 
 func parseTime(s string) (time.Time, error) {
