@@ -23,6 +23,9 @@ const (
 	KindRepeat   Kind = "repeat"
 	KindResolved Kind = "resolved"
 	KindDigest   Kind = "digest"
+	// KindOps tells the operators about kakeibo itself (undeliverable
+	// notifications); its Text is the message.
+	KindOps Kind = "ops"
 )
 
 // AlertBudgetExhausted names the budget-exhaustion alert of an objective.
@@ -64,20 +67,79 @@ type Notification struct {
 	Key string `json:"key"`
 	// Incident names one firing period of an alert: repeats and the
 	// resolve are threaded under the incident's first message.
-	Incident string    `json:"incident,omitempty"`
-	Kind     Kind      `json:"kind"`
-	Channel  string    `json:"channel"`
-	Alert    *Snapshot `json:"alert,omitempty"`
-	Digest   *Digest   `json:"digest,omitempty"`
-	Created  time.Time `json:"created"`
+	Incident string `json:"incident,omitempty"`
+	Kind     Kind   `json:"kind"`
+	// UID is random and unique across data directories: the mark a delivery
+	// check looks for in Slack's history, the idempotency key of webhooks.
+	UID string `json:"uid,omitempty"`
+	Target
+	Alert   *Snapshot `json:"alert,omitempty"`
+	Digest  *Digest   `json:"digest,omitempty"`
+	Text    string    `json:"text,omitempty"`
+	Created time.Time `json:"created"`
 
 	Attempts    int       `json:"attempts,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitempty"`
-	LastError   string    `json:"last_error,omitempty"`
-	// InFlight is set before a delivery attempt and cleared after: found set
-	// after a crash, the delivery's outcome is unknown.
+	// LastError is the last failure, redacted; LastReason its reason label.
+	LastError  string `json:"last_error,omitempty"`
+	LastReason string `json:"last_reason,omitempty"`
+	// Undeliverable is set while the last failure was permanent (revoked
+	// token, unknown channel): the notification waits for the fix.
+	Undeliverable bool      `json:"undeliverable,omitempty"`
+	FailingSince  time.Time `json:"failing_since,omitempty"`
+	// InFlight is set before a delivery attempt and cleared once its outcome
+	// is known: found set (after a crash or a timeout), the delivery is
+	// checked before anything is sent again.
 	InFlight bool `json:"in_flight,omitempty"`
 }
+
+// Target is where a notification goes.
+type Target struct {
+	// Via names the integration: "slack" (or empty), "pagerduty", "webhook".
+	Via string `json:"via,omitempty"`
+	// Channel is the Slack channel (#name or ID).
+	Channel string `json:"channel,omitempty"`
+	// Mention is who a Slack page notifies: "@here", "@channel", user-group
+	// (S…) or user (U…) IDs.
+	Mention []string `json:"mention,omitempty"`
+	// KeyEnv names the environment variable holding the PagerDuty routing
+	// key or the webhook URL; the secret itself is never stored.
+	KeyEnv string `json:"key_env,omitempty"`
+	// SecretEnv names the variable holding the webhook's HMAC secret.
+	SecretEnv string `json:"secret_env,omitempty"`
+}
+
+// Integrations.
+const (
+	ViaSlack     = "slack"
+	ViaPagerDuty = "pagerduty"
+	ViaWebhook   = "webhook"
+)
+
+// Integration is Via, "slack" when empty.
+func (t Target) Integration() string {
+	if t.Via == "" {
+		return ViaSlack
+	}
+	return t.Via
+}
+
+// String names the target in logs and metric labels, without secrets:
+// "slack:#mart-alerts", "pagerduty:$PD_MART_KEY".
+func (t Target) String() string {
+	switch t.Integration() {
+	case ViaSlack:
+		if t.Channel == "" {
+			return ""
+		}
+		return "slack:" + t.Channel
+	default:
+		return t.Via + ":$" + t.KeyEnv
+	}
+}
+
+// IsZero reports an empty target (no route).
+func (t Target) IsZero() bool { return t.Channel == "" && t.KeyEnv == "" }
 
 // Receipt identifies a delivered message, for threading replies.
 type Receipt struct {
@@ -85,16 +147,18 @@ type Receipt struct {
 	TS      string `json:"ts"`
 }
 
-// Notifier delivers notifications (Slack). thread, when set, is the
-// receipt of the incident's first message.
+// Notifier delivers notifications of one integration. thread, when set, is
+// the receipt of the incident's first message.
 type Notifier interface {
 	Notify(ctx context.Context, n *Notification, thread *Receipt) (Receipt, error)
 }
 
 // Verifier is implemented by notifiers that can tell whether a delivery
-// whose outcome is unknown (the process died mid-request) went through.
+// whose outcome is unknown (a timeout, a reset connection, a crash
+// mid-request) went through. An error means the check itself failed: the
+// notification is neither sent again nor given up, but checked later.
 type Verifier interface {
-	Delivered(ctx context.Context, n *Notification) (Receipt, bool, error)
+	Delivered(ctx context.Context, n *Notification, thread *Receipt) (Receipt, bool, error)
 }
 
 // SendError classifies a failed delivery.
@@ -103,6 +167,9 @@ type SendError struct {
 	// Permanent errors (channel_not_found, invalid_auth, ...) are not
 	// retried; Reason labels the failure in metrics.
 	Permanent bool
+	// Uncertain errors leave the outcome unknown (timeout, reset): the
+	// service may have taken the message.
+	Uncertain bool
 	Reason    string
 	// RetryAfter, when set, is how long the service asked us to wait.
 	RetryAfter time.Duration
@@ -124,7 +191,7 @@ func classify(err error) *SendError {
 		return se
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &SendError{Err: err, Reason: "timeout"}
+		return &SendError{Err: err, Reason: "timeout", Uncertain: true}
 	}
 	return &SendError{Err: err, Reason: "error"}
 }
@@ -132,6 +199,9 @@ func classify(err error) *SendError {
 // Summary is a one-line description of an alert notification, for logs.
 func (n *Notification) Summary() string {
 	a := n.Alert
+	if n.Kind == KindOps {
+		return n.Text
+	}
 	if a == nil {
 		return n.Key
 	}

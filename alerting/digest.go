@@ -78,6 +78,7 @@ type Templates struct {
 }
 
 var funcs = template.FuncMap{
+	"esc":     EscapeMrkdwn,
 	"percent": func(f float64) string { return slo.TrimFloat(f*100, 3) + "%" },
 	"ratio": func(f *float64) string {
 		if f == nil {
@@ -152,3 +153,12 @@ func (t *Templates) Digest(d *Digest) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// EscapeMrkdwn escapes text for Slack's mrkdwn, as Slack's "Formatting text
+// for app surfaces" page asks (&, <, > become entities), so spec text can
+// neither open a link nor post a mention such as <!channel>.
+func EscapeMrkdwn(s string) string {
+	return mrkdwnEscaper.Replace(s)
+}
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

@@ -9,6 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
@@ -78,7 +80,7 @@ func TestEngineScenario(t *testing.T) {
 			require.NoError(t, err)
 			engine, err := NewEngine(store, services)
 			require.NoError(t, err)
-			disp, err := NewDispatcher(DispatcherConfig{Store: store, Notifier: slack})
+			disp, err := NewDispatcher(DispatcherConfig{Store: store, Notifiers: map[string]Notifier{ViaSlack: slack}})
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
 			p := &proc{db: db, engine: engine, cancel: cancel, done: make(chan struct{})}
@@ -149,8 +151,9 @@ func TestEngineScenario(t *testing.T) {
 	})
 }
 
-// TestDispatcherPermanentFailure drops what cannot ever be delivered and
-// goes on with the rest.
+// TestDispatcherPermanentFailure keeps what cannot be delivered yet (an
+// unknown channel) in the outbox, shown as undeliverable and announced once
+// on the ops route, goes on with the rest, and delivers it once fixed.
 func TestDispatcherPermanentFailure(t *testing.T) {
 	db, err := bolt.Open(t.TempDir()+"/k.db", 0o600, nil)
 	require.NoError(t, err)
@@ -159,24 +162,65 @@ func TestDispatcherPermanentFailure(t *testing.T) {
 	require.NoError(t, err)
 	now := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	snap := &Snapshot{Service: "shop", SLO: "a", Alert: "page-1h"}
+	gone := Target{Via: ViaSlack, Channel: "#gone"}
 	require.NoError(t, store.Apply(Change{Notifications: []Notification{
-		{Key: "a", Incident: "a@1", Kind: KindFiring, Channel: "#gone", Alert: snap, Created: now},
-		{Key: "b", Incident: "b@1", Kind: KindFiring, Channel: "#page", Alert: snap, Created: now},
+		{Key: "a", Incident: "a@1", Kind: KindFiring, Target: gone, Alert: snap, Created: now},
+		{Key: "b", Incident: "b@1", Kind: KindFiring, Target: Target{Channel: "#page"}, Alert: snap, Created: now},
+		{Key: "a", Incident: "a@1", Kind: KindResolved, Target: gone, Alert: snap, Created: now},
 	}}))
+	var mu sync.Mutex
+	exists := false
+	var sent []string
 	n := notifierFunc(func(n *Notification) (Receipt, error) {
-		if n.Channel == "#gone" {
+		mu.Lock()
+		defer mu.Unlock()
+		if n.Channel == "#gone" && !exists {
 			return Receipt{}, &SendError{Err: errors.New("channel_not_found"), Permanent: true, Reason: "channel_not_found"}
 		}
+		sent = append(sent, n.Channel+" "+string(n.Kind))
 		return Receipt{Channel: n.Channel, TS: "1"}, nil
 	})
-	d, err := NewDispatcher(DispatcherConfig{Store: store, Notifier: n, Now: func() time.Time { return now }})
+	reg := prometheus.NewRegistry()
+	d, err := NewDispatcher(DispatcherConfig{Store: store, Notifiers: map[string]Notifier{ViaSlack: n},
+		Now: func() time.Time { return now }, Ops: Target{Via: ViaSlack, Channel: "#ops"}, Registerer: reg})
 	require.NoError(t, err)
-	next, err := d.Flush(t.Context())
-	require.NoError(t, err)
-	require.True(t, next.IsZero())
+	for range 3 { // flushing again before the backoff ends changes nothing
+		_, err = d.Flush(t.Context())
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"#page firing", "#ops ops"}, sent, "the rest and the ops route are delivered")
 	pending, err := store.Pending()
 	require.NoError(t, err)
+	require.Len(t, pending, 2, "the firing and its resolve wait")
+	require.True(t, pending[0].Undeliverable)
+	require.Equal(t, "channel_not_found", pending[0].LastReason)
+	require.Equal(t, []Stuck{{Route: "slack:#gone", Reason: "channel_not_found", Count: 1, Since: now,
+		LastError: "channel_not_found (permanent): channel_not_found"}}, d.Undeliverable())
+	require.Equal(t, 1.0, testutil.ToFloat64(d.undeliverable.WithLabelValues("slack:#gone", "channel_not_found")))
+
+	// Still missing an hour later: one more attempt each time the backoff
+	// (1m, 2m, 4m, ... at most 1h) ends; still no second ops message.
+	for range 60 {
+		now = now.Add(time.Minute)
+		_, err = d.Flush(t.Context())
+		require.NoError(t, err)
+	}
+	require.Len(t, sent, 2)
+	// The channel is created: the next attempt delivers, in order, once.
+	mu.Lock()
+	exists = true
+	mu.Unlock()
+	for range 70 {
+		now = now.Add(time.Minute)
+		_, err = d.Flush(t.Context())
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"#page firing", "#ops ops", "#gone firing", "#gone resolved"}, sent)
+	pending, err = store.Pending()
+	require.NoError(t, err)
 	require.Empty(t, pending)
+	require.Empty(t, d.Undeliverable())
+	require.Equal(t, 0, testutil.CollectAndCount(d.undeliverable))
 }
 
 type notifierFunc func(*Notification) (Receipt, error)

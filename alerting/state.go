@@ -20,8 +20,10 @@ type AlertState struct {
 	// Suppressed: a ticket that fired while a page of the same objective
 	// fired is not announced separately (nor resolved).
 	Suppressed bool `json:"suppressed,omitempty"`
-	// Route is where the incident's messages go.
-	Route string `json:"route"`
+	// Targets are where the incident's messages go.
+	Targets []Target `json:"targets,omitempty"`
+	// Route is the Slack channel of states stored before Targets existed.
+	Route string `json:"route,omitempty"`
 	// Last is the newest snapshot, used when the objective disappears.
 	Last *Snapshot `json:"last"`
 }
@@ -79,19 +81,19 @@ func Step(states map[string]AlertState, results []slo.Result, routes Routing, no
 		for _, c := range conds {
 			prev, had := states[c.key]
 			s := prev
-			route := notify.Ticket.Slack
+			route := notify.Ticket
 			if c.severity == slo.Page {
-				route = notify.Page.Slack
+				route = notify.Page
 			}
 			switch {
 			case c.firing && !(had && prev.Firing):
 				s = AlertState{Key: c.key, Severity: c.severity, Firing: true, Since: now,
-					Incident: fmt.Sprintf("%s@%d", c.key, now.Unix()), Route: route, Last: c.snap}
+					Incident: fmt.Sprintf("%s@%d", c.key, now.Unix()), Targets: Targets(route, c.severity), Last: c.snap}
 				if c.severity == slo.Ticket && pageFiring {
 					s.Suppressed = true
 				} else {
 					s.LastNotified = now
-					out = append(out, notification(s, KindFiring, c.snap, now))
+					out = append(out, notifications(s, KindFiring, c.snap, now)...)
 				}
 			case c.firing:
 				s.Last = c.snap
@@ -99,14 +101,14 @@ func Step(states map[string]AlertState, results []slo.Result, routes Routing, no
 				case s.Suppressed && !pageFiring:
 					// The page resolved while the ticket still fires: announce it now.
 					s.Suppressed, s.LastNotified = false, now
-					out = append(out, notification(s, KindFiring, c.snap, now))
+					out = append(out, notifications(s, KindFiring, c.snap, now)...)
 				case !s.Suppressed && !(c.severity == slo.Ticket && pageFiring) && now.Sub(s.LastNotified) >= o.Alerting.Repeat[c.severity] && o.Alerting.Repeat[c.severity] > 0:
 					s.LastNotified = now
-					out = append(out, notification(s, KindRepeat, c.snap, now))
+					out = append(out, notifications(s, KindRepeat, c.snap, now)...)
 				}
 			case had && prev.Firing:
 				if !prev.Suppressed {
-					out = append(out, notification(prev, KindResolved, c.snap, now))
+					out = append(out, notifications(prev, KindResolved, c.snap, now)...)
 				}
 				continue // inactive: no stored state
 			default:
@@ -127,14 +129,47 @@ func Step(states map[string]AlertState, results []slo.Result, routes Routing, no
 			continue
 		}
 		if s.Firing && !s.Suppressed {
-			out = append(out, notification(s, KindResolved, s.Last, now))
+			out = append(out, notifications(s, KindResolved, s.Last, now)...)
 		}
 	}
 	return next, out
 }
 
-func notification(s AlertState, kind Kind, snap *Snapshot, now time.Time) Notification {
-	return Notification{Key: s.Key, Incident: s.Incident, Kind: kind, Channel: s.Route, Alert: snap, Created: now}
+// notifications are one message per target of the incident; an incident
+// without a target still yields one (with no target) so the dispatcher can
+// hand it to the ops route or say it went nowhere.
+func notifications(s AlertState, kind Kind, snap *Snapshot, now time.Time) []Notification {
+	targets := s.Targets
+	if len(targets) == 0 && s.Route != "" {
+		targets = []Target{{Channel: s.Route}}
+	}
+	if len(targets) == 0 {
+		targets = []Target{{}}
+	}
+	out := make([]Notification, 0, len(targets))
+	for _, t := range targets {
+		out = append(out, Notification{Key: s.Key, Incident: s.Incident, Kind: kind, Target: t, Alert: snap, Created: now, UID: NewUID()})
+	}
+	return out
+}
+
+// Targets lists the destinations of a route; Slack mentions apply to pages.
+func Targets(r slo.Route, sev slo.Severity) []Target {
+	var out []Target
+	if r.Slack != "" {
+		t := Target{Via: ViaSlack, Channel: r.Slack}
+		if sev == slo.Page {
+			t.Mention = r.Mention
+		}
+		out = append(out, t)
+	}
+	if r.PagerDuty != nil {
+		out = append(out, Target{Via: ViaPagerDuty, KeyEnv: r.PagerDuty.RoutingKeyEnv})
+	}
+	if r.Webhook != nil {
+		out = append(out, Target{Via: ViaWebhook, KeyEnv: r.Webhook.URLEnv, SecretEnv: r.Webhook.SecretEnv})
+	}
+	return out
 }
 
 // conditions lists an objective's alert verdicts: one per alert pair, and

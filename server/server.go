@@ -42,8 +42,14 @@ type Config struct {
 	IngestInterval, EvalInterval time.Duration
 	// ReloadInterval is how often spec files are checked for changes.
 	ReloadInterval time.Duration
-	// Notifier delivers alerts and reminders (Slack); nil logs them.
-	Notifier alerting.Notifier
+	// Notifiers deliver alerts and reminders by integration (slack,
+	// pagerduty, webhook); a notification with none is logged.
+	Notifiers map[string]alerting.Notifier
+	// Ops is told when notifications cannot be delivered, and gets those of
+	// services without a route.
+	Ops alerting.Target
+	// Redact removes secrets from error texts.
+	Redact func(string) string
 	// Templates render digests.
 	Templates *alerting.Templates
 	// AlertmanagerURLs receive alerts as well.
@@ -146,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.m = newMetrics(cfg.Registry, s)
 	s.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
-		Store: s.alerts, Notifier: cfg.Notifier, Templates: cfg.Templates, Now: cfg.Now,
+		Store: s.alerts, Notifiers: cfg.Notifiers, Ops: cfg.Ops, Redact: cfg.Redact, Templates: cfg.Templates, Now: cfg.Now,
 		Logger: cfg.Logger.With("component", "notifications"), Registerer: cfg.Registry,
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/robfig/cron/v3"
 )
@@ -117,6 +118,16 @@ func (c *compiler) links(ctx string, l *specLinks, base Links) Links {
 			c.errorAt(c.at(v, l), "%s: links.%s: %q is not an http(s) URL", ctx, key, *v)
 			return ""
 		}
+		// Slack links are <url|text>: these characters would end the link
+		// and let spec text post mentions or foreign links.
+		if i := strings.IndexFunc(*v, func(r rune) bool { return r == '|' || r == '<' || r == '>' || unicode.IsSpace(r) }); i >= 0 {
+			c.errorAt(c.at(v, l), "%s: links.%s: %q contains %q: percent-encode it (%%7C for |, %%3C for <, %%3E for >, %%20 for a space)", ctx, key, *v, (*v)[i:i+1])
+			return ""
+		}
+		if u.User != nil {
+			c.errorAt(c.at(v, l), "%s: links.%s: a link must not carry a user or password", ctx, key)
+			return ""
+		}
 		return *v
 	}
 	out := Links{Dashboard: check("dashboard", &l.Dashboard), Runbook: check("runbook", &l.Runbook)}
@@ -140,13 +151,54 @@ func (c *compiler) slackChannel(ctx, key string, v *string, parent any) string {
 	return *v
 }
 
+// envNameRE is a portable environment variable name.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// mentionRE is a Slack mention kakeibo can render: @here, @channel, a
+// user-group ID (S…) or a user ID (U…, W…).
+var mentionRE = regexp.MustCompile(`^(@here|@channel|[SUW][A-Z0-9]{6,})$`)
+
+func (c *compiler) route(ctx, key string, r *specRoute) Route {
+	var out Route
+	if r.Slack != "" || (r.PagerDuty == nil && r.Webhook == nil) {
+		out.Slack = c.slackChannel(ctx, key+".slack", &r.Slack, r)
+	}
+	for i := range r.Mention {
+		m := &r.Mention[i]
+		if !mentionRE.MatchString(*m) {
+			c.errorAt(c.at(m, r), "%s: %s.mention: %q is not a mention kakeibo can post: use @here, @channel, a user-group ID (S0123ABCD) or a user ID (U0123ABCD)", ctx, key, *m)
+			continue
+		}
+		out.Mention = append(out.Mention, *m)
+	}
+	if len(r.Mention) > 0 && r.Slack == "" {
+		c.errorAt(c.at(&r.Mention, r), "%s: %s.mention: mentions need a slack channel in the same route", ctx, key)
+	}
+	env := func(field string, v *string, parent any, required bool) string {
+		switch {
+		case *v == "" && required:
+			c.errorAt(c.at(v, parent), "%s: %s.%s: the name of an environment variable is required", ctx, key, field)
+		case *v != "" && !envNameRE.MatchString(*v):
+			c.errorAt(c.at(v, parent), "%s: %s.%s: %q is not an environment variable name (the secret itself never goes in a spec)", ctx, key, field, *v)
+		}
+		return *v
+	}
+	if p := r.PagerDuty; p != nil {
+		out.PagerDuty = &PagerDutyRoute{RoutingKeyEnv: env("pagerduty.routing_key_env", &p.RoutingKeyEnv, p, true)}
+	}
+	if w := r.Webhook; w != nil {
+		out.Webhook = &WebhookRoute{URLEnv: env("webhook.url_env", &w.URLEnv, w, true), SecretEnv: env("webhook.secret_env", &w.SecretEnv, w, false)}
+	}
+	return out
+}
+
 func (c *compiler) notify(ctx string, n *specNotify, parent any) Notify {
 	var out Notify
 	if n.Page != nil {
-		out.Page.Slack = c.slackChannel(ctx, "notify.page.slack", &n.Page.Slack, n.Page)
+		out.Page = c.route(ctx, "notify.page", n.Page)
 	}
 	if n.Ticket != nil {
-		out.Ticket.Slack = c.slackChannel(ctx, "notify.ticket.slack", &n.Ticket.Slack, n.Ticket)
+		out.Ticket = c.route(ctx, "notify.ticket", n.Ticket)
 	}
 	for i := range n.Reminders {
 		r := &n.Reminders[i]

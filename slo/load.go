@@ -158,6 +158,19 @@ func (l *loader) document(name string, root *yaml.Node) {
 func (l *loader) finish() (*Set, error) {
 	l.services = append(l.services, l.openslo.compile(&l.errs)...)
 	l.checkUnique()
+	broken := map[string]bool{} // files with errors: fix those first
+	for _, e := range l.errs {
+		if !e.Warning {
+			broken[e.Pos.File] = true
+		}
+	}
+	var sound []*Service
+	for _, svc := range l.services {
+		if !broken[svc.Pos.File] {
+			sound = append(sound, svc)
+		}
+	}
+	l.errs = append(l.errs, routeWarnings(sound)...)
 
 	set := &Set{}
 	var errs Errors
@@ -231,4 +244,27 @@ func yamlSyntaxError(file string, err error) *Error {
 		return &Error{Pos: Pos{File: file, Line: line}, Msg: "bad YAML: " + m[2], Err: err}
 	}
 	return &Error{Pos: Pos{File: file, Line: 1}, Msg: "bad YAML: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
+}
+
+// routeWarnings flags SLOs whose alerts would go nowhere: page (or ticket)
+// alerts on a service without a route for that severity.
+func routeWarnings(services []*Service) Errors {
+	var out Errors
+	for _, svc := range services {
+		for _, o := range svc.SLOs {
+			for _, sev := range []Severity{Page, Ticket} {
+				route := svc.Notify.Page
+				if sev == Ticket {
+					route = svc.Notify.Ticket
+				}
+				if !route.IsZero() || !slices.ContainsFunc(o.Alerting.Windows, func(w AlertWindow) bool { return w.Severity == sev }) {
+					continue
+				}
+				out = append(out, &Error{Pos: o.Pos, Warning: true, Msg: fmt.Sprintf(
+					"service %q slo %q: has %s alerts but the service has no notify.%s route: they reach only an --ops route or Alertmanager (add notify.%s, or alerting.%s: {disable: true})",
+					svc.Name, o.Name, sev, sev, sev, sev)})
+			}
+		}
+	}
+	return out
 }

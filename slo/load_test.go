@@ -89,7 +89,13 @@ func TestEveryErrorInOneRun(t *testing.T) {
 func TestLoadExamples(t *testing.T) {
 	set, err := slo.Load("../testdata/specs")
 	require.NoError(t, err)
-	require.Empty(t, set.Warnings)
+	// The OpenSLO example has no notify routes (OpenSLO has no place for
+	// them): each of its SLOs is warned about, page and ticket; nothing else is.
+	require.Len(t, set.Warnings, 4, "%v", set.Warnings)
+	for _, w := range set.Warnings {
+		require.Contains(t, w.Error(), "search-openslo.yaml")
+		require.Contains(t, w.Error(), "alerts but the service has no notify.")
+	}
 
 	byID := map[string]*slo.Objective{}
 	for _, o := range set.Objectives() {
@@ -241,4 +247,27 @@ func TestLoadPathErrors(t *testing.T) {
 
 	_, err = slo.Load(t.TempDir())
 	require.ErrorContains(t, err, "no *.yaml or *.yml files")
+}
+
+func TestLoadWarnsAboutAlertsWithoutRoute(t *testing.T) {
+	dir := t.TempDir()
+	spec := `service: shop
+notify:
+  ticket: {slack: "#shop"}
+slos:
+  - name: availability
+    objective: 99.9
+    window: 30d
+    sli: {alb: {load_balancer: app/shop/0123456789abcdef}}
+  - name: quiet
+    objective: 99.9
+    window: 30d
+    sli: {alb: {load_balancer: app/shop/0123456789abcdef}}
+    alerting: {page: {disable: true}}
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(spec), 0o644))
+	set, err := slo.Load(dir)
+	require.NoError(t, err)
+	require.Len(t, set.Warnings, 1, "%v", set.Warnings)
+	require.Contains(t, set.Warnings[0].Error(), `shop.yaml:5:11: warning: service "shop" slo "availability": has page alerts but the service has no notify.page route`)
 }

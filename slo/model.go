@@ -31,9 +31,35 @@ type Notify struct {
 	Reminders []Reminder
 }
 
-// Route is a destination for notifications; an empty Route sends nothing.
+// Route is where notifications of one severity go; an empty Route sends
+// nothing. Several destinations may be set: each gets every notification.
 type Route struct {
+	// Slack is a channel (#name or ID).
 	Slack string
+	// Mention is who a Slack page notifies: "@here", "@channel", user-group
+	// IDs (S…) or user IDs (U…, W…).
+	Mention []string
+	// PagerDuty sends Events API v2 triggers and resolves.
+	PagerDuty *PagerDutyRoute
+	// Webhook posts JSON to a URL, signed with HMAC-SHA256.
+	Webhook *WebhookRoute
+}
+
+// IsZero reports a route with no destination.
+func (r Route) IsZero() bool { return r.Slack == "" && r.PagerDuty == nil && r.Webhook == nil }
+
+// PagerDutyRoute names the environment variable holding the routing key
+// (integration key) of a PagerDuty service; the key itself is a secret and
+// never appears in a spec.
+type PagerDutyRoute struct {
+	RoutingKeyEnv string
+}
+
+// WebhookRoute names the environment variables holding a webhook's URL and
+// its HMAC secret (optional): URLs of chat webhooks are secrets themselves.
+type WebhookRoute struct {
+	URLEnv    string
+	SecretEnv string
 }
 
 // Reminder is a scheduled digest of a service's SLOs posted to a channel.

@@ -29,7 +29,19 @@ type specNotify struct {
 }
 
 type specRoute struct {
-	Slack string `yaml:"slack"`
+	Slack     string         `yaml:"slack"`
+	Mention   []string       `yaml:"mention"`
+	PagerDuty *specPagerDuty `yaml:"pagerduty"`
+	Webhook   *specWebhook   `yaml:"webhook"`
+}
+
+type specPagerDuty struct {
+	RoutingKeyEnv string `yaml:"routing_key_env"`
+}
+
+type specWebhook struct {
+	URLEnv    string `yaml:"url_env"`
+	SecretEnv string `yaml:"secret_env"`
 }
 
 type specReminder struct {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -48,6 +49,10 @@ func (c *Client) Post(ctx context.Context, alerts []Alert) error {
 	}
 	var errs []error
 	for _, u := range c.URLs {
+		shown := u // never the password of a URL with one
+		if pu, err := url.Parse(u); err == nil {
+			shown = pu.Redacted()
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(u, "/")+"/api/v2/alerts", bytes.NewReader(body))
 		if err != nil {
 			errs = append(errs, err)
@@ -56,13 +61,13 @@ func (c *Client) Post(ctx context.Context, alerts []Alert) error {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("alertmanager %s: %w", u, err))
+			errs = append(errs, fmt.Errorf("alertmanager %s: %s", shown, strings.ReplaceAll(err.Error(), u, shown)))
 			continue
 		}
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			errs = append(errs, fmt.Errorf("alertmanager %s: %s: %s", u, resp.Status, bytes.TrimSpace(msg)))
+			errs = append(errs, fmt.Errorf("alertmanager %s: %s: %s", shown, resp.Status, bytes.TrimSpace(msg)))
 		}
 	}
 	if len(errs) == len(c.URLs) {

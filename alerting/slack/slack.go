@@ -7,10 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -36,6 +40,9 @@ type Notifier struct {
 	webhook   string
 	http      *http.Client
 	templates *alerting.Templates
+
+	mu       sync.Mutex
+	channels map[string]string // "#name" → channel ID
 }
 
 // New returns a Notifier; with neither a token nor a webhook it is an error
@@ -54,7 +61,7 @@ func New(cfg Config) (*Notifier, error) {
 		}
 		cfg.Templates = t
 	}
-	n := &Notifier{webhook: cfg.WebhookURL, http: cfg.HTTPClient, templates: cfg.Templates}
+	n := &Notifier{webhook: cfg.WebhookURL, http: cfg.HTTPClient, templates: cfg.Templates, channels: map[string]string{}}
 	if cfg.Token != "" {
 		opts := []slack.Option{slack.OptionHTTPClient(cfg.HTTPClient)}
 		if cfg.APIURL != "" {
@@ -65,8 +72,54 @@ func New(cfg Config) (*Notifier, error) {
 	return n, nil
 }
 
+// Webhook reports whether the notifier posts through an incoming webhook,
+// which can only post to the channel it was made for.
+func (s *Notifier) Webhook() bool { return s.api == nil }
+
 // metadataType marks kakeibo's messages so a delivery can be verified.
 const metadataType = "kakeibo_notification"
+
+// channelIDRE matches Slack conversation IDs (public, private, DM).
+var channelIDRE = regexp.MustCompile(`^[CGD][A-Z0-9]{8,}$`)
+
+// channelID resolves a #name to the channel's ID: Slack's history and
+// replies methods need IDs (https://api.slack.com/methods/conversations.history).
+// Names are listed with conversations.list, page by page, and cached;
+// refresh forgets the cache (after channel_not_found: a renamed channel).
+func (s *Notifier) channelID(ctx context.Context, name string, refresh bool) (string, error) {
+	if channelIDRE.MatchString(name) {
+		return name, nil
+	}
+	s.mu.Lock()
+	id, ok := s.channels[name]
+	s.mu.Unlock()
+	if ok && !refresh {
+		return id, nil
+	}
+	found := map[string]string{}
+	params := &slack.GetConversationsParameters{ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel", "private_channel"}}
+	for {
+		chans, next, err := s.api.GetConversationsContext(ctx, params)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range chans {
+			found["#"+c.Name] = c.ID
+		}
+		if next == "" {
+			break
+		}
+		params.Cursor = next
+	}
+	s.mu.Lock()
+	s.channels = found
+	id, ok = found[name]
+	s.mu.Unlock()
+	if !ok {
+		return "", slack.SlackErrorResponse{Err: "channel_not_found"}
+	}
+	return id, nil
+}
 
 // Notify posts one notification: repeats and resolves go into the thread
 // of the incident's first message.
@@ -81,48 +134,92 @@ func (s *Notifier) Notify(ctx context.Context, n *alerting.Notification, thread 
 			msg.Attachments = []slack.Attachment{*attachment}
 		}
 		err := slack.PostWebhookCustomHTTPContext(ctx, s.webhook, s.http, msg)
-		return alerting.Receipt{Channel: n.Channel}, classify(err)
+		return alerting.Receipt{Channel: n.Channel}, s.classify(err)
+	}
+	channel, err := s.channelID(ctx, n.Channel, false)
+	if err != nil {
+		return alerting.Receipt{}, s.classifyCheck(err)
 	}
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(text, false),
-		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"id": strconv.FormatUint(n.ID, 10), "key": n.Key}}),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{
+			"uid": n.UID, "key": n.Key, "kind": string(n.Kind)}}),
 	}
 	if attachment != nil {
 		opts = append(opts, slack.MsgOptionAttachments(*attachment))
 	}
 	if thread != nil && thread.TS != "" {
+		channel = thread.Channel
 		opts = append(opts, slack.MsgOptionTS(thread.TS))
 		if n.Kind == alerting.KindRepeat {
 			opts = append(opts, slack.MsgOptionBroadcast())
 		}
 	}
-	channel, ts, err := s.api.PostMessageContext(ctx, n.Channel, opts...)
+	id, ts, err := s.api.PostMessageContext(ctx, channel, opts...)
 	if err != nil {
-		return alerting.Receipt{}, classify(err)
+		var resp slack.SlackErrorResponse
+		if errors.As(err, &resp) && resp.Err == "channel_not_found" && !channelIDRE.MatchString(n.Channel) {
+			s.mu.Lock()
+			delete(s.channels, n.Channel) // renamed or deleted: list again next time
+			s.mu.Unlock()
+		}
+		return alerting.Receipt{}, s.classify(err)
 	}
-	return alerting.Receipt{Channel: channel, TS: ts}, nil
+	return alerting.Receipt{Channel: id, TS: ts}, nil
 }
 
-// Delivered looks for the notification in the channel's recent history by
-// its metadata: after a crash mid-request, kakeibo asks before posting again.
-func (s *Notifier) Delivered(ctx context.Context, n *alerting.Notification) (alerting.Receipt, bool, error) {
-	if s.api == nil {
-		return alerting.Receipt{}, false, nil // webhooks cannot tell: at least once
+// Delivered says whether a notification whose delivery outcome is unknown
+// reached Slack, by the uid in its metadata: a thread reply is looked up
+// with conversations.replies (history lists parent messages only), any
+// other message with conversations.history from a minute before it was
+// created. Webhooks cannot be asked: they get at-least-once delivery.
+func (s *Notifier) Delivered(ctx context.Context, n *alerting.Notification, thread *alerting.Receipt) (alerting.Receipt, bool, error) {
+	if s.api == nil || n.UID == "" {
+		return alerting.Receipt{}, false, nil
 	}
 	oldest := strconv.FormatInt(n.Created.Add(-time.Minute).Unix(), 10)
-	h, err := s.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-		ChannelID: n.Channel, Oldest: oldest, Limit: 200, IncludeAllMetadata: true,
-	})
-	if err != nil {
-		return alerting.Receipt{}, false, classify(err)
+	match := func(msgs []slack.Message) (string, bool) {
+		for _, m := range msgs {
+			if m.Metadata.EventType == metadataType && fmt.Sprint(m.Metadata.EventPayload["uid"]) == n.UID {
+				return m.Timestamp, true
+			}
+		}
+		return "", false
 	}
-	id := strconv.FormatUint(n.ID, 10)
-	for _, m := range h.Messages {
-		if m.Metadata.EventType == metadataType && fmt.Sprint(m.Metadata.EventPayload["id"]) == id {
-			return alerting.Receipt{Channel: n.Channel, TS: m.Timestamp}, true, nil
+	if thread != nil && thread.TS != "" {
+		params := &slack.GetConversationRepliesParameters{ChannelID: thread.Channel, Timestamp: thread.TS, Limit: 200, IncludeAllMetadata: true}
+		for {
+			msgs, more, next, err := s.api.GetConversationRepliesContext(ctx, params)
+			if err != nil {
+				return alerting.Receipt{}, false, s.classifyCheck(err)
+			}
+			if ts, ok := match(msgs); ok {
+				return alerting.Receipt{Channel: thread.Channel, TS: ts}, true, nil
+			}
+			if !more || next == "" {
+				return alerting.Receipt{}, false, nil
+			}
+			params.Cursor = next
 		}
 	}
-	return alerting.Receipt{}, false, nil
+	channel, err := s.channelID(ctx, n.Channel, false)
+	if err != nil {
+		return alerting.Receipt{}, false, s.classifyCheck(err)
+	}
+	params := &slack.GetConversationHistoryParameters{ChannelID: channel, Oldest: oldest, Limit: 200, IncludeAllMetadata: true}
+	for {
+		h, err := s.api.GetConversationHistoryContext(ctx, params)
+		if err != nil {
+			return alerting.Receipt{}, false, s.classifyCheck(err)
+		}
+		if ts, ok := match(h.Messages); ok {
+			return alerting.Receipt{Channel: channel, TS: ts}, true, nil
+		}
+		if !h.HasMore || h.ResponseMetaData.NextCursor == "" {
+			return alerting.Receipt{}, false, nil
+		}
+		params.Cursor = h.ResponseMetaData.NextCursor
+	}
 }
 
 // permanent are Slack API errors that retrying does not fix.
@@ -135,11 +232,27 @@ var permanent = map[string]bool{
 	"team_disabled": true,
 }
 
+// classifyCheck reads the error of a call that posts nothing (a channel
+// lookup, a delivery check): network trouble there leaves no doubt.
+func (s *Notifier) classifyCheck(err error) error {
+	e := s.classify(err)
+	var se *alerting.SendError
+	if errors.As(e, &se) {
+		se.Uncertain = false
+	}
+	return e
+}
+
 // classify sorts Slack's answers into retry (rate limits, 5xx, network)
-// and permanent failures, with a reason for metrics.
-func classify(err error) error {
+// and permanent failures, with a reason for metrics. A timeout, a reset
+// connection or a 5xx leaves the outcome of a post unknown. Errors carrying
+// the webhook URL (Go's HTTP errors quote it) have it removed.
+func (s *Notifier) classify(err error) error {
 	if err == nil {
 		return nil
+	}
+	if s.webhook != "" && strings.Contains(err.Error(), s.webhook) {
+		err = errors.New(strings.ReplaceAll(err.Error(), s.webhook, "[SLACK_WEBHOOK_URL]"))
 	}
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
@@ -148,7 +261,7 @@ func classify(err error) error {
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
 		if sc.Code >= 500 {
-			return &alerting.SendError{Err: err, Reason: "server_error"}
+			return &alerting.SendError{Err: err, Reason: "server_error", Uncertain: true}
 		}
 		return &alerting.SendError{Err: err, Permanent: true, Reason: "http_" + strconv.Itoa(sc.Code)}
 	}
@@ -163,10 +276,10 @@ func classify(err error) error {
 		return &alerting.SendError{Err: err, Permanent: true, Reason: err.Error()}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return &alerting.SendError{Err: err, Reason: "network"}
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+		return &alerting.SendError{Err: err, Reason: "network", Uncertain: true}
 	}
-	return &alerting.SendError{Err: err, Reason: "error"}
+	return &alerting.SendError{Err: err, Reason: "error", Uncertain: true}
 }
 
 // Colors of the message bar.
@@ -181,15 +294,19 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 		text, err := s.templates.Digest(n.Digest)
 		return text, nil, err
 	}
+	if n.Kind == alerting.KindOps {
+		return ":rotating_light: " + alerting.EscapeMrkdwn(n.Text), nil, nil
+	}
 	a := n.Alert
 	if a == nil {
 		return "", nil, fmt.Errorf("notification %d has no content", n.ID)
 	}
-	id := a.Service + "/" + a.SLO
+	esc := alerting.EscapeMrkdwn
+	id := esc(a.Service + "/" + a.SLO)
 	var title, color string
 	switch {
 	case n.Kind == alerting.KindResolved:
-		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s (%s)", id, a.Alert), colorResolved
+		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s (%s)", id, esc(a.Alert)), colorResolved
 	case a.Alert == alerting.AlertBudgetExhausted:
 		title, color = fmt.Sprintf(":money_with_wings: %s has spent its error budget", id), colorTicket
 	default:
@@ -201,10 +318,10 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 		if n.Kind == alerting.KindRepeat {
 			prefix += " still firing:"
 		}
-		title = fmt.Sprintf("%s %s is burning its error budget (%s)", prefix, id, a.Alert)
+		title = fmt.Sprintf("%s %s is burning its error budget (%s)", prefix, id, esc(a.Alert))
 	}
 	fields := []*slack.TextBlockObject{
-		md(fmt.Sprintf("*SLI*\n%s (objective %s over %s)", ratio(a.SLI), pct(a.Objective), a.Window)),
+		md(fmt.Sprintf("*SLI*\n%s (objective %s over %s)", ratio(a.SLI), pct(a.Objective), esc(a.Window))),
 		md(fmt.Sprintf("*Budget left*\n%s (%s)", budget(a.BudgetRemaining), slo.HumanDuration(time.Duration(a.BudgetSeconds*float64(time.Second))))),
 	}
 	if a.Long != "" {
@@ -220,15 +337,19 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	}
 	var links []string
 	if a.Dashboard != "" {
-		links = append(links, fmt.Sprintf("<%s|Dashboard>", a.Dashboard))
+		links = append(links, fmt.Sprintf("<%s|Dashboard>", esc(a.Dashboard)))
 	}
 	if a.Runbook != "" {
-		links = append(links, fmt.Sprintf("<%s|Runbook>", a.Runbook))
+		links = append(links, fmt.Sprintf("<%s|Runbook>", esc(a.Runbook)))
 	}
 	if len(links) > 0 {
 		blocks = append(blocks, slack.NewContextBlock("", md(strings.Join(links, " · "))))
 	}
 	fallback := fmt.Sprintf("%s — SLI %s, budget left %s", title, ratio(a.SLI), budget(a.BudgetRemaining))
+	if m := mentions(n.Mention); m != "" && n.Kind != alerting.KindResolved {
+		// Mentions notify only from the message text, not from attachments.
+		fallback = m + " " + fallback
+	}
 	return fallback, &slack.Attachment{Color: color, Fallback: fallback, Blocks: slack.Blocks{BlockSet: blocks}}, nil
 }
 
@@ -253,3 +374,20 @@ func budget(f *float64) string {
 }
 
 func burn(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "×" }
+
+// mentions renders page mentions in Slack's syntax ("Formatting text for
+// app surfaces": <!here>, <!channel>, <!subteam^ID>, <@USER>).
+func mentions(ms []string) string {
+	var out []string
+	for _, m := range ms {
+		switch {
+		case m == "@here" || m == "@channel":
+			out = append(out, "<!"+m[1:]+">")
+		case strings.HasPrefix(m, "S"):
+			out = append(out, "<!subteam^"+m+">")
+		case strings.HasPrefix(m, "U") || strings.HasPrefix(m, "W"):
+			out = append(out, "<@"+m+">")
+		}
+	}
+	return strings.Join(out, " ")
+}

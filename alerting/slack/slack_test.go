@@ -3,7 +3,10 @@ package slack
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/kakeibo-slo/kakeibo/alerting"
+	"github.com/kakeibo-slo/kakeibo/alerting/slack/fakeslack"
 	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
@@ -25,8 +29,12 @@ func snapshot() *alerting.Snapshot {
 		Service: "shop", SLO: "availability", Alert: "page-1h", Severity: slo.Page, Window: "30d", Objective: 0.999,
 		SLI: &sli, Long: "1h", Short: "5m", LongBurn: 20, ShortBurn: 31.5, Threshold: 14.4,
 		BudgetRemaining: &rem, BudgetSeconds: 0, TTESeconds: &tte,
-		Dashboard: "https://grafana.example.com/d/x", Runbook: "https://wiki.example.com/rb",
+		Dashboard: "https://grafana.example.com/d/x?a=1&b=2", Runbook: "https://wiki.example.com/rb",
 	}
+}
+
+func newFake(t *testing.T) *fakeslack.Server {
+	return fakeslack.New(t, testToken, "shop-alerts", "a", "b", "ok", "gone")
 }
 
 // harness is a dispatcher over a bbolt outbox, delivering to the fake Slack
@@ -34,22 +42,24 @@ func snapshot() *alerting.Snapshot {
 type harness struct {
 	store *alerting.Store
 	disp  *alerting.Dispatcher
+	n     *Notifier
 	now   time.Time
 	reg   *prometheus.Registry
 	logs  *bytes.Buffer
 }
 
-func newHarness(t *testing.T, f *fakeSlack) *harness {
+func newHarness(t *testing.T, f *fakeslack.Server, client *http.Client) *harness {
 	db, err := bolt.Open(t.TempDir()+"/k.db", 0o600, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	store, err := alerting.OpenStore(db)
 	require.NoError(t, err)
-	n, err := New(Config{Token: testToken, APIURL: f.URL + "/api"})
+	n, err := New(Config{Token: testToken, APIURL: f.URL + "/api", HTTPClient: client})
 	require.NoError(t, err)
-	h := &harness{store: store, now: time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC), reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	h := &harness{store: store, n: n, now: time.Now().UTC().Truncate(time.Second), reg: prometheus.NewRegistry(), logs: &bytes.Buffer{}}
+	f.Now = func() time.Time { return h.now }
 	h.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
-		Store: store, Notifier: n, Now: func() time.Time { return h.now }, Registerer: h.reg,
+		Store: store, Notifiers: map[string]alerting.Notifier{alerting.ViaSlack: n}, Now: func() time.Time { return h.now }, Registerer: h.reg,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, nil)),
 	})
 	require.NoError(t, err)
@@ -57,6 +67,11 @@ func newHarness(t *testing.T, f *fakeSlack) *harness {
 }
 
 func (h *harness) enqueue(t *testing.T, ns ...alerting.Notification) {
+	for i := range ns {
+		if ns[i].Created.IsZero() {
+			ns[i].Created = h.now
+		}
+	}
 	require.NoError(t, h.store.Apply(alerting.Change{Notifications: ns}))
 }
 
@@ -65,44 +80,100 @@ func (h *harness) flush(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func (h *harness) pending(t *testing.T) []alerting.Notification {
+	p, err := h.store.Pending()
+	require.NoError(t, err)
+	return p
+}
+
 func firing(incident, channel string) alerting.Notification {
-	return alerting.Notification{Key: "shop/availability/page-1h", Incident: incident, Kind: alerting.KindFiring, Channel: channel, Alert: snapshot()}
+	return alerting.Notification{Key: "shop/availability/page-1h", Incident: incident, Kind: alerting.KindFiring,
+		Target: alerting.Target{Via: alerting.ViaSlack, Channel: channel}, Alert: snapshot(), UID: alerting.NewUID()}
+}
+
+func kind(n alerting.Notification, k alerting.Kind) alerting.Notification {
+	n.Kind, n.UID = k, alerting.NewUID()
+	return n
+}
+
+// once asserts that every message carries a distinct kakeibo uid.
+func once(t *testing.T, msgs []fakeslack.Message) map[string]fakeslack.Message {
+	t.Helper()
+	seen := map[string]fakeslack.Message{}
+	for _, m := range msgs {
+		uid := fmt.Sprint(m.Metadata["event_payload"].(map[string]any)["uid"])
+		_, dup := seen[uid]
+		require.False(t, dup, "notification %s posted twice", uid)
+		seen[uid] = m
+	}
+	return seen
 }
 
 func TestMessageContentAndThreading(t *testing.T) {
-	f := newFakeSlack(t)
-	h := newHarness(t, f)
-	resolved := firing("i1", "#shop-alerts")
-	resolved.Kind = alerting.KindResolved
-	repeat := firing("i1", "#shop-alerts")
-	repeat.Kind = alerting.KindRepeat
-	h.enqueue(t, firing("i1", "#shop-alerts"), repeat, resolved)
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	first := firing("i1", "#shop-alerts")
+	h.enqueue(t, first, kind(first, alerting.KindRepeat), kind(first, alerting.KindResolved))
 	h.flush(t)
 
-	msgs := f.posted()
+	msgs := f.Messages()
 	require.Len(t, msgs, 3)
-	first := msgs[0]
-	require.Equal(t, "#shop-alerts", first.Channel)
-	require.Empty(t, first.ThreadTS)
-	require.Contains(t, first.Text, "[PAGE] shop/availability is burning its error budget (page-1h)")
-	require.Len(t, first.Attachments, 1)
-	require.Equal(t, "#d00000", first.Attachments[0]["color"])
-	blocks := attachmentText(first.Attachments[0])
+	p := msgs[0]
+	require.Equal(t, f.ChannelID("#shop-alerts"), p.Channel)
+	require.Empty(t, p.ThreadTS)
+	require.Contains(t, p.Text, "[PAGE] shop/availability is burning its error budget (page-1h)")
+	require.Len(t, p.Attachments, 1)
+	require.Equal(t, "#d00000", p.Attachments[0]["color"])
+	blocks := attachmentText(p.Attachments[0])
 	for _, want := range []string{"98.000% (objective 99.9% over 30d)", "-25.0%", "20.00× over 1h, 31.50× over 5m (threshold 14.40×)",
-		"<https://grafana.example.com/d/x|Dashboard>", "<https://wiki.example.com/rb|Runbook>"} {
+		"<https://grafana.example.com/d/x?a=1&amp;b=2|Dashboard>", "<https://wiki.example.com/rb|Runbook>"} {
 		require.Contains(t, blocks, want)
 	}
-	require.Equal(t, "kakeibo_notification", first.Metadata["event_type"])
+	require.Equal(t, "kakeibo_notification", p.Metadata["event_type"])
 
 	// The repeat and the resolve go into the first message's thread; the
 	// repeat is also broadcast to the channel.
-	require.Equal(t, first.TS, msgs[1].ThreadTS)
+	require.Equal(t, p.TS, msgs[1].ThreadTS)
 	require.True(t, msgs[1].Broadcast)
 	require.Contains(t, msgs[1].Text, "still firing")
-	require.Equal(t, first.TS, msgs[2].ThreadTS)
+	require.Equal(t, p.TS, msgs[2].ThreadTS)
 	require.Contains(t, msgs[2].Text, "Resolved: shop/availability (page-1h)")
 	require.Equal(t, "#2eb67d", msgs[2].Attachments[0]["color"])
 	require.Equal(t, 3.0, testutil.ToFloat64(counter(h, "sent", "")))
+	once(t, msgs)
+}
+
+// TestChannelNamesAreResolvedToIDs: names are looked up with
+// conversations.list through every page, once, and looked up again when
+// Slack no longer knows the cached ID's name (a renamed channel).
+func TestChannelNamesAreResolvedToIDs(t *testing.T) {
+	f := newFake(t)
+	for i := range 2300 {
+		f.AddChannel(fmt.Sprintf("team-%04d", i))
+	}
+	last := f.AddChannel("last-page")
+	h := newHarness(t, f, nil)
+	h.enqueue(t, firing("i1", "#last-page"), firing("i2", "#last-page"))
+	h.flush(t)
+	msgs := f.Messages()
+	require.Len(t, msgs, 2)
+	require.Equal(t, last, msgs[0].Channel)
+	require.Equal(t, 3, f.Calls("conversations.list"), "2,306 channels are three pages of 1,000, listed once")
+
+	// An unknown name: listed again (it may be new), then undeliverable.
+	h.enqueue(t, firing("i3", "#no-such-channel"))
+	h.flush(t)
+	require.Equal(t, 6, f.Calls("conversations.list"))
+	p := h.pending(t)
+	require.Len(t, p, 1)
+	require.True(t, p[0].Undeliverable)
+	require.Equal(t, "channel_not_found", p[0].LastReason)
+	// The channel is created: the next attempt finds and posts it.
+	id := f.AddChannel("no-such-channel")
+	h.now = h.now.Add(time.Minute)
+	h.flush(t)
+	require.Len(t, f.Messages(), 3)
+	require.Equal(t, id, f.Messages()[2].Channel)
 }
 
 func attachmentText(a map[string]any) string {
@@ -146,85 +217,234 @@ func counter(h *harness, result, reason string) prometheus.Collector {
 // TestRateLimit honours 429 Retry-After: nothing is sent before it passes,
 // and everything is sent once after.
 func TestRateLimit(t *testing.T) {
-	f := newFakeSlack(t)
-	h := newHarness(t, f)
-	f.failNext(1, 0, "", 30)
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	f.FailPosts(1, 0, 30, "")
 	h.enqueue(t, firing("i1", "#a"), firing("i2", "#b"))
 	h.flush(t)
-	require.Empty(t, f.posted())
-	requests := f.requests
+	require.Empty(t, f.Messages())
+	posts := f.Calls("chat.postMessage")
 
 	h.now = h.now.Add(29 * time.Second)
 	h.flush(t)
-	require.Equal(t, requests, f.requests, "nothing is tried while rate limited")
+	require.Equal(t, posts, f.Calls("chat.postMessage"), "nothing is tried while rate limited")
 	h.now = h.now.Add(2 * time.Second)
 	h.flush(t)
-	require.Len(t, f.posted(), 2)
+	require.Len(t, f.Messages(), 2)
 	require.Equal(t, 1.0, testutil.ToFloat64(counter(h, "retry", "rate_limited")))
+	require.Zero(t, f.Calls("conversations.history"), "a 429 is certain: nothing to check")
 }
 
 // TestServerErrorsForMinutes: a Slack outage of several minutes delays the
 // notifications but loses none and duplicates none; order is kept.
 func TestServerErrorsForMinutes(t *testing.T) {
-	f := newFakeSlack(t)
-	h := newHarness(t, f)
-	resolved := firing("i1", "#a")
-	resolved.Kind = alerting.KindResolved
-	h.enqueue(t, firing("i1", "#a"), resolved, firing("i2", "#b"))
-	f.failNext(1000, 500, "", 0)
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	first := firing("i1", "#a")
+	h.enqueue(t, first, kind(first, alerting.KindResolved), firing("i2", "#b"))
+	f.FailPosts(1000, 500, 0, "")
 	for range 10 * 60 { // ten minutes, a second at a time
 		h.flush(t)
 		h.now = h.now.Add(time.Second)
 	}
-	require.Empty(t, f.posted())
-	f.failNext(0, 0, "", 0)
+	require.Empty(t, f.Messages())
+	f.FailPosts(0, 0, 0, "")
 	h.now = h.now.Add(5 * time.Minute)
 	h.flush(t)
-	msgs := f.posted()
+	msgs := f.Messages()
 	require.Len(t, msgs, 3)
-	require.Equal(t, "#a", msgs[0].Channel)
+	require.Equal(t, f.ChannelID("#a"), msgs[0].Channel)
 	require.Empty(t, msgs[0].ThreadTS)
 	require.Equal(t, msgs[0].TS, msgs[1].ThreadTS, "the resolve waited for its firing message")
 	h.flush(t)
-	require.Len(t, f.posted(), 3, "nothing twice")
-	pending, err := h.store.Pending()
-	require.NoError(t, err)
-	require.Empty(t, pending)
+	require.Len(t, f.Messages(), 3, "nothing twice")
+	require.Empty(t, h.pending(t))
 	require.Positive(t, testutil.ToFloat64(counter(h, "retry", "server_error")))
 }
 
-// TestPermanentErrors are logged, counted with their reason and dropped.
-func TestPermanentErrors(t *testing.T) {
+// TestSlowReplyIsCheckedNotResent: Slack stores the message and answers
+// after 20 s; the client gives up first. The next attempt finds the message
+// (by its uid: conversations.history for a parent, conversations.replies
+// for a thread reply) instead of posting it again.
+func TestSlowReplyIsCheckedNotResent(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, &http.Client{Timeout: 300 * time.Millisecond})
+	first := firing("i1", "#a")
+	h.enqueue(t, first)
+	f.SlowPosts(20 * time.Second)
+	h.flush(t)
+	require.Len(t, f.Messages(), 1, "Slack has it")
+	p := h.pending(t)
+	require.Len(t, p, 1, "kakeibo does not know")
+	require.True(t, p[0].InFlight)
+	require.Equal(t, "network", p[0].LastReason)
+
+	h.now = h.now.Add(2 * time.Second)
+	h.flush(t)
+	require.Len(t, f.Messages(), 1, "checked, not posted again")
+	require.Empty(t, h.pending(t))
+	require.Equal(t, 1.0, testutil.ToFloat64(counter(h, "sent", "verified")))
+	require.Equal(t, 1, f.Calls("conversations.history"))
+
+	// The same for a thread reply: found with conversations.replies; the
+	// channel history (parents only) would never show it.
+	h.enqueue(t, kind(first, alerting.KindRepeat), kind(first, alerting.KindResolved))
+	h.now = h.now.Add(time.Minute)
+	h.flush(t) // the repeat times out; the resolve waits behind it
+	require.Len(t, f.Messages(), 2)
+	h.now = h.now.Add(2 * time.Second)
+	h.flush(t) // the repeat is found; the resolve times out
+	require.Len(t, f.Messages(), 3)
+	f.SlowPosts(0)
+	h.now = h.now.Add(2 * time.Second)
+	h.flush(t)
+	msgs := f.Messages()
+	require.Len(t, msgs, 3)
+	once(t, msgs)
+	require.Empty(t, h.pending(t))
+	require.Equal(t, 2, f.Calls("conversations.replies"))
+	require.Equal(t, msgs[0].TS, msgs[2].ThreadTS)
+
+	// A check that fails (Slack down) is retried; nothing is posted blind.
+	h.enqueue(t, firing("i2", "#b"))
+	f.SlowPosts(20 * time.Second)
+	h.flush(t)
+	f.SlowPosts(0)
+	f.Revoke("internal_error")
+	for range 5 {
+		h.now = h.now.Add(time.Minute)
+		h.flush(t)
+	}
+	f.Restore()
+	require.Len(t, f.Messages(), 4)
+	require.Contains(t, h.logs.String(), "delivery check failed")
+	h.now = h.now.Add(time.Hour)
+	h.flush(t)
+	once(t, f.Messages())
+	require.Len(t, f.Messages(), 4)
+	require.Empty(t, h.pending(t))
+}
+
+// TestRevokedTokenForTenMinutes: pages wait while the token is revoked
+// (shown as undeliverable, counted in the gauge), none is posted before the
+// fix, every one after it, once.
+func TestRevokedTokenForTenMinutes(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	f.Revoke("token_revoked")
+	start := h.now
+	for i := range 10 {
+		h.enqueue(t, firing(fmt.Sprintf("i%d", i), "#a"))
+		for range 6 { // a minute, ten seconds at a time
+			h.flush(t)
+			h.now = h.now.Add(10 * time.Second)
+		}
+		stuck := h.disp.Undeliverable()
+		require.Len(t, stuck, 1)
+		require.Equal(t, alerting.Stuck{Route: "slack:#a", Reason: "token_revoked", Count: i + 1, Since: start,
+			LastError: "token_revoked (permanent): token_revoked"}, stuck[0])
+		require.Equal(t, float64(i+1), testutil.ToFloat64(undeliverable(h, "slack:#a", "token_revoked")))
+	}
+	require.Empty(t, f.Messages(), "nothing before the fix")
+	require.Contains(t, h.logs.String(), `"level":"ERROR"`)
+	f.Restore()
+	fixed := h.now
+	for range 6 * 60 {
+		h.flush(t)
+		h.now = h.now.Add(10 * time.Second)
+		if len(f.Messages()) == 10 {
+			break
+		}
+	}
+	require.Len(t, once(t, f.Messages()), 10, "every page after the fix")
+	require.LessOrEqual(t, h.now.Sub(fixed), 10*time.Minute, "within the backoff")
+	for range 10 {
+		h.now = h.now.Add(time.Hour)
+		h.flush(t)
+	}
+	require.Len(t, f.Messages(), 10, "none twice")
+	require.Empty(t, h.disp.Undeliverable())
+}
+
+func undeliverable(h *harness, route, reason string) prometheus.Collector {
+	mfs, _ := h.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "kakeibo_notifications_undeliverable" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["route"] == route && labels["reason"] == reason {
+				return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x"}, func() float64 { return m.GetGauge().GetValue() })
+			}
+		}
+	}
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "x"}, func() float64 { return 0 })
+}
+
+// TestPermanentErrorsWait: permanent failures keep the notification
+// pending (undeliverable, counted with their reason) while the rest go out.
+func TestPermanentErrorsWait(t *testing.T) {
 	for _, apiErr := range []string{"channel_not_found", "not_in_channel", "invalid_auth"} {
 		t.Run(apiErr, func(t *testing.T) {
-			f := newFakeSlack(t)
-			h := newHarness(t, f)
-			f.failNext(1, 0, apiErr, 0)
+			f := newFake(t)
+			h := newHarness(t, f, nil)
+			f.FailPosts(1, 0, 0, apiErr)
 			h.enqueue(t, firing("i1", "#gone"), firing("i2", "#ok"))
 			h.flush(t)
-			msgs := f.posted()
+			msgs := f.Messages()
 			require.Len(t, msgs, 1)
-			require.Equal(t, "#ok", msgs[0].Channel)
-			pending, err := h.store.Pending()
-			require.NoError(t, err)
-			require.Empty(t, pending, "not retried forever")
-			require.Equal(t, 1.0, testutil.ToFloat64(counter(h, "dropped", apiErr)))
+			require.Equal(t, f.ChannelID("#ok"), msgs[0].Channel)
+			p := h.pending(t)
+			require.Len(t, p, 1, "kept, not dropped")
+			require.True(t, p[0].Undeliverable)
+			require.Equal(t, 1.0, testutil.ToFloat64(counter(h, "undeliverable", apiErr)))
 			require.Contains(t, h.logs.String(), apiErr)
+			h.now = h.now.Add(time.Minute)
+			h.flush(t)
+			require.Len(t, f.Messages(), 2, "delivered once the cause is gone")
 		})
 	}
 }
 
-// TestTokenNeverLeaks plants a token and greps logs, errors and metrics.
-func TestTokenNeverLeaks(t *testing.T) {
-	f := newFakeSlack(t)
-	h := newHarness(t, f)
-	f.failNext(2, 500, "", 0)
+// TestMentionsAndEscaping: page mentions are rendered in Slack's syntax;
+// spec text cannot add mentions or links of its own.
+func TestMentionsAndEscaping(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	n := firing("i1", "#a")
+	n.Mention = []string{"@here", "S0123ABCD", "U0456EFGH"}
+	n.Alert.Dashboard = "https://grafana.example.com/d/x|Dashboard> <!channel> <https://evil.example|x"
+	n.Alert.Service = "shop<!channel>"
+	h.enqueue(t, n, kind(n, alerting.KindResolved))
+	h.flush(t)
+	msgs := f.Messages()
+	require.Len(t, msgs, 2)
+	require.True(t, strings.HasPrefix(msgs[0].Text, "<!here> <!subteam^S0123ABCD> <@U0456EFGH> "), msgs[0].Text)
+	require.NotContains(t, msgs[1].Text, "<!here>", "a resolve does not ping")
+	for _, m := range msgs {
+		all := m.Text + attachmentText(m.Attachments[0])
+		require.NotContains(t, all, "<!channel>")
+		require.NotContains(t, all, "<https://evil.example")
+		require.Contains(t, all, "&lt;!channel&gt;")
+	}
+}
+
+// TestSecretsNeverLeak plants a token and greps logs, stored errors and
+// metrics.
+func TestSecretsNeverLeak(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	f.FailPosts(2, 500, 0, "")
 	h.enqueue(t, firing("i1", "#a"))
 	h.flush(t)
-	f.failNext(1, 0, "invalid_auth", 0)
+	f.Revoke("invalid_auth")
 	h.now = h.now.Add(time.Hour)
 	h.flush(t)
-	require.True(t, f.tokens["Bearer "+testToken], "the token is used")
+	require.Positive(t, f.Calls("chat.postMessage"))
 
 	var metrics bytes.Buffer
 	mfs, err := h.reg.Gather()
@@ -232,12 +452,26 @@ func TestTokenNeverLeaks(t *testing.T) {
 	for _, mf := range mfs {
 		metrics.WriteString(mf.String())
 	}
-	pending, _ := h.store.Pending()
-	for _, where := range []string{h.logs.String(), metrics.String(), strings.Join(lastErrors(pending), "\n")} {
+	for _, where := range []string{h.logs.String(), metrics.String(), strings.Join(lastErrors(h.pending(t)), "\n")} {
 		require.NotContains(t, where, testToken)
 		require.NotContains(t, where, "planted-secret")
 	}
 	require.NotEmpty(t, h.logs.String())
+}
+
+// TestWebhookURLNeverLeaks: the URL of an incoming webhook is its secret;
+// Go's HTTP errors quote it, kakeibo's errors must not.
+func TestWebhookURLNeverLeaks(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	secretURL := srv.URL + "/services/T000/B000/planted-webhook-secret"
+	srv.Close() // connection refused: the error names the URL
+	n, err := New(Config{WebhookURL: secretURL, HTTPClient: &http.Client{Timeout: time.Second}})
+	require.NoError(t, err)
+	note := firing("i1", "#a")
+	_, err = n.Notify(t.Context(), &note, nil)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "planted-webhook-secret")
+	require.Contains(t, err.Error(), "[SLACK_WEBHOOK_URL]")
 }
 
 func lastErrors(ns []alerting.Notification) []string {
@@ -248,28 +482,48 @@ func lastErrors(ns []alerting.Notification) []string {
 	return out
 }
 
-func TestDeliveredFindsAMessageByMetadata(t *testing.T) {
-	f := newFakeSlack(t)
+func TestDeliveredFindsMessagesByUID(t *testing.T) {
+	f := newFake(t)
 	n, err := New(Config{Token: testToken, APIURL: f.URL + "/api"})
 	require.NoError(t, err)
 	note := firing("i1", "#a")
-	note.ID = 42
 	note.Created = time.Now()
-	_, found, err := n.Delivered(t.Context(), &note)
+	_, found, err := n.Delivered(t.Context(), &note, nil)
 	require.NoError(t, err)
 	require.False(t, found)
 	rec, err := n.Notify(t.Context(), &note, nil)
 	require.NoError(t, err)
-	got, found, err := n.Delivered(t.Context(), &note)
+	require.Equal(t, f.ChannelID("#a"), rec.Channel)
+	got, found, err := n.Delivered(t.Context(), &note, nil)
 	require.NoError(t, err)
 	require.True(t, found)
 	require.Equal(t, rec.TS, got.TS)
+
+	reply := kind(note, alerting.KindResolved)
+	_, found, err = n.Delivered(t.Context(), &reply, &rec)
+	require.NoError(t, err)
+	require.False(t, found)
+	rrec, err := n.Notify(t.Context(), &reply, &rec)
+	require.NoError(t, err)
+	got, found, err = n.Delivered(t.Context(), &reply, &rec)
+	require.NoError(t, err)
+	require.True(t, found, "a reply is found in its thread")
+	require.Equal(t, rrec.TS, got.TS)
+	_, found, err = n.Delivered(t.Context(), &reply, nil)
+	require.NoError(t, err)
+	require.False(t, found, "the channel history holds parents only")
 }
 
 func TestWebhook(t *testing.T) {
 	var body []byte
-	srv := newWebhookServer(t, &body)
-	n, err := New(Config{WebhookURL: srv})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, r.ContentLength)
+		_, _ = r.Body.Read(b)
+		body = b
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	n, err := New(Config{WebhookURL: srv.URL})
 	require.NoError(t, err)
 	note := firing("i1", "#a")
 	_, err = n.Notify(t.Context(), &note, nil)

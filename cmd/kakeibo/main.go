@@ -10,8 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
+	"strings"
 	"syscall"
 
+	"github.com/kakeibo-slo/kakeibo/internal/redact"
 	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
@@ -112,4 +115,42 @@ func loadSpecs(env *cmdEnv, cmd string, paths ...string) (*slo.Set, int) {
 		return nil, exitFail
 	}
 	return nil, exitUsage
+}
+
+// secretNameRE matches environment variable names whose values are
+// secrets by convention.
+var secretNameRE = regexp.MustCompile(`(?i)(TOKEN|SECRET|PASSWORD|PASSWD|KEY|WEBHOOK|CREDENTIAL)`)
+
+// redactor knows the secret values of the environment: the variables kakeibo
+// reads secrets from, any variable named like a secret, and the variables
+// specs name for routing keys and webhook URLs.
+func redactor(env *cmdEnv, sets ...*slo.Set) *redact.Redactor {
+	names := []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+	for _, kv := range os.Environ() {
+		if name, _, ok := strings.Cut(kv, "="); ok && secretNameRE.MatchString(name) {
+			names = append(names, name)
+		}
+	}
+	for _, set := range sets {
+		if set == nil {
+			continue
+		}
+		for _, svc := range set.Services {
+			for _, r := range []slo.Route{svc.Notify.Page, svc.Notify.Ticket} {
+				if r.PagerDuty != nil {
+					names = append(names, r.PagerDuty.RoutingKeyEnv)
+				}
+				if r.Webhook != nil {
+					names = append(names, r.Webhook.URLEnv, r.Webhook.SecretEnv)
+				}
+			}
+		}
+	}
+	r := redact.New()
+	for _, n := range names {
+		if n != "" {
+			r.Add(env.getenv(n))
+		}
+	}
+	return r
 }

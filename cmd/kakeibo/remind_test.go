@@ -1,13 +1,12 @@
 package main
 
 import (
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/alerting/slack/fakeslack"
 )
 
 func TestRemindDryRun(t *testing.T) {
@@ -26,28 +25,35 @@ func TestRemindDryRun(t *testing.T) {
 	require.Contains(t, errOut, "no reminders configured for #nowhere")
 }
 
-// TestRemindPostsToSlack posts through the real slack-go client to an HTTP
-// server speaking chat.postMessage.
+// TestRemindPostsToSlack posts through the real slack-go client to a fake
+// Slack that answers the first post with HTTP 500 (storing nothing): the
+// one-shot command retries through the dispatcher and posts exactly once.
 func TestRemindPostsToSlack(t *testing.T) {
-	var mu sync.Mutex
-	var posts []map[string]string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		mu.Lock()
-		posts = append(posts, map[string]string{"path": r.URL.Path, "channel": r.Form.Get("channel"), "text": r.Form.Get("text"), "token": r.Form.Get("token")})
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1.2"}`))
-	}))
-	defer srv.Close()
-	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-remind-secret", "SLACK_API_URL": srv.URL + "/api/"}
+	f := fakeslack.New(t, "xoxb-remind-secret", "mart", "storefront")
+	f.FailPosts(1, 500, 0, "")
+	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-remind-secret", "SLACK_API_URL": f.APIURL()}
 	code, out, errOut := kakeibo(t, env, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--channel", "#mart")
 	require.Equal(t, exitOK, code, errOut)
 	require.Empty(t, out)
 	require.NotContains(t, errOut, "xoxb-remind-secret")
-	require.Len(t, posts, 1)
-	require.Equal(t, "/api/chat.postMessage", posts[0]["path"])
-	require.Equal(t, "#mart", posts[0]["channel"])
-	require.Equal(t, "xoxb-remind-secret", posts[0]["token"])
-	require.True(t, strings.HasPrefix(posts[0]["text"], "*3件中2件のSLOに注意が必要です*"), posts[0]["text"])
+	require.Contains(t, errOut, "server_error", "the 500 is reported as a retry")
+	msgs := f.Messages()
+	require.Len(t, msgs, 1, "posted exactly once")
+	require.Equal(t, f.ChannelID("#mart"), msgs[0].Channel)
+	require.Equal(t, 2, f.Calls("chat.postMessage"))
+	require.True(t, strings.HasPrefix(msgs[0].Text, "*3件中2件のSLOに注意が必要です*"), msgs[0].Text)
+}
+
+// TestRemindPermanentFailure: a revoked token fails the run at once with
+// the reason, without the token.
+func TestRemindPermanentFailure(t *testing.T) {
+	f := fakeslack.New(t, "xoxb-remind-secret", "mart", "storefront")
+	f.Revoke("token_revoked")
+	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-remind-secret", "SLACK_API_URL": f.APIURL()}
+	code, _, errOut := kakeibo(t, env, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--channel", "#mart")
+	require.Equal(t, exitFail, code, errOut)
+	require.Contains(t, errOut, "not delivered")
+	require.Contains(t, errOut, "token_revoked")
+	require.NotContains(t, errOut, "xoxb-remind-secret")
+	require.Empty(t, f.Messages())
 }

@@ -66,7 +66,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "kakeibo serve: --log-level: %v\n", err)
 		return exitUsage
 	}
-	logger := slog.New(slog.NewJSONHandler(env.stdout, &slog.HandlerOptions{Level: level}))
+	specSet, _ := slo.Load(specs) // for the secret variables routes name; errors are reported below
+	red := redactor(env, specSet)
+	logger := slog.New(red.Handler(slog.NewJSONHandler(env.stdout, &slog.HandlerOptions{Level: level})))
 
 	tmpl, err := alerting.LoadTemplates(templates)
 	if err != nil {
@@ -78,6 +80,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		S3:     alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle},
 		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
 		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
+		Redact: red.Redact,
 	}
 	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if amURLs != "" {
@@ -102,7 +105,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
 			return exitUsage
 		}
-		cfg.Notifier = n
+		cfg.Notifiers = map[string]alerting.Notifier{alerting.ViaSlack: n}
 	} else {
 		logger.Warn("no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL: notifications are only logged")
 	}

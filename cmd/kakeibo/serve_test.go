@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kakeibo-slo/kakeibo/alerting/slack/fakeslack"
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
 )
@@ -38,42 +38,14 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// slackServer speaks chat.postMessage and conversations.history.
-type slackServer struct {
-	*httptest.Server
-	mu   sync.Mutex
-	msgs []map[string]string
-}
-
-func newSlackServer(t *testing.T) *slackServer {
-	s := &slackServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/api/chat.postMessage":
-			ts := fmt.Sprintf("1800000000.%06d", len(s.msgs)+1)
-			s.msgs = append(s.msgs, map[string]string{"channel": r.Form.Get("channel"), "text": r.Form.Get("text"), "thread_ts": r.Form.Get("thread_ts"), "ts": ts})
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": "C1", "ts": ts})
-		default:
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": []any{}})
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *slackServer) find(substr string) (map[string]string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.msgs {
-		if strings.Contains(m["text"], substr) {
+// findMessage returns the first message of the fake Slack whose text has substr.
+func findMessage(f *fakeslack.Server, substr string) (fakeslack.Message, bool) {
+	for _, m := range f.Messages() {
+		if strings.Contains(m.Text, substr) {
 			return m, true
 		}
 	}
-	return nil, false
+	return fakeslack.Message{}, false
 }
 
 // syncBuffer collects a child's output while the test reads it.
@@ -161,13 +133,13 @@ func TestServeEndToEnd(t *testing.T) {
 
 	t0 := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
 	writeLogs(t, logs, t0, 2*time.Hour, 0)
-	slack := newSlackServer(t)
+	slack := fakeslack.New(t, "xoxb-e2e-secret", "mart-alerts", "mart-sre", "mart")
 	addr := freePort(t)
 	base := "http://" + addr
 
 	cmd := exec.Command(bin, "serve", "--specs", specs, "--alb-logs", logs, "--data-dir", filepath.Join(dir, "data"),
 		"--listen", addr, "--ingest-interval", "200ms", "--eval-interval", "200ms", "--reload-interval", "200ms")
-	cmd.Env = append(os.Environ(), "SLACK_BOT_TOKEN=xoxb-e2e-secret", "SLACK_API_URL="+slack.URL+"/api/")
+	cmd.Env = append(os.Environ(), "SLACK_BOT_TOKEN=xoxb-e2e-secret", "SLACK_API_URL="+slack.APIURL())
 	stdout := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stdout
 	require.NoError(t, cmd.Start())
@@ -185,17 +157,17 @@ func TestServeEndToEnd(t *testing.T) {
 		return ok
 	}, 10*time.Second, 50*time.Millisecond, "no burn rate: %s", stdout.String())
 	require.Less(t, burn("5m"), 14.4)
-	_, paged := slack.find("[PAGE] mart-api/availability")
+	_, paged := findMessage(slack, "[PAGE] mart-api/availability")
 	require.False(t, paged)
 
 	// The outage: 15 minutes at 50% errors.
 	writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)
-	var page map[string]string
+	var page fakeslack.Message
 	require.Eventually(t, func() bool {
-		page, paged = slack.find("[PAGE] mart-api/availability is burning its error budget (page-1h)")
+		page, paged = findMessage(slack, "[PAGE] mart-api/availability is burning its error budget (page-1h)")
 		return paged
 	}, 15*time.Second, 50*time.Millisecond, "no page; log:\n%s", stdout.String())
-	require.Equal(t, "#mart-alerts", page["channel"])
+	require.Equal(t, slack.ChannelID("#mart-alerts"), page.Channel)
 	require.Greater(t, burn("5m"), 14.4)
 	require.Greater(t, burn("1h"), 14.4)
 
@@ -213,13 +185,13 @@ func TestServeEndToEnd(t *testing.T) {
 
 	// Recovery: 40 clean minutes.
 	writeLogs(t, logs, t0.Add(2*time.Hour+15*time.Minute), 40*time.Minute, 0)
-	var resolved map[string]string
+	var resolved fakeslack.Message
 	require.Eventually(t, func() bool {
 		var ok bool
-		resolved, ok = slack.find("Resolved: mart-api/availability (page-1h)")
+		resolved, ok = findMessage(slack, "Resolved: mart-api/availability (page-1h)")
 		return ok
 	}, 15*time.Second, 50*time.Millisecond, "no resolve; log:\n%s", stdout.String())
-	require.Equal(t, page["ts"], resolved["thread_ts"], "the resolve is threaded under the page")
+	require.Equal(t, page.TS, resolved.ThreadTS, "the resolve is threaded under the page")
 	require.Less(t, burn("5m"), 14.4)
 
 	// A broken spec on reload: the old specs keep running.

@@ -15,13 +15,14 @@ import (
 
 func runValidate(_ context.Context, env *cmdEnv, args []string) int {
 	var format string
-	var verbose bool
+	var verbose, strict bool
 	f := newFlagSet("validate", "[flags] PATH...",
 		"Validate SLO specs (files or directory trees of *.yaml / *.yml, kakeibo specs\n"+
 			"and OpenSLO v1). Every problem in every file is reported as path:line:col.\n"+
-			"Exit status: 0 valid, 1 invalid specs, 2 usage error.")
+			"Exit status: 0 valid, 1 invalid specs (or warnings with --strict), 2 usage error.")
 	f.stringVar(&format, "format", "KAKEIBO_FORMAT", "text", "output `format`: text, github (workflow annotations) or json")
 	f.boolVar(&verbose, "v", "KAKEIBO_VERBOSE", false, "print what each SLO means: objective, period, budget as time, alert thresholds")
+	f.boolVar(&strict, "strict", "KAKEIBO_STRICT", false, "treat warnings as errors (for CI)")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
 	}
@@ -63,6 +64,10 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) int {
 	}
 	if len(specErrs) > 0 {
 		fmt.Fprintf(env.stderr, "kakeibo validate: %s in %s\n", plural(len(specErrs), "error"), plural(filesOf(specErrs), "file"))
+		return exitFail
+	}
+	if strict && len(set.Warnings) > 0 {
+		fmt.Fprintf(env.stderr, "kakeibo validate: %s (--strict makes them errors)\n", plural(len(set.Warnings), "warning"))
 		return exitFail
 	}
 	if format == "text" {

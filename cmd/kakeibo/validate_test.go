@@ -21,8 +21,17 @@ func kakeibo(t *testing.T, env map[string]string, args ...string) (code int, std
 func TestValidateExamples(t *testing.T) {
 	code, out, errOut := kakeibo(t, nil, "validate", "../../testdata/specs")
 	require.Equal(t, exitOK, code, errOut)
-	require.Empty(t, out)
+	// The OpenSLO example has no routes: its page and ticket alerts are
+	// warned about (two SLOs), and nothing else is.
+	require.Equal(t, 4, strings.Count(out, "search-openslo.yaml:"), out)
+	require.Equal(t, 4, strings.Count(out, "alerts but the service has no notify."), out)
 	require.Contains(t, errOut, "ok: 4 services, 10 SLOs")
+
+	code, _, errOut = kakeibo(t, nil, "validate", "--strict", "../../testdata/specs")
+	require.Equal(t, exitFail, code)
+	require.Contains(t, errOut, "4 warnings (--strict makes them errors)")
+	code, _, errOut = kakeibo(t, nil, "validate", "--strict", "../../testdata/specs/mart-api.yaml")
+	require.Equal(t, exitOK, code, errOut)
 }
 
 func TestValidateVerboseExplainsTheSLO(t *testing.T) {
@@ -119,7 +128,7 @@ func TestHelp(t *testing.T) {
 	code, out, _ := kakeibo(t, nil, "validate", "--help")
 	require.Equal(t, exitOK, code)
 	require.Contains(t, out, "env KAKEIBO_FORMAT")
-	require.Contains(t, out, "Exit status: 0 valid, 1 invalid specs, 2 usage error")
+	require.Contains(t, out, "Exit status: 0 valid, 1 invalid specs (or warnings with --strict), 2 usage error")
 
 	code, out, _ = kakeibo(t, nil, "--help")
 	require.Equal(t, exitOK, code)
