@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -214,4 +215,25 @@ func (n *Notification) Summary() string {
 	}
 	return fmt.Sprintf("%s %s: %s is burning its error budget: %.2f× over %s, %.2f× over %s (threshold %.4g)",
 		strings.ToUpper(string(a.Severity)), n.Kind, id, a.LongBurn, a.Long, a.ShortBurn, a.Short, a.Threshold)
+}
+
+// HTTPError classifies the answer of an HTTP integration (PagerDuty,
+// webhooks): 429 and 5xx are retried (honouring Retry-After in seconds),
+// other non-2xx answers are permanent. A 5xx leaves the outcome unknown.
+func HTTPError(status int, retryAfter string, body string) *SendError {
+	err := fmt.Errorf("HTTP %d: %s", status, strings.TrimSpace(body))
+	switch {
+	case status == 429:
+		wait, _ := strconv.Atoi(retryAfter)
+		return &SendError{Err: err, Reason: "rate_limited", RetryAfter: max(time.Duration(wait)*time.Second, time.Second)}
+	case status >= 500:
+		return &SendError{Err: err, Reason: "server_error", Uncertain: true}
+	}
+	return &SendError{Err: err, Reason: "http_" + strconv.Itoa(status), Permanent: true}
+}
+
+// NetworkError classifies a failed HTTP round trip: the request may have
+// arrived, so the outcome is unknown.
+func NetworkError(err error) *SendError {
+	return &SendError{Err: err, Reason: "network", Uncertain: true}
 }

@@ -42,7 +42,14 @@ func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(snap.report)
+	_ = enc.Encode(apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable()})
+}
+
+// apiReport is the report with what kakeibo itself needs people to know.
+type apiReport struct {
+	slo.Report
+	// Undeliverable lists notifications waiting after permanent failures.
+	Undeliverable []alerting.Stuck `json:"undeliverable_notifications,omitempty"`
 }
 
 //go:embed web/status.html
@@ -95,15 +102,19 @@ type pageWindow struct {
 }
 
 type pageData struct {
-	At          time.Time
-	SLOs        []pageSLO
-	Attention   int
-	ReloadError string
-	ReloadAt    time.Time
+	At            time.Time
+	SLOs          []pageSLO
+	Attention     int
+	ReloadError   string
+	ReloadAt      time.Time
+	Undeliverable []alerting.Stuck
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data := pageData{}
+	if s.disp != nil {
+		data.Undeliverable = s.disp.Undeliverable()
+	}
 	if e := s.lastErr.Load(); e != nil {
 		data.ReloadError, data.ReloadAt = e.err.Error(), e.at
 	}

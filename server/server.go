@@ -75,15 +75,16 @@ type Server struct {
 	am     *alertmanager.Client
 	m      *metrics
 
-	specs    atomic.Pointer[slo.Set]
-	latest   atomic.Pointer[snapshot]
-	reload   chan struct{}
-	reloadMu sync.Mutex
-	lastErr  atomic.Pointer[reloadError]
-	ready    atomic.Bool
-	ingested chan struct{}
-	specSig  string
-	prevAM   map[string]alerting.AlertState
+	specs     atomic.Pointer[slo.Set]
+	latest    atomic.Pointer[snapshot]
+	reload    chan struct{}
+	reloadMu  sync.Mutex
+	lastErr   atomic.Pointer[reloadError]
+	ready     atomic.Bool
+	ingested  chan struct{}
+	specSig   string
+	prevAM    map[string]alerting.AlertState
+	prevStuck []alerting.Stuck
 }
 
 // snapshot is the newest evaluation, served by the API, page and metrics.
@@ -355,11 +356,13 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	}
 	if s.am != nil {
 		alerts := alertmanager.Alerts(s.prevAM, states, now, s.cfg.EvalInterval, s.cfg.ExternalURL)
+		stuck := s.disp.Undeliverable()
+		alerts = append(alerts, alertmanager.UndeliverableAlerts(s.prevStuck, stuck, now, s.cfg.EvalInterval, s.cfg.ExternalURL)...)
 		if err := s.am.Post(ctx, alerts); err != nil {
 			s.log.Warn("alertmanager", "err", err)
 			s.m.sourceErrors.WithLabelValues("alertmanager").Inc()
 		} else {
-			s.prevAM = states
+			s.prevAM, s.prevStuck = states, stuck
 		}
 	}
 	rep := slo.Report{At: now.UTC(), SLOs: []slo.ReportSLO{}}

@@ -122,3 +122,32 @@ func alert(s alerting.AlertState, start, end time.Time, generatorURL string) Ale
 	a.Labels["severity"] = string(s.Severity)
 	return a
 }
+
+// UndeliverableAlerts are alerts about kakeibo's own notifications that
+// cannot be delivered (alertname KakeiboNotificationsUndeliverable, one per
+// route and reason), so a revoked Slack token still reaches someone through
+// Alertmanager. Groups stuck in prev but no longer in cur are resolved.
+func UndeliverableAlerts(prev, cur []alerting.Stuck, now time.Time, resend time.Duration, generatorURL string) []Alert {
+	var out []Alert
+	mk := func(s alerting.Stuck, end time.Time) Alert {
+		return Alert{
+			Labels: map[string]string{"alertname": "KakeiboNotificationsUndeliverable", "route": s.Route, "reason": s.Reason, "severity": "page"},
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("%d kakeibo notification(s) to %s cannot be delivered: %s", s.Count, s.Route, s.Reason),
+				"description": "They wait in kakeibo's outbox and are sent once the cause is fixed. Last error: " + s.LastError,
+			},
+			StartsAt: s.Since, EndsAt: end, GeneratorURL: generatorURL,
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range cur {
+		seen[s.Route+"|"+s.Reason] = true
+		out = append(out, mk(s, now.Add(4*resend)))
+	}
+	for _, s := range prev {
+		if !seen[s.Route+"|"+s.Reason] {
+			out = append(out, mk(s, now))
+		}
+	}
+	return out
+}

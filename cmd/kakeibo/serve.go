@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/kakeibo-slo/kakeibo/alerting"
+	"github.com/kakeibo-slo/kakeibo/alerting/pagerduty"
 	"github.com/kakeibo-slo/kakeibo/alerting/slack"
+	"github.com/kakeibo-slo/kakeibo/alerting/webhook"
 	"github.com/kakeibo-slo/kakeibo/server"
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
@@ -26,6 +28,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	var (
 		specs, listen, dataDir, albLogs, s3Region, s3Endpoint string
 		promURL, promConfig, amURLs, externalURL, templates   string
+		opsChannel                                            string
 		logLevel                                              string
 		s3PathStyle                                           bool
 		ingestEvery, evalEvery, reloadEvery                   time.Duration
@@ -49,6 +52,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.stringVar(&promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings")
 	f.stringVar(&amURLs, "alertmanager-url", "KAKEIBO_ALERTMANAGER_URLS", "", "comma-separated Alertmanager `URLs` to post alerts to")
 	f.stringVar(&externalURL, "external-url", "KAKEIBO_EXTERNAL_URL", "", "`URL` people reach this service at (alert links)")
+	f.stringVar(&opsChannel, "ops-slack-channel", "KAKEIBO_OPS_SLACK_CHANNEL", "", "Slack `channel` told when notifications cannot be delivered; it also gets alerts of services without a route")
 	f.stringVar(&templates, "templates", "KAKEIBO_TEMPLATES", "", "`directory` overriding the digest templates")
 	f.durationVar(&ingestEvery, "ingest-interval", "KAKEIBO_INGEST_INTERVAL", time.Minute, "how often to read new ALB logs")
 	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
@@ -98,16 +102,23 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		}
 		cfg.Prometheus = &pc
 	}
-	token, webhook := env.getenv("SLACK_BOT_TOKEN"), env.getenv("SLACK_WEBHOOK_URL")
-	if token != "" || webhook != "" {
-		n, err := slack.New(slack.Config{Token: token, WebhookURL: webhook, APIURL: env.getenv("SLACK_API_URL"), Templates: tmpl})
+	cfg.Notifiers = map[string]alerting.Notifier{
+		alerting.ViaPagerDuty: pagerduty.New(pagerduty.Config{BaseURL: env.getenv("PAGERDUTY_API_URL"), Getenv: env.getenv, ExternalURL: externalURL}),
+		alerting.ViaWebhook:   webhook.New(webhook.Config{Getenv: env.getenv}),
+	}
+	token, hook := env.getenv("SLACK_BOT_TOKEN"), env.getenv("SLACK_WEBHOOK_URL")
+	if token != "" || hook != "" {
+		n, err := slack.New(slack.Config{Token: token, WebhookURL: hook, APIURL: env.getenv("SLACK_API_URL"), Templates: tmpl})
 		if err != nil {
 			fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
 			return exitUsage
 		}
-		cfg.Notifiers = map[string]alerting.Notifier{alerting.ViaSlack: n}
+		cfg.Notifiers[alerting.ViaSlack] = n
 	} else {
-		logger.Warn("no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL: notifications are only logged")
+		logger.Warn("no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL: Slack notifications are only logged")
+	}
+	if opsChannel != "" {
+		cfg.Ops = alerting.Target{Via: alerting.ViaSlack, Channel: opsChannel}
 	}
 
 	srv, err := server.New(cfg)
