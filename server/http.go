@@ -22,6 +22,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.active.Load() {
+			http.Error(w, "not ready: standby, waiting for the lock held by "+orUnknown(s.lockOwner), http.StatusServiceUnavailable)
+			return
+		}
 		if !s.ready.Load() {
 			http.Error(w, "not ready: no evaluation yet", http.StatusServiceUnavailable)
 			return
@@ -42,7 +46,7 @@ func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable()})
+	_ = enc.Encode(apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable()}) // a snapshot means active
 }
 
 // apiReport is the report with what kakeibo itself needs people to know.
@@ -112,7 +116,7 @@ type pageData struct {
 
 func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data := pageData{}
-	if s.disp != nil {
+	if s.active.Load() {
 		data.Undeliverable = s.disp.Undeliverable()
 	}
 	if e := s.lastErr.Load(); e != nil {

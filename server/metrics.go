@@ -188,7 +188,7 @@ var (
 
 func (c *sloCollector) collectIngest(ch chan<- prometheus.Metric) {
 	s := c.s
-	if s.source == nil {
+	if s.source == nil || !s.active.Load() {
 		return
 	}
 	lbs := map[string]bool{}

@@ -75,12 +75,16 @@ type Server struct {
 	am     *alertmanager.Client
 	m      *metrics
 
-	specs     atomic.Pointer[slo.Set]
-	latest    atomic.Pointer[snapshot]
-	reload    chan struct{}
-	reloadMu  sync.Mutex
-	lastErr   atomic.Pointer[reloadError]
-	ready     atomic.Bool
+	specs    atomic.Pointer[slo.Set]
+	latest   atomic.Pointer[snapshot]
+	reload   chan struct{}
+	reloadMu sync.Mutex
+	lastErr  atomic.Pointer[reloadError]
+	ready    atomic.Bool
+	// active is set once this process holds the database (not a standby);
+	// the stores and the dispatcher are set before it.
+	active    atomic.Bool
+	lockOwner string
 	ingested  chan struct{}
 	specSig   string
 	prevAM    map[string]alerting.AlertState
@@ -135,40 +139,31 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, reload: make(chan struct{}, 1), ingested: make(chan struct{}, 1)}
 	s.specs.Store(set)
 	s.specSig = specSignature(cfg.SpecPaths)
-	s.db, err = alb.OpenDB(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	if s.albDB, err = alb.OpenBoltStore(s.db); err != nil {
-		s.db.Close()
-		return nil, err
-	}
-	if s.alerts, err = alerting.OpenStore(s.db); err != nil {
-		s.db.Close()
-		return nil, err
-	}
-	if s.engine, err = alerting.NewEngine(s.alerts, set.Services); err != nil {
-		s.db.Close()
-		return nil, err
-	}
 	s.m = newMetrics(cfg.Registry, s)
-	s.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
-		Store: s.alerts, Notifiers: cfg.Notifiers, Ops: cfg.Ops, Redact: cfg.Redact, Templates: cfg.Templates, Now: cfg.Now,
-		Logger: cfg.Logger.With("component", "notifications"), Registerer: cfg.Registry,
-	})
-	if err != nil {
-		s.db.Close()
+	s.db, err = alb.OpenDBWait(cfg.DataDir, 100*time.Millisecond)
+	var locked *alb.LockedError
+	switch {
+	case errors.As(err, &locked):
+		// Another kakeibo is active on this data directory: Run waits as
+		// its hot standby.
+		s.lockOwner = locked.Owner
+	case err != nil:
 		return nil, err
+	default:
+		if err := s.openStores(); err != nil {
+			s.db.Close()
+			return nil, err
+		}
 	}
 	if cfg.ALBLogs != "" {
 		if s.source, err = alb.NewSource(context.Background(), cfg.ALBLogs, cfg.S3); err != nil {
-			s.db.Close()
+			s.Close()
 			return nil, err
 		}
 	}
 	if cfg.Prometheus != nil {
 		if s.prom, err = promsource.New(*cfg.Prometheus); err != nil {
-			s.db.Close()
+			s.Close()
 			return nil, err
 		}
 	}
@@ -179,8 +174,77 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// openStores opens what lives in the database and starts alerting on it;
+// only the process holding the database's lock does this.
+func (s *Server) openStores() error {
+	var err error
+	if s.albDB, err = alb.OpenBoltStore(s.db); err != nil {
+		return err
+	}
+	if s.alerts, err = alerting.OpenStore(s.db); err != nil {
+		return err
+	}
+	if s.engine, err = alerting.NewEngine(s.alerts, s.specs.Load().Services); err != nil {
+		return err
+	}
+	s.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
+		Store: s.alerts, Notifiers: s.cfg.Notifiers, Ops: s.cfg.Ops, Redact: s.cfg.Redact, Templates: s.cfg.Templates, Now: s.cfg.Now,
+		Logger: s.cfg.Logger.With("component", "notifications"), Registerer: s.cfg.Registry,
+	})
+	if err != nil {
+		return err
+	}
+	s.active.Store(true)
+	return nil
+}
+
+// waitForLock blocks, as a hot standby, until this process holds the
+// database's lock (the active one died or stopped) or ctx ends. A standby
+// is not ready and sends nothing.
+func (s *Server) waitForLock(ctx context.Context) error {
+	if s.active.Load() {
+		return nil
+	}
+	s.log.Info("standby: waiting for the lock held by "+orUnknown(s.lockOwner)+"; this process takes over when it stops",
+		"data_dir", s.cfg.DataDir)
+	last := time.Now()
+	for ctx.Err() == nil {
+		db, err := alb.OpenDBWait(s.cfg.DataDir, time.Second)
+		var locked *alb.LockedError
+		switch {
+		case errors.As(err, &locked):
+			if time.Since(last) >= 5*time.Minute {
+				s.log.Info("standby: still waiting for the lock held by "+orUnknown(locked.Owner), "data_dir", s.cfg.DataDir)
+				last = time.Now()
+			}
+			continue
+		case err != nil:
+			return err
+		}
+		s.db = db
+		if err := s.openStores(); err != nil {
+			return err
+		}
+		s.log.Info("took over: this process now holds the lock and is active", "data_dir", s.cfg.DataDir)
+		return nil
+	}
+	return nil
+}
+
+func orUnknown(owner string) string {
+	if owner == "" {
+		return "another kakeibo"
+	}
+	return owner
+}
+
 // Close closes the database.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error {
+	if s.db == nil {
+		return nil
+	}
+	return s.db.Close()
+}
 
 // Reload asks the service to re-read its specs (SIGHUP).
 func (s *Server) Reload() {
@@ -217,6 +281,22 @@ func (s *Server) Run(ctx context.Context) error {
 			_ = srv.Shutdown(sctx)
 		})
 	}
+	{
+		actx, c := context.WithCancel(ctx)
+		g.Add(func() error {
+			if err := s.waitForLock(actx); err != nil || actx.Err() != nil {
+				return err
+			}
+			return s.runActive(actx)
+		}, func(error) { c() })
+	}
+	return g.Run()
+}
+
+// runActive runs what only the active process does: ingest, evaluate,
+// deliver notifications, watch the specs.
+func (s *Server) runActive(ctx context.Context) error {
+	var g run.Group
 	{
 		ictx, c := context.WithCancel(ctx)
 		g.Add(func() error { s.ingestLoop(ictx); return nil }, func(error) { c() })
@@ -412,7 +492,7 @@ func (s *Server) doReload() {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 	set, err := slo.Load(s.cfg.SpecPaths...)
-	if err == nil {
+	if err == nil && s.active.Load() {
 		err = s.engine.SetServices(set.Services)
 	}
 	now := s.cfg.Now()

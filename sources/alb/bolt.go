@@ -3,12 +3,14 @@ package alb
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,17 +49,49 @@ func OpenBoltStore(db *bolt.DB) (*BoltStore, error) {
 	return &BoltStore{db: db}, nil
 }
 
-// OpenDB opens the kakeibo database file under dir, creating both.
-func OpenDB(dir string) (*bolt.DB, error) {
+// OpenDB opens the kakeibo database file under dir, creating both. When
+// another process holds it, it fails after a few seconds with a
+// *LockedError naming that process.
+func OpenDB(dir string) (*bolt.DB, error) { return OpenDBWait(dir, 3*time.Second) }
+
+// OpenDBWait is OpenDB waiting up to wait for the lock. bbolt holds an
+// exclusive flock on the file while it is open; the kernel releases it
+// when the holder dies, so a standby waiting here takes over at once.
+func OpenDBWait(dir string, wait time.Duration) (*bolt.DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	path := filepath.Join(dir, "kakeibo.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: wait})
+	if errors.Is(err, bolt.ErrTimeout) {
+		owner, _ := os.ReadFile(filepath.Join(dir, ownerFile))
+		return nil, &LockedError{Path: path, Owner: strings.TrimSpace(string(owner))}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	_ = os.WriteFile(filepath.Join(dir, ownerFile), []byte(owner+"\n"), 0o600)
 	return db, nil
+}
+
+// ownerFile says which process holds the database, for the next one's
+// message; it is advice, the flock is the lock.
+const ownerFile = "kakeibo.owner"
+
+// LockedError says that another kakeibo has the data directory open.
+type LockedError struct {
+	Path  string
+	Owner string
+}
+
+func (e *LockedError) Error() string {
+	owner := e.Owner
+	if owner == "" {
+		owner = "unknown process"
+	}
+	return fmt.Sprintf("%s is locked by another kakeibo (%s): use another --data-dir, or stop that one", e.Path, owner)
 }
 
 func (s *BoltStore) Ingested(key string) (ObjectRecord, bool, error) {
