@@ -228,3 +228,37 @@ type notifierFunc func(*Notification) (Receipt, error)
 func (f notifierFunc) Notify(_ context.Context, n *Notification, _ *Receipt) (Receipt, error) {
 	return f(n)
 }
+
+// TestNoRouteGoesToOps: a notification of a service without a route for
+// its severity goes to the ops route when one is set, and is dropped with a
+// warning (counted as no_route) when none is.
+func TestNoRouteGoesToOps(t *testing.T) {
+	for _, ops := range []Target{{Via: ViaSlack, Channel: "#ops"}, {}} {
+		db, err := bolt.Open(t.TempDir()+"/k.db", 0o600, nil)
+		require.NoError(t, err)
+		store, err := OpenStore(db)
+		require.NoError(t, err)
+		var sent []string
+		n := notifierFunc(func(n *Notification) (Receipt, error) {
+			sent = append(sent, n.Channel)
+			return Receipt{Channel: n.Channel, TS: "1"}, nil
+		})
+		reg := prometheus.NewRegistry()
+		d, err := NewDispatcher(DispatcherConfig{Store: store, Notifiers: map[string]Notifier{ViaSlack: n}, Ops: ops, Registerer: reg})
+		require.NoError(t, err)
+		require.NoError(t, store.Apply(Change{Notifications: []Notification{{Key: "a", Incident: "a@1", Kind: KindFiring,
+			Alert: &Snapshot{Service: "search", SLO: "availability", Alert: "page-1h"}}}}))
+		_, err = d.Flush(t.Context())
+		require.NoError(t, err)
+		pending, err := store.Pending()
+		require.NoError(t, err)
+		require.Empty(t, pending)
+		if ops.IsZero() {
+			require.Empty(t, sent)
+			require.Equal(t, 1.0, testutil.ToFloat64(d.results.WithLabelValues("dropped", "no_route")))
+		} else {
+			require.Equal(t, []string{"#ops"}, sent)
+		}
+		require.NoError(t, db.Close())
+	}
+}
