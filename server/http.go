@@ -3,6 +3,7 @@ package server
 import (
 	"embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"math"
 	"net/http"
@@ -24,6 +25,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.active.Load() {
 			http.Error(w, "not ready: standby, waiting for the lock held by "+orUnknown(s.lockOwner), http.StatusServiceUnavailable)
+			return
+		}
+		if !s.caughtUp.Load() {
+			http.Error(w, "not ready: "+s.backfillText(), http.StatusServiceUnavailable)
 			return
 		}
 		if !s.ready.Load() {
@@ -109,6 +114,7 @@ type pageData struct {
 	At            time.Time
 	SLOs          []pageSLO
 	Attention     int
+	Backfill      string
 	ReloadError   string
 	ReloadAt      time.Time
 	Undeliverable []alerting.Stuck
@@ -118,6 +124,9 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data := pageData{}
 	if s.active.Load() {
 		data.Undeliverable = s.disp.Undeliverable()
+	}
+	if !s.caughtUp.Load() {
+		data.Backfill = s.backfillText()
 	}
 	if e := s.lastErr.Load(); e != nil {
 		data.ReloadError, data.ReloadAt = e.err.Error(), e.at
@@ -167,4 +176,17 @@ func windowLen(s string) time.Duration {
 	}
 	v, _ := time.ParseDuration(s)
 	return v
+}
+
+// backfillText says how far the first ingest pass is.
+func (s *Server) backfillText() string {
+	if !s.active.Load() {
+		return "standby, waiting for the lock held by " + orUnknown(s.lockOwner)
+	}
+	p := s.backfill.Load()
+	if p == nil {
+		return "backfilling: listing the logs"
+	}
+	return fmt.Sprintf("backfilling: %d of %d log objects read (%d MB, %d lines); alerts start once it is done",
+		p.ObjectsDone.Load(), p.ObjectsTotal.Load(), p.Bytes.Load()>>20, p.Lines.Load())
 }

@@ -85,6 +85,11 @@ type Server struct {
 	// the stores and the dispatcher are set before it.
 	active    atomic.Bool
 	lockOwner string
+	// caughtUp is set once the first ingest pass (the backfill) has read
+	// everything up to the watermark: before it, evaluations are shown but
+	// neither alert nor make the service ready.
+	caughtUp  atomic.Bool
+	backfill  atomic.Pointer[alb.Progress]
 	ingested  chan struct{}
 	specSig   string
 	prevAM    map[string]alerting.AlertState
@@ -318,12 +323,13 @@ func (s *Server) runActive(ctx context.Context) error {
 
 func (s *Server) ingestLoop(ctx context.Context) {
 	if s.source == nil {
+		s.caughtUp.Store(true)
 		return
 	}
 	first := true
 	for {
-		s.ingestOnce(ctx, first)
-		first = false
+		ok := s.ingestOnce(ctx, first)
+		first = first && !ok // a failed backfill is tried again in full
 		select {
 		case s.ingested <- struct{}{}:
 		default:
@@ -339,13 +345,15 @@ func (s *Server) ingestLoop(ctx context.Context) {
 }
 
 // ingestOnce reads what is new. The first pass after start backfills the
-// longest window and logs its progress.
-func (s *Server) ingestOnce(ctx context.Context, first bool) {
+// longest window and logs its progress. It reports whether the pass
+// completed.
+func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	set := s.specs.Load()
 	objs := set.Objectives()
 	cls := alb.NewClassifier(objs)
 	if len(cls.IDs) == 0 {
-		return
+		s.caughtUp.Store(true)
+		return true
 	}
 	now := s.cfg.Now()
 	var back time.Duration
@@ -363,19 +371,22 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) {
 		Logger: s.log.With("component", "ingest"), Progress: progress})
 	if err != nil {
 		s.log.Error("ingest", "err", err)
-		return
+		return false
 	}
 	stopLog := func() {}
 	if first {
+		s.backfill.Store(progress)
 		stopLog = s.logProgress(progress)
 	}
 	start := time.Now()
 	st, err := ing.Ingest(ctx, from, to)
 	stopLog()
 	s.m.ingest(st, err)
-	if err != nil && ctx.Err() == nil {
-		s.log.Error("ingest", "source", s.source.String(), "err", err)
-		return
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("ingest", "source", s.source.String(), "err", err)
+		}
+		return false
 	}
 	if st.Objects > 0 || first {
 		s.log.Info("ingested", "objects", st.Objects, "lines", st.Lines, "malformed", st.Malformed, "skipped", st.Skipped, "took", time.Since(start).Round(time.Millisecond).String())
@@ -383,6 +394,11 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) {
 	if _, isDir := s.source.(*alb.DirSource); !isDir || !from.IsZero() {
 		_ = s.albDB.Prune(now.Add(-back-24*time.Hour).Unix()/60, now.Add(-back-72*time.Hour))
 	}
+	if first && !s.caughtUp.Load() {
+		s.caughtUp.Store(true)
+		s.log.Info("backfill done: evaluations now alert, and the service is ready")
+	}
+	return true
 }
 
 func (s *Server) logProgress(p *alb.Progress) func() {
@@ -426,15 +442,24 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	now := s.cfg.Now()
 	results := s.evaluate(ctx, set.Objectives(), now)
 	s.m.evalDuration.Observe(time.Since(start).Seconds())
-	states, err := s.engine.Observe(results, now)
-	if err != nil {
-		s.log.Error("alerting", "err", err)
+	caughtUp := s.caughtUp.Load()
+	var states map[string]alerting.AlertState
+	var err error
+	if caughtUp {
+		// Only evaluations of caught-up data decide alerts: during the
+		// backfill the data ends somewhere in the past.
+		states, err = s.engine.Observe(results, now)
+	}
+	if err != nil || !caughtUp {
+		if err != nil {
+			s.log.Error("alerting", "err", err)
+		}
 		if states, err = s.alerts.States(); err != nil {
 			s.log.Error("read alert states", "err", err)
 			return
 		}
 	}
-	if s.am != nil {
+	if s.am != nil && caughtUp {
 		alerts := alertmanager.Alerts(s.prevAM, states, now, s.cfg.EvalInterval, s.cfg.ExternalURL)
 		stuck := s.disp.Undeliverable()
 		alerts = append(alerts, alertmanager.UndeliverableAlerts(s.prevStuck, stuck, now, s.cfg.EvalInterval, s.cfg.ExternalURL)...)
@@ -450,7 +475,7 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 		rep.SLOs = append(rep.SLOs, slo.NewReportSLO(r))
 	}
 	s.latest.Store(&snapshot{results: results, report: rep, states: states, at: now})
-	s.ready.Store(true)
+	s.ready.Store(caughtUp)
 }
 
 func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
