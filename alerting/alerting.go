@@ -32,6 +32,10 @@ const (
 // AlertBudgetExhausted names the budget-exhaustion alert of an objective.
 const AlertBudgetExhausted = "budget-exhausted"
 
+// AlertStale names the "no data since" ticket of an objective whose data
+// stopped arriving (its status is stale).
+const AlertStale = "stale-data"
+
 // Snapshot is what a notification says about an alert, frozen when the
 // notification was decided so that a late delivery says what was true then.
 type Snapshot struct {
@@ -54,10 +58,28 @@ type Snapshot struct {
 	BudgetRemaining *float64 `json:"budget_remaining,omitempty"`
 	BudgetSeconds   float64  `json:"budget_seconds"`
 	// TTESeconds is the time to exhaustion at the current burn, if any.
-	TTESeconds *float64  `json:"tte_seconds,omitempty"`
-	Dashboard  string    `json:"dashboard,omitempty"`
-	Runbook    string    `json:"runbook,omitempty"`
-	At         time.Time `json:"at"`
+	TTESeconds *float64 `json:"tte_seconds,omitempty"`
+	Dashboard  string   `json:"dashboard,omitempty"`
+	Runbook    string   `json:"runbook,omitempty"`
+	// At is when the numbers are for: the end of the SLO's data.
+	At time.Time `json:"at"`
+	// TimeZone (IANA) is the route's zone, for stating At.
+	TimeZone string `json:"time_zone,omitempty"`
+}
+
+// When states s.At in the snapshot's time zone, with the zone's name:
+// "2026-10-01 23:55 JST".
+func (s *Snapshot) When() string {
+	if s.At.IsZero() {
+		return ""
+	}
+	loc := time.UTC
+	if s.TimeZone != "" {
+		if l, err := time.LoadLocation(s.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	return s.At.In(loc).Format("2006-01-02 15:04 MST")
 }
 
 // Notification is one message to deliver, kept in the outbox until it is.
@@ -212,6 +234,8 @@ func (n *Notification) Summary() string {
 		return fmt.Sprintf("resolved: %s (%s)", id, a.Alert)
 	case a.Alert == AlertBudgetExhausted:
 		return fmt.Sprintf("%s has spent its error budget", id)
+	case a.Alert == AlertStale:
+		return fmt.Sprintf("%s has no data since %s", id, a.When())
 	}
 	return fmt.Sprintf("%s %s: %s is burning its error budget: %.2f× over %s, %.2f× over %s (threshold %.4g)",
 		strings.ToUpper(string(a.Severity)), n.Kind, id, a.LongBurn, a.Long, a.ShortBurn, a.Short, a.Threshold)

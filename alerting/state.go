@@ -37,6 +37,9 @@ type condition struct {
 	severity slo.Severity
 	firing   bool
 	snap     *Snapshot
+	// stale marks the "no data since" condition, the only one decided
+	// from stale data.
+	stale bool
 }
 
 // Step is the alert state machine. From the stored states and one
@@ -71,14 +74,25 @@ func Step(states map[string]AlertState, results []slo.Result, routes Routing, no
 			}
 			continue
 		}
+		stale := r.Status == slo.StatusStale
 		pageFiring := false
 		for _, c := range conds {
-			if c.firing && c.severity == slo.Page {
+			if c.firing && c.severity == slo.Page && !stale {
 				pageFiring = true
 			}
 		}
 		notify := routes(o.Service)
 		for _, c := range conds {
+			if notify.Location != nil {
+				c.snap.TimeZone = notify.Location.String()
+			}
+			if stale && !c.stale {
+				// Stale data neither fires nor resolves a burn-rate alert.
+				if s, ok := states[c.key]; ok {
+					next[c.key] = s
+				}
+				continue
+			}
 			prev, had := states[c.key]
 			s := prev
 			route := notify.Ticket
@@ -102,7 +116,7 @@ func Step(states map[string]AlertState, results []slo.Result, routes Routing, no
 					// The page resolved while the ticket still fires: announce it now.
 					s.Suppressed, s.LastNotified = false, now
 					out = append(out, notifications(s, KindFiring, c.snap, now)...)
-				case !s.Suppressed && !(c.severity == slo.Ticket && pageFiring) && now.Sub(s.LastNotified) >= o.Alerting.Repeat[c.severity] && o.Alerting.Repeat[c.severity] > 0:
+				case !c.stale && !s.Suppressed && !(c.severity == slo.Ticket && pageFiring) && now.Sub(s.LastNotified) >= o.Alerting.Repeat[c.severity] && o.Alerting.Repeat[c.severity] > 0:
 					s.LastNotified = now
 					out = append(out, notifications(s, KindRepeat, c.snap, now)...)
 				}
@@ -199,5 +213,7 @@ func conditions(r slo.Result) []condition {
 		out = append(out, condition{key: o.ID() + "/" + AlertBudgetExhausted, severity: slo.Ticket,
 			firing: r.BudgetExhausted, snap: base(AlertBudgetExhausted, slo.Ticket)})
 	}
+	out = append(out, condition{key: o.ID() + "/" + AlertStale, severity: slo.Ticket, stale: true,
+		firing: r.Status == slo.StatusStale, snap: base(AlertStale, slo.Ticket)})
 	return out
 }

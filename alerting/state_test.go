@@ -146,3 +146,33 @@ func sorted(ss []string) []string {
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
+
+// TestStepStaleData: when the data stops arriving (stale), firing pages are
+// held (no resolve, no repeat), nothing new fires, and one "no data since"
+// ticket is sent; it resolves when fresh data returns, and the burn-rate
+// alerts then follow the data again.
+func TestStepStaleData(t *testing.T) {
+	o := testObjective()
+	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	states, out := Step(map[string]AlertState{}, []slo.Result{result(o, t0, 0.0001, pageBurn)}, testRoutes, t0)
+	require.Equal(t, []string{"firing page-1h #page", "firing page-6h #page"}, kinds(out))
+
+	// The logs stop at t0: evaluated 25 minutes later, the result is stale.
+	stale := slo.MarkStale(result(o, t0, 0, nil), t0.Add(25*m), slo.DefaultStaleAfter)
+	require.Equal(t, slo.StatusStale, stale.Status)
+	states, out = Step(states, []slo.Result{stale}, testRoutes, t0.Add(25*m))
+	require.Equal(t, []string{"firing stale-data #ticket"}, kinds(out), "one ticket; the clean-looking data resolves nothing")
+	require.Contains(t, out[0].Summary(), "shop/availability has no data since 2026-10-01 12:00 UTC")
+	require.True(t, states["shop/availability/page-1h"].Firing)
+	for i := range 30 { // hours of stale data: no repeats of anything
+		now := t0.Add(25*m + time.Duration(i)*h)
+		states, out = Step(states, []slo.Result{slo.MarkStale(result(o, t0, 0.0001, pageBurn), now, slo.DefaultStaleAfter)}, testRoutes, now)
+		require.Empty(t, out)
+	}
+	// Fresh data, clean: the stale ticket and the pages resolve.
+	now := t0.Add(31 * h)
+	fresh := slo.MarkStale(result(o, now, 0, nil), now, slo.DefaultStaleAfter)
+	require.Equal(t, slo.StatusOK, fresh.Status)
+	_, out = Step(states, []slo.Result{fresh}, testRoutes, now)
+	require.ElementsMatch(t, []string{"resolved page-1h #page", "resolved page-6h #page", "resolved stale-data #ticket"}, kinds(out))
+}

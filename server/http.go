@@ -92,7 +92,7 @@ var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMa
 	},
 	"duration": func(secs float64) string { return slo.HumanDuration(time.Duration(secs * float64(time.Second))) },
 	"statusText": func(st slo.Status) string {
-		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data"}[st]
+		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data", slo.StatusStale: "stale"}[st]
 	},
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }).ParseFS(webFS, "web/status.html"))
@@ -161,7 +161,7 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	// What needs attention first: violated, at risk, no data, then kept.
-	rank := map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusNoData: 2, slo.StatusOK: 3}
+	rank := map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 2, slo.StatusOK: 3}
 	slices.SortStableFunc(data.SLOs, func(a, b pageSLO) int { return rank[a.Status] - rank[b.Status] })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, data); err != nil {

@@ -92,6 +92,7 @@ var sloNames = map[string]string{
 	"slo_time_to_exhaustion_seconds":     "Time until the budget is spent at the current burn rate (+Inf: never).",
 	"slo_alert_firing":                   "1 while an alert of the SLO fires, else 0.",
 	"slo_info":                           "The SLO's window, budgeting, source and status (value 1).",
+	"slo_data_age_seconds":               "How old the SLO's newest data was at the last evaluation (ALB: the ingestion watermark).",
 }
 
 // SeriesNames lists the slo_* series the service exports.
@@ -138,6 +139,7 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range snap.results {
 		o := r.Objective
 		emit("slo_objective_ratio", o.Target, r, nil, nil)
+		emit("slo_data_age_seconds", max(snap.at.Sub(r.At).Seconds(), 0), r, nil, nil)
 		emit("slo_info", 1, r, []string{"window", "budgeting", "source", "status"},
 			[]string{o.Window.String(), o.Budgeting.Method.String(), o.SLI.Kind(), string(r.Status)})
 		firing := map[string]bool{}

@@ -472,7 +472,10 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	}
 	rep := slo.Report{At: now.UTC(), SLOs: []slo.ReportSLO{}}
 	for _, r := range results {
-		rep.SLOs = append(rep.SLOs, slo.NewReportSLO(r))
+		rs := slo.NewReportSLO(r)
+		age := max(now.Sub(r.At).Seconds(), 0)
+		rs.DataAgeSeconds = &age
+		rep.SLOs = append(rep.SLOs, rs)
 	}
 	s.latest.Store(&snapshot{results: results, report: rep, states: states, at: now})
 	s.ready.Store(caughtUp)
@@ -484,6 +487,9 @@ func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.T
 		src.ALB = s.albDB
 	}
 	results := Evaluate(ctx, src, objs, time.Time{}, now)
+	for i := range results {
+		results[i] = slo.MarkStale(results[i], now, slo.DefaultStaleAfter)
+	}
 	if s.prom != nil {
 		for _, r := range results {
 			if r.Objective.SLI.Prometheus != nil && r.Err != nil {

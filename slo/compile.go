@@ -223,6 +223,20 @@ func (c *compiler) notify(ctx string, n *specNotify, parent any) Notify {
 		}
 		out.Reminders = append(out.Reminders, rem)
 	}
+	out.Location, out.Language = time.UTC, "en"
+	if len(out.Reminders) > 0 {
+		out.Location, out.Language = out.Reminders[0].Location, out.Reminders[0].Language
+	}
+	if n.Timezone != "" {
+		out.Location = c.location(ctx, "notify.timezone", &n.Timezone, n)
+	}
+	switch n.Language {
+	case "":
+	case "en", "ja":
+		out.Language = n.Language
+	default:
+		c.errorAt(c.at(&n.Language, n), "%s: notify.language: %q is not supported: use en or ja", ctx, n.Language)
+	}
 	return out
 }
 
@@ -258,6 +272,12 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 		ctx = fmt.Sprintf("service %q slo", svc.Name)
 	}
 	o.Labels = c.labels(ctx, s.Labels, svc.Labels)
+	if s.StaleAfter != 0 {
+		o.StaleAfter = time.Duration(s.StaleAfter)
+		if o.StaleAfter < time.Minute {
+			c.errorAt(c.at(&s.StaleAfter, s), "%s: stale_after must be at least 1m, got %s", ctx, FormatDuration(o.StaleAfter))
+		}
+	}
 	o.Links = c.links(ctx, &s.Links, svc.Links)
 
 	switch {

@@ -18,7 +18,26 @@ const (
 	StatusViolated Status = "violated"
 	// StatusNoData: no events in the period, or the source failed.
 	StatusNoData Status = "no_data"
+	// StatusStale: the newest data is older than the objective's
+	// stale_after: the numbers are those of the data's end, not of now.
+	StatusStale Status = "stale"
 )
+
+// MarkStale makes a result stale when its data ends more than the
+// objective's stale_after (def when unset) before now. A stale result keeps
+// its numbers (they are true as of r.At) but no burn-rate alert may fire or
+// resolve from it.
+func MarkStale(r Result, now time.Time, def time.Duration) Result {
+	after := r.Objective.StaleAfter
+	if after == 0 {
+		after = def
+	}
+	if r.Status == StatusNoData || after <= 0 || r.At.IsZero() || now.Sub(r.At) <= after {
+		return r
+	}
+	r.Status = StatusStale
+	return r
+}
 
 // Input is what a source measured for one objective, for evaluation at a
 // time `at`. Counts cover [from, at) with from given by the objective: see

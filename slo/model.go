@@ -29,6 +29,12 @@ type Notify struct {
 	Page      Route
 	Ticket    Route
 	Reminders []Reminder
+	// Location is the time zone alert messages state times in: notify.timezone,
+	// else the first reminder's, else UTC.
+	Location *time.Location
+	// Language of alert messages: notify.language, else the first
+	// reminder's, else "en".
+	Language string
 }
 
 // Route is where notifications of one severity go; an empty Route sends
@@ -89,8 +95,16 @@ type Objective struct {
 	Labels map[string]string
 	// Links are the SLO's links, or the service's where the SLO has none.
 	Links Links
-	Pos   Pos
+	// StaleAfter is how old the newest data may be before the SLO is stale;
+	// zero means the source's default (DefaultStaleAfter).
+	StaleAfter time.Duration
+	Pos        Pos
 }
+
+// DefaultStaleAfter is how old ALB data may get before an SLO is stale: ALB
+// writes a file per node every 5 minutes and delivers it a few minutes
+// later, so 20 minutes is four intervals missed.
+const DefaultStaleAfter = 20 * time.Minute
 
 // ID is "service/slo", unique across loaded specs.
 func (o *Objective) ID() string { return o.Service + "/" + o.Name }

@@ -39,6 +39,9 @@ type ReportSLO struct {
 	Windows         map[string]ReportWindow `json:"windows"`
 	Alerts          []ReportAlert           `json:"alerts"`
 	BudgetExhausted bool                    `json:"budget_exhausted"`
+	// DataAgeSeconds is how old the newest data was when evaluated (null
+	// when not known, as in a one-shot report at a given time).
+	DataAgeSeconds *float64 `json:"data_age_seconds,omitempty"`
 }
 
 // ReportSlices counts timeslices.

@@ -26,6 +26,8 @@ type specNotify struct {
 	Page      *specRoute     `yaml:"page"`
 	Ticket    *specRoute     `yaml:"ticket"`
 	Reminders []specReminder `yaml:"reminders"`
+	Timezone  string         `yaml:"timezone"`
+	Language  string         `yaml:"language"`
 }
 
 type specRoute struct {
@@ -62,6 +64,7 @@ type specObjective struct {
 	Alerting    specAlerting   `yaml:"alerting"`
 	Labels      specLabels     `yaml:"labels"`
 	Links       specLinks      `yaml:"links"`
+	StaleAfter  model.Duration `yaml:"stale_after"`
 }
 
 type specBudgeting struct {

@@ -104,7 +104,10 @@ func alert(s alerting.AlertState, start, end time.Time, generatorURL string) Ale
 			a.Labels[k] = v
 		}
 		a.Labels["service"], a.Labels["slo"], a.Labels["alert"] = snap.Service, snap.SLO, snap.Alert
-		if snap.Alert == alerting.AlertBudgetExhausted {
+		if snap.Alert == alerting.AlertStale {
+			name = "SLODataStale"
+			a.Annotations["summary"] = fmt.Sprintf("%s/%s has no data since %s", snap.Service, snap.SLO, snap.When())
+		} else if snap.Alert == alerting.AlertBudgetExhausted {
 			name = "SLOErrorBudgetExhausted"
 			a.Annotations["summary"] = fmt.Sprintf("%s/%s has spent its error budget", snap.Service, snap.SLO)
 		} else {

@@ -305,8 +305,12 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	id := esc(a.Service + "/" + a.SLO)
 	var title, color string
 	switch {
+	case n.Kind == alerting.KindResolved && a.Alert == alerting.AlertStale:
+		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s has data again (as of %s)", id, a.When()), colorResolved
 	case n.Kind == alerting.KindResolved:
 		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s (%s)", id, esc(a.Alert)), colorResolved
+	case a.Alert == alerting.AlertStale:
+		title, color = fmt.Sprintf(":warning: [TICKET] %s has no data since %s: its logs stopped arriving, so its status and alerts are on hold", id, a.When()), colorTicket
 	case a.Alert == alerting.AlertBudgetExhausted:
 		title, color = fmt.Sprintf(":money_with_wings: %s has spent its error budget", id), colorTicket
 	default:
@@ -330,6 +334,9 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	}
 	if a.TTESeconds != nil {
 		fields = append(fields, md(fmt.Sprintf("*Budget spent in*\n%s at this rate", slo.HumanDuration(time.Duration(*a.TTESeconds*float64(time.Second))))))
+	}
+	if when := a.When(); when != "" {
+		fields = append(fields, md("*As of*\n"+when))
 	}
 	blocks := []slack.Block{
 		slack.NewSectionBlock(md("*"+title+"*"), nil, nil),

@@ -52,7 +52,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			specs, logs, data := filepath.Join(dir, "specs"), filepath.Join(dir, "logs"), filepath.Join(dir, "data")
 			require.NoError(t, os.MkdirAll(specs, 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), []byte(spec), 0o644))
-			t0 := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
+			t0 := recentStart()
 			writeLogs(t, logs, t0, 2*time.Hour, 0)
 			writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)
 			addr := freePort(t)

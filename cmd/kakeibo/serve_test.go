@@ -131,7 +131,7 @@ func TestServeEndToEnd(t *testing.T) {
 	specPath := filepath.Join(specs, "mart-api.yaml")
 	require.NoError(t, os.WriteFile(specPath, spec, 0o644))
 
-	t0 := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
+	t0 := recentStart()
 	writeLogs(t, logs, t0, 2*time.Hour, 0)
 	slack := fakeslack.New(t, "xoxb-e2e-secret", "mart-alerts", "mart-sre", "mart")
 	addr := freePort(t)
@@ -216,4 +216,12 @@ func TestServeEndToEnd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("still running 5s after SIGTERM")
 	}
+}
+
+// recentStart is where tests' generated logs begin: two hours and ten
+// minutes ago on a 5-minute boundary, so two hours of logs end fresh (serve
+// marks SLOs stale when their logs end more than 20 minutes ago) and later
+// writes continue from there.
+func recentStart() time.Time {
+	return time.Now().UTC().Truncate(5 * time.Minute).Add(-2*time.Hour - 10*time.Minute)
 }

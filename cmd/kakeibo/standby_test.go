@@ -41,7 +41,7 @@ func TestHotStandby(t *testing.T) {
 	spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
-	t0 := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
+	t0 := recentStart()
 	writeLogs(t, logs, t0, 2*time.Hour, 0)
 	slack := fakeslack.New(t, "xoxb-ha-secret", "mart-alerts", "mart-sre", "mart")
 
