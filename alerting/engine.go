@@ -34,13 +34,19 @@ func (e *Engine) SetServices(services []*slo.Service) error {
 	var jobs []ReminderJob
 	for _, s := range services {
 		byName[s.Name] = s.Notify
+		seen := map[string]bool{}
 		for i, r := range s.Notify.Reminders {
 			sched, err := slo.ParseSchedule(r.Schedule)
 			if err != nil {
 				return fmt.Errorf("service %s reminder %d: %w", s.Name, i, err)
 			}
+			key := ReminderKey(s.Name, r)
+			if seen[key] {
+				continue // the same reminder twice posts once
+			}
+			seen[key] = true
 			jobs = append(jobs, ReminderJob{
-				Key: fmt.Sprintf("%s#%d", s.Name, i), Service: s.Name, Channel: r.Slack,
+				Key: key, Service: s.Name, Channel: r.Slack,
 				Language: r.Language, Schedule: sched, Location: r.Location,
 			})
 		}
@@ -88,6 +94,17 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 	return next, nil
 }
 
+// ReminderKey identifies a reminder by what it is (service, channel,
+// schedule, time zone), not by its position in the list: reordering a
+// spec's reminders keeps each one's schedule.
+func ReminderKey(service string, r slo.Reminder) string {
+	loc := "UTC"
+	if r.Location != nil {
+		loc = r.Location.String()
+	}
+	return fmt.Sprintf("%s|%s|%s|%s", service, r.Slack, r.Schedule, loc)
+}
+
 // ReminderJob is one notify.reminders entry of a service.
 type ReminderJob struct {
 	Key, Service, Channel, Language string
@@ -98,8 +115,9 @@ type ReminderJob struct {
 // DueReminders decides which reminders run at now, from when each last
 // ran. A reminder never seen before starts counting from now (no digest at
 // first start). A run missed by more than an hour (the service was down)
-// is skipped rather than sent late. Schedules are evaluated in their time
-// zone, so "0 11 * * MON-FRI" in Asia/Tokyo is 11:00 in Tokyo, DST or not.
+// is skipped rather than sent late. Schedules are evaluated on the wall
+// clock of their time zone (see NextRun), so "0 11 * * MON-FRI" in
+// Asia/Tokyo is 11:00 in Tokyo, and DST changes neither double nor drop a run.
 func DueReminders(jobs []ReminderJob, runs map[string]time.Time, now time.Time) (due []ReminderJob, updates map[string]time.Time) {
 	updates = map[string]time.Time{}
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Key < jobs[j].Key })
@@ -114,7 +132,7 @@ func DueReminders(jobs []ReminderJob, runs map[string]time.Time, now time.Time) 
 			loc = time.UTC
 		}
 		var latest time.Time
-		for t := j.Schedule.Next(last.In(loc)); !t.After(now); t = j.Schedule.Next(t) {
+		for t := NextRun(j.Schedule, last, loc); !t.After(now); t = NextRun(j.Schedule, t, loc) {
 			latest = t
 		}
 		if latest.IsZero() {
@@ -126,4 +144,49 @@ func DueReminders(jobs []ReminderJob, runs map[string]time.Time, now time.Time) 
 		}
 	}
 	return due, updates
+}
+
+// NextRun is the first run of a schedule after `after`, with the schedule
+// read as wall-clock times in loc. A wall time that occurs twice (clocks go
+// back) runs once; a wall time that does not exist (clocks go forward) runs
+// once, at the first instant after the gap.
+func NextRun(s cron.Schedule, after time.Time, loc *time.Location) time.Time {
+	// The schedule steps over wall-clock time, which has no DST in UTC.
+	wall := wallClock(after.In(loc))
+	for range 1000 {
+		next := s.Next(wall)
+		if next.IsZero() {
+			return time.Time{}
+		}
+		t := time.Date(next.Year(), next.Month(), next.Day(), next.Hour(), next.Minute(), 0, 0, loc)
+		switch tw := wallClock(t.In(loc)); {
+		case tw.Before(next):
+			// In a gap, and Go chose the zone before it: the first instant
+			// after the gap is where that zone ends.
+			_, t = t.ZoneBounds()
+		case tw.After(next):
+			// In a gap, and Go chose the zone after it: where it begins.
+			t, _ = t.ZoneBounds()
+		default:
+			// A wall time that occurs twice: take the first occurrence.
+			for _, d := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute} {
+				if e := t.Add(-d); wallClock(e.In(loc)).Equal(next) {
+					t = e
+					break
+				}
+			}
+		}
+		if t.After(after) {
+			return t
+		}
+		// The wall time came round again in an overlap, or the gap's run
+		// is already done: go on from it.
+		wall = next
+	}
+	return time.Time{}
+}
+
+// wallClock is t's wall-clock reading as a UTC time.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }

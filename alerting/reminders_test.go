@@ -126,3 +126,68 @@ func TestTemplatesOverride(t *testing.T) {
 	_, err = LoadTemplates(dir)
 	require.ErrorContains(t, err, "digest.ja.tmpl")
 }
+
+// TestRemindersOnDSTChangeoverDays runs the reminder scheduler minute by
+// minute over each changeover day: a wall time that occurs twice runs once,
+// a wall time skipped by the clocks runs once at the end of the gap, and
+// the days around run once as usual.
+func TestRemindersOnDSTChangeoverDays(t *testing.T) {
+	for _, c := range []struct {
+		name, tz, schedule string
+		day                time.Time // the changeover date (local)
+		want               string    // local time of the one run that day
+	}{
+		{"Berlin gap 02:30", "Europe/Berlin", "30 2 * * *", time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC), "03:00 CEST"},
+		{"Berlin overlap 02:30", "Europe/Berlin", "30 2 * * *", time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), "02:30 CEST"},
+		{"Berlin 09:30 spring", "Europe/Berlin", "30 9 * * *", time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC), "09:30 CEST"},
+		{"New York gap 02:30", "America/New_York", "30 2 * * *", time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC), "03:00 EDT"},
+		{"New York overlap 01:30", "America/New_York", "30 1 * * *", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), "01:30 EDT"},
+		{"Sydney gap 02:15", "Australia/Sydney", "15 2 * * *", time.Date(2026, 10, 4, 0, 0, 0, 0, time.UTC), "03:00 AEDT"},
+		{"Sydney overlap 02:30", "Australia/Sydney", "30 2 * * *", time.Date(2026, 4, 5, 0, 0, 0, 0, time.UTC), "02:30 AEDT"},
+		{"Sydney every 20 min of the gap hour", "Australia/Sydney", "*/20 2 * * *", time.Date(2026, 10, 4, 0, 0, 0, 0, time.UTC), "03:00 AEDT"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			j := job(t, c.schedule, c.tz)
+			loc := j.Location
+			day := time.Date(c.day.Year(), c.day.Month(), c.day.Day(), 0, 0, 0, 0, loc)
+			runs := map[string]time.Time{"shop#0": day.AddDate(0, 0, -1).Add(12 * time.Hour)}
+			perDay := map[string][]string{}
+			for now := day.AddDate(0, 0, -1).Add(12 * time.Hour); now.Before(day.AddDate(0, 0, 2)); now = now.Add(time.Minute) {
+				due, upd := DueReminders([]ReminderJob{j}, runs, now)
+				if len(due) > 0 {
+					l := now.In(loc)
+					perDay[l.Format("2006-01-02")] = append(perDay[l.Format("2006-01-02")], l.Format("15:04 MST"))
+				}
+				for k, v := range upd {
+					runs[k] = v
+				}
+			}
+			require.Equal(t, []string{c.want}, perDay[day.Format("2006-01-02")], "the changeover day")
+			require.Len(t, perDay[day.AddDate(0, 0, 1).Format("2006-01-02")], map[bool]int{true: 3, false: 1}[strings.HasPrefix(c.schedule, "*/20")], "the day after")
+		})
+	}
+}
+
+// TestRemindersKeyedByIdentity: reordering a service's reminders keeps
+// each reminder's last run.
+func TestRemindersKeyedByIdentity(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	a := slo.Reminder{Slack: "#a", Schedule: "0 11 * * *", Location: tokyo, Language: "ja"}
+	b := slo.Reminder{Slack: "#b", Schedule: "0 18 * * *", Location: time.UTC, Language: "en"}
+	svc := func(rs ...slo.Reminder) []*slo.Service {
+		return []*slo.Service{{Name: "shop", Notify: slo.Notify{Reminders: rs}}}
+	}
+	e1, err := NewEngine(nil, svc(a, b))
+	require.NoError(t, err)
+	e2, err := NewEngine(nil, svc(b, a))
+	require.NoError(t, err)
+	keys := func(e *Engine) map[string]string {
+		out := map[string]string{}
+		for _, j := range e.jobs {
+			out[j.Channel] = j.Key
+		}
+		return out
+	}
+	require.Equal(t, keys(e1), keys(e2))
+	require.NotEqual(t, keys(e1)["#a"], keys(e1)["#b"])
+}
