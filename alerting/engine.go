@@ -79,7 +79,7 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 				rs = append(rs, r)
 			}
 		}
-		d := BuildDigest(j.Channel, j.Language, rs, now.In(j.Location))
+		d := BuildDigest(j.Channel, j.Language, rs, now, j.Location)
 		out = append(out, Notification{Key: "reminder/" + j.Key, Kind: KindDigest, Target: Target{Via: ViaSlack, Channel: j.Channel}, Digest: &d, Created: now, UID: NewUID()})
 	}
 	if err := e.store.Apply(Change{States: next, Notifications: out, Reminders: updates}); err != nil {

@@ -1,6 +1,8 @@
 package alerting
 
 import (
+	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,35 +83,95 @@ func digestResults(t *testing.T) []slo.Result {
 	return []slo.Result{result(o, at, 0.0001, nil), result(lat, at, 0.0001, pageBurn)}
 }
 
-func TestDigestText(t *testing.T) {
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// mixResults are one SLO of every status: kept, at risk, violated, stale
+// (logs stopped 3 hours before the digest) and no data.
+func mixResults(t *testing.T, at time.Time) []slo.Result {
+	mk := func(name string) *slo.Objective {
+		o := testObjective()
+		o.Service, o.Name = "mart-api", name
+		return o
+	}
+	kept, risk, violated, stale, none := mk("availability"), mk("latency"), mk("checkout"), mk("search"), mk("uptime")
+	kept.Links.Dashboard = "https://grafana.example.com/d/kakeibo?var-service=mart-api&var-slo=availability"
+	none.Window = slo.CalendarWindow("month", time.UTC)
+	return []slo.Result{
+		result(kept, at, 0.0001, nil),
+		result(risk, at, 0.0001, pageBurn),
+		result(violated, at, 0.0114, map[time.Duration]float64{24 * h: 0.0124}),
+		slo.MarkStale(result(stale, at.Add(-3*h), 0.0002, nil), at, slo.DefaultStaleAfter),
+		slo.Evaluate(none, at, slo.Input{Period: slo.Counts{}}),
+	}
+}
+
+// TestDigestGolden renders digests of every mix of statuses in English and
+// Japanese and compares them with reviewed golden files
+// (go test ./alerting -run TestDigestGolden -update rewrites them).
+func TestDigestGolden(t *testing.T) {
 	tmpl, err := LoadTemplates("")
 	require.NoError(t, err)
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
-	at := time.Date(2026, 11, 25, 11, 0, 0, 0, tokyo)
+	at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) // 11:00 JST
+	all := mixResults(t, at)
+	for _, c := range []struct {
+		name string
+		pick []int
+	}{
+		{"kept", []int{0}},
+		{"at-risk", []int{0, 1}},
+		{"violated", []int{0, 1, 2}},
+		{"stale", []int{0, 3}},
+		{"no-data", []int{4, 0}},
+		{"all", []int{0, 1, 2, 3, 4}},
+	} {
+		var rs []slo.Result
+		for _, i := range c.pick {
+			rs = append(rs, all[i])
+		}
+		for _, lang := range []string{"en", "ja"} {
+			t.Run(c.name+"."+lang, func(t *testing.T) {
+				d := BuildDigest("#mart", lang, rs, at, tokyo)
+				// Through the outbox's JSON and back, as serve delivers it.
+				b, err := json.Marshal(d)
+				require.NoError(t, err)
+				var back Digest
+				require.NoError(t, json.Unmarshal(b, &back))
+				text, err := tmpl.Digest(&back)
+				require.NoError(t, err)
+				path := filepath.Join("testdata", "digest-"+c.name+"."+lang+".golden")
+				if *update {
+					require.NoError(t, os.MkdirAll("testdata", 0o755))
+					require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+				}
+				want, err := os.ReadFile(path)
+				require.NoError(t, err)
+				require.Equal(t, string(want), text)
+				require.Contains(t, text, "JST")
+				require.NotContains(t, text, "(0s)")
+				require.NotRegexp(t, `-\d+(\.\d+)?%`, text, "an overspent budget is said in words, not as a negative percent")
+			})
+		}
+	}
+}
 
-	d := BuildDigest("#shop", "en", digestResults(t), at)
-	text, err := tmpl.Digest(&d)
-	require.NoError(t, err)
-	lines := strings.Split(text, "\n")
-	require.Equal(t, "*1 of 2 SLOs need attention* (#shop, 2026-11-25 11:00 JST)", lines[0])
-	require.Contains(t, text, ":white_check_mark: *shop/availability* — SLI 99.99% (objective 99.9% over 30d), budget left 90% (38m52.8s), fastest burn 0×")
-	require.Contains(t, text, "<https://grafana.example.com/d/x|dashboard>")
-	require.Contains(t, text, ":warning: *shop/latency*")
-	require.Contains(t, text, "fastest burn 20× over 5m")
-
-	d.Language = "ja"
-	text, err = tmpl.Digest(&d)
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(text, "*2件中1件のSLOに注意が必要です*"), text)
-	require.Contains(t, text, "残りエラーバジェット 90%")
-
-	ok := BuildDigest("#shop", "ja", digestResults(t)[:1], at)
-	text, err = tmpl.Digest(&ok)
-	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(text, "*1件のSLOはすべて守られています*"), text)
-	ok.Language = "en"
-	text, _ = tmpl.Digest(&ok)
-	require.True(t, strings.HasPrefix(text, "*All 1 SLOs are kept*"), text)
+func TestNaturalDuration(t *testing.T) {
+	for _, c := range []struct {
+		d      time.Duration
+		en, ja string
+	}{
+		{0, "0 seconds", "0秒"},
+		{52 * time.Second, "52 seconds", "52秒"},
+		{38*time.Minute + 52800*time.Millisecond, "38 minutes 53 seconds", "38分53秒"},
+		{2*time.Hour + 2*time.Minute + 59600*time.Millisecond, "2 hours 3 minutes", "2時間3分"},
+		{time.Hour, "1 hour", "1時間"},
+		{30 * 24 * time.Hour, "30 days", "30日間"},
+		{26 * time.Hour, "1 day 2 hours", "1日2時間"},
+		{24*time.Hour + 5*time.Minute, "1 day", "1日間"},
+	} {
+		require.Equal(t, c.en, NaturalDuration(c.d, "en"))
+		require.Equal(t, c.ja, NaturalDuration(c.d, "ja"))
+	}
 }
 
 func TestTemplatesOverride(t *testing.T) {
@@ -117,7 +179,7 @@ func TestTemplatesOverride(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "digest.en.tmpl"), []byte(`{{len .Lines}} SLOs for {{.Channel}}`), 0o644))
 	tmpl, err := LoadTemplates(dir)
 	require.NoError(t, err)
-	d := BuildDigest("#shop", "en", digestResults(t), time.Now())
+	d := BuildDigest("#shop", "en", digestResults(t), time.Now(), nil)
 	text, err := tmpl.Digest(&d)
 	require.NoError(t, err)
 	require.Equal(t, "2 SLOs for #shop", text)

@@ -58,6 +58,16 @@ func runRemind(ctx context.Context, env *cmdEnv, args []string) int {
 	}
 
 	now := time.Now()
+	// The digest is as of --at when given; otherwise as of now, with SLOs
+	// whose logs stopped arriving marked stale.
+	asOf := now
+	if !ev.at.IsZero() {
+		asOf = ev.at
+	} else {
+		for i := range ev.results {
+			ev.results[i] = slo.MarkStale(ev.results[i], now, slo.DefaultStaleAfter)
+		}
+	}
 	var outbox []alerting.Notification
 	printed := 0
 	for _, svc := range ev.set.Services {
@@ -71,7 +81,7 @@ func runRemind(ctx context.Context, env *cmdEnv, args []string) int {
 			if channel != "" && rem.Slack != channel {
 				continue
 			}
-			d := alerting.BuildDigest(rem.Slack, rem.Language, results, now.In(rem.Location))
+			d := alerting.BuildDigest(rem.Slack, rem.Language, results, asOf, rem.Location)
 			if notifier == nil {
 				text, err := tmpl.Digest(&d)
 				if err != nil {

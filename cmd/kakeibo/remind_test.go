@@ -10,11 +10,18 @@ import (
 )
 
 func TestRemindDryRun(t *testing.T) {
-	code, out, errOut := kakeibo(t, nil, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run")
+	at := []string{"--at", "2026-10-02T00:00:00Z"}
+	code, out, errOut := kakeibo(t, nil, append([]string{"remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run"}, at...)...)
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, "# #mart (service mart-api, ja)\n*3件中2件のSLOに注意が必要です*")
-	require.Contains(t, out, "# #storefront (service web-storefront, en)\n*All 2 SLOs are kept*")
-	require.Contains(t, out, ":x: *mart-api/availability*")
+	require.Contains(t, out, "# #mart (service mart-api, ja)\n*SLO違反あり: mart-api/availability（予算超過 12.4倍）・要注意 1件*\n#mart・SLO 3件・2026-10-02 09:00 JST 時点")
+	require.Contains(t, out, "# #storefront (service web-storefront, en)\n*SLO violations: none*\n#storefront · 2 SLOs · as of 2026-10-02 02:00 CEST")
+	require.Contains(t, out, ":x: *mart-api/availability* — 違反 — エラーバジェットの12.4倍を消費（予算超過）")
+
+	// Without --at the digest is as of now: the bundled logs ended long ago.
+	code, out, errOut = kakeibo(t, nil, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run", "--channel", "#storefront")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "*SLO violations: none · 2 without current data*")
+	require.Contains(t, out, "stale — no data since 2026-10-02 01:55 CEST")
 
 	code, out, _ = kakeibo(t, nil, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run", "--channel", "#storefront")
 	require.Equal(t, exitOK, code)
@@ -32,7 +39,7 @@ func TestRemindPostsToSlack(t *testing.T) {
 	f := fakeslack.New(t, "xoxb-remind-secret", "mart", "storefront")
 	f.FailPosts(1, 500, 0, "")
 	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-remind-secret", "SLACK_API_URL": f.APIURL()}
-	code, out, errOut := kakeibo(t, env, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--channel", "#mart")
+	code, out, errOut := kakeibo(t, env, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--channel", "#mart", "--at", "2026-10-02T00:00:00Z")
 	require.Equal(t, exitOK, code, errOut)
 	require.Empty(t, out)
 	require.NotContains(t, errOut, "xoxb-remind-secret")
@@ -41,7 +48,7 @@ func TestRemindPostsToSlack(t *testing.T) {
 	require.Len(t, msgs, 1, "posted exactly once")
 	require.Equal(t, f.ChannelID("#mart"), msgs[0].Channel)
 	require.Equal(t, 2, f.Calls("chat.postMessage"))
-	require.True(t, strings.HasPrefix(msgs[0].Text, "*3件中2件のSLOに注意が必要です*"), msgs[0].Text)
+	require.True(t, strings.HasPrefix(msgs[0].Text, "*SLO違反あり: mart-api/availability（予算超過 12.4倍）"), msgs[0].Text)
 }
 
 // TestRemindPermanentFailure: a revoked token fails the run at once with
