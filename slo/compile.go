@@ -342,6 +342,12 @@ func (c *compiler) budgeting(ctx string, s *specObjective) Budgeting {
 		default:
 			out.SliceTarget = percentToRatio(*ts.GoodAbove)
 		}
+		if ts.MinEvents != nil {
+			if *ts.MinEvents < 0 {
+				c.errorAt(c.at(&ts.MinEvents, ts), "%s: budgeting.timeslices.min_events must not be negative, got %d", ctx, *ts.MinEvents)
+			}
+			out.SliceMinEvents = float64(*ts.MinEvents)
+		}
 		return out
 	case b.Occurrences == nil:
 		c.errorAt(c.at(b, s), "%s: budgeting: set occurrences or timeslices", ctx)

@@ -170,7 +170,9 @@ func Evaluate(o *Objective, at time.Time, in Input) Result {
 			long.BurnRate > th && short.BurnRate > th
 		r.Alerts = append(r.Alerts, AlertResult{AlertWindow: w, Threshold: th, Firing: firing})
 	}
-	r.BudgetExhausted = o.Alerting.BudgetExhausted && r.BudgetRemaining <= 0
+	// Like the burn alerts, budget exhaustion needs min_events in the
+	// period: 1 failure in 40 requests two minutes into a month is no ticket.
+	r.BudgetExhausted = o.Alerting.BudgetExhausted && r.BudgetRemaining <= 0 && r.Counts.Total >= o.Alerting.MinEvents
 	if burn, ok := r.currentBurn(); ok {
 		r.TimeToExhaustion, r.Exhausts = TimeToExhaustion(r.BudgetRemaining, burn, period)
 	} else if r.BudgetRemaining <= 0 {
@@ -228,7 +230,7 @@ func evaluateSlices(o *Objective, at time.Time, slicesIn []Counts, r *Result) {
 	badIn := func(since time.Time) int {
 		n := 0
 		for i, c := range slicesIn {
-			if !from.Add(time.Duration(i)*slice).Before(since) && isBadSlice(c, o.Budgeting.SliceTarget) {
+			if !from.Add(time.Duration(i)*slice).Before(since) && isBadSlice(c, o.Budgeting) {
 				n++
 			}
 		}
@@ -240,8 +242,8 @@ func evaluateSlices(o *Objective, at time.Time, slicesIn []Counts, r *Result) {
 		}
 		r.Counts = r.Counts.Add(c)
 		switch {
-		case !c.HasData():
-		case isBadSlice(c, o.Budgeting.SliceTarget):
+		case !counts(c, o.Budgeting):
+		case isBadSlice(c, o.Budgeting):
 			r.BadSlices++
 		default:
 			r.GoodSlices++
@@ -275,9 +277,15 @@ func evaluateSlices(o *Objective, at time.Time, slicesIn []Counts, r *Result) {
 	}
 }
 
-func isBadSlice(c Counts, target float64) bool {
+// counts says whether a slice counts at all: it has events, at least the
+// per-slice minimum.
+func counts(c Counts, b Budgeting) bool {
+	return c.HasData() && c.Total >= b.SliceMinEvents
+}
+
+func isBadSlice(c Counts, b Budgeting) bool {
 	sli, ok := c.Ratio()
-	return ok && sli < target
+	return ok && counts(c, b) && sli < b.SliceTarget
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -228,3 +228,43 @@ func TestEvaluateTimeslices(t *testing.T) {
 	require.Error(t, r.Err)
 	require.Equal(t, slo.StatusNoData, r.Status)
 }
+
+// TestTimesliceMinEvents: a slice with fewer events than the per-slice
+// minimum is neither good nor bad, in the period and in the burn windows.
+func TestTimesliceMinEvents(t *testing.T) {
+	o := &slo.Objective{Service: "s", Name: "uptime", Target: 0.999, Window: slo.Rolling(24 * time.Hour),
+		Budgeting: slo.Budgeting{Method: slo.Timeslices, Slice: time.Minute, SliceTarget: 0.99, SliceMinEvents: 20},
+		Alerting:  slo.AlertPolicy{Windows: slo.DefaultAlertWindows()}}
+	at := time.Date(2026, 10, 1, 4, 0, 0, 0, time.UTC)
+	from, to := o.SliceRange(at)
+	n := int(to.Sub(from) / time.Minute)
+	slices := make([]slo.Counts, n)
+	for i := range slices {
+		slices[i] = slo.Counts{Good: 100, Total: 100}
+	}
+	slices[n-1] = slo.Counts{Good: 11, Total: 12} // 3 a.m.: one error among a dozen
+	r := slo.Evaluate(o, at, slo.Input{Slices: slices})
+	require.Zero(t, r.BadSlices)
+	require.Equal(t, slo.StatusOK, r.Status)
+	for _, a := range r.Alerts {
+		require.False(t, a.Firing, a.Name)
+	}
+	o.Budgeting.SliceMinEvents = 0
+	r = slo.Evaluate(o, at, slo.Input{Slices: slices})
+	require.Equal(t, 1, r.BadSlices, "without the minimum it is a bad minute")
+	require.True(t, r.Alerts[0].Firing, "and it pages")
+}
+
+// TestBudgetExhaustionNeedsMinEvents: 1 failure in 40 requests early in a
+// month overspends the budget, but is no exhaustion ticket below min_events.
+func TestBudgetExhaustionNeedsMinEvents(t *testing.T) {
+	o := &slo.Objective{Service: "s", Name: "a", Target: 0.999, Window: slo.CalendarWindow("month", time.UTC),
+		Alerting: slo.AlertPolicy{Windows: slo.DefaultAlertWindows(), BudgetExhausted: true, MinEvents: 100}}
+	at := time.Date(2026, 10, 1, 0, 2, 0, 0, time.UTC)
+	in := slo.Input{Period: slo.Counts{Good: 39, Total: 40}, Windows: map[time.Duration]slo.Counts{}}
+	r := slo.Evaluate(o, at, in)
+	require.Less(t, r.BudgetRemaining, 0.0)
+	require.False(t, r.BudgetExhausted)
+	o.Alerting.MinEvents = 0
+	require.True(t, slo.Evaluate(o, at, in).BudgetExhausted)
+}

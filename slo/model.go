@@ -137,6 +137,10 @@ type Budgeting struct {
 	Slice time.Duration
 	// SliceTarget is the ratio a slice must reach to be good, in (0, 1].
 	SliceTarget float64
+	// SliceMinEvents is the fewest events a slice needs to count: a slice
+	// with fewer is neither good nor bad (one error among a handful of
+	// requests at 3 a.m. is not a bad minute).
+	SliceMinEvents float64
 }
 
 // SLI is where good and total events come from; exactly one field is set.

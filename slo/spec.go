@@ -75,6 +75,7 @@ type specBudgeting struct {
 type specTimeslice struct {
 	Slice     model.Duration `yaml:"slice"`
 	GoodAbove *float64       `yaml:"good_above"`
+	MinEvents *int64         `yaml:"min_events"`
 }
 
 type specSLI struct {

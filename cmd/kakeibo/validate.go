@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -239,6 +240,9 @@ func describeSource(o *slo.Objective) string {
 	}
 	if o.Budgeting.Method == slo.Timeslices {
 		s += fmt.Sprintf("\n             a %s slice is good when at least %s%% of its events are", shortDuration(o.Budgeting.Slice), percent(o.Budgeting.SliceTarget))
+		if o.Budgeting.SliceMinEvents > 0 {
+			s += fmt.Sprintf("; slices with fewer than %s events do not count", strconv.FormatFloat(o.Budgeting.SliceMinEvents, 'f', -1, 64))
+		}
 	}
 	return s
 }
