@@ -154,3 +154,32 @@ func redactor(env *cmdEnv, sets ...*slo.Set) *redact.Redactor {
 	}
 	return r
 }
+
+// webhookChannels lists the Slack channels specs route to when kakeibo
+// posts through an incoming webhook (SLACK_WEBHOOK_URL without a bot
+// token): a webhook posts to the one channel it was made for, whatever the
+// spec says, so more than one channel means routes are not honoured.
+func webhookChannels(env *cmdEnv, set *slo.Set) []string {
+	if set == nil || env.getenv("SLACK_BOT_TOKEN") != "" || env.getenv("SLACK_WEBHOOK_URL") == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(c string) {
+		if c != "" && !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	for _, svc := range set.Services {
+		add(svc.Notify.Page.Slack)
+		add(svc.Notify.Ticket.Slack)
+		for _, r := range svc.Notify.Reminders {
+			add(r.Slack)
+		}
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}

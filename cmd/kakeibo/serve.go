@@ -117,6 +117,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	} else {
 		logger.Warn("no SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL: Slack notifications are only logged")
 	}
+	if chans := webhookChannels(env, specSet); len(chans) > 0 {
+		logger.Warn("SLACK_WEBHOOK_URL without SLACK_BOT_TOKEN: every message goes to the webhook's one channel, not to the channels the specs name; use a bot token to honour routes", "channels", chans)
+	}
 	if opsChannel != "" {
 		cfg.Ops = alerting.Target{Via: alerting.ViaSlack, Channel: opsChannel}
 	}

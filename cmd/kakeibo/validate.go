@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,6 +47,11 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) int {
 	if err != nil && !errors.As(err, &specErrs) {
 		fmt.Fprintf(env.stderr, "kakeibo validate: %v\n", err)
 		return exitUsage
+	}
+	if chans := webhookChannels(env, set); len(chans) > 0 {
+		set.Warnings = append(set.Warnings, &slo.Error{Warning: true, Pos: slo.Pos{File: paths[0]}, Msg: fmt.Sprintf(
+			"SLACK_WEBHOOK_URL without SLACK_BOT_TOKEN: every message goes to the webhook's one channel, not to the %d channels the specs name (%s); use a bot token to honour routes",
+			len(chans), strings.Join(chans, ", "))})
 	}
 	problems := append(append(slo.Errors{}, specErrs...), set.Warnings...)
 

@@ -134,3 +134,14 @@ func TestHelp(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	require.Contains(t, out, "validate")
 }
+
+func TestValidateWarnsAboutWebhookMode(t *testing.T) {
+	env := map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x"}
+	code, out, _ := kakeibo(t, env, "validate", "../../testdata/specs/mart-api.yaml")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, out, "SLACK_WEBHOOK_URL without SLACK_BOT_TOKEN: every message goes to the webhook's one channel, not to the 3 channels the specs name (#mart-alerts, #mart-sre, #mart)")
+	require.NotContains(t, out, "hooks.slack.com")
+	env["SLACK_BOT_TOKEN"] = "xoxb-x"
+	_, out, _ = kakeibo(t, env, "validate", "../../testdata/specs/mart-api.yaml")
+	require.NotContains(t, out, "SLACK_WEBHOOK_URL")
+}
