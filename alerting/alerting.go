@@ -24,6 +24,11 @@ const (
 	KindRepeat   Kind = "repeat"
 	KindResolved Kind = "resolved"
 	KindDigest   Kind = "digest"
+	// KindUpdate changes the incident's message in place (alerts joined
+	// or left); KindReopened does so for a re-fire within the cooldown,
+	// with a reply in the thread.
+	KindUpdate   Kind = "update"
+	KindReopened Kind = "reopened"
 	// KindOps tells the operators about kakeibo itself (undeliverable
 	// notifications); its Text is the message.
 	KindOps Kind = "ops"
@@ -65,6 +70,33 @@ type Snapshot struct {
 	At time.Time `json:"at"`
 	// TimeZone (IANA) is the route's zone, for stating At.
 	TimeZone string `json:"time_zone,omitempty"`
+	// Firing lists the incident's firing alerts (Alert joins them); Since
+	// is when the incident began, ResolvedAt when it ended (resolves, and
+	// firing messages merged with their resolve).
+	Firing     []string  `json:"firing,omitempty"`
+	Since      time.Time `json:"since,omitempty"`
+	ResolvedAt time.Time `json:"resolved_at,omitempty"`
+}
+
+func (s *Snapshot) loc() *time.Location {
+	if s.TimeZone != "" {
+		if l, err := time.LoadLocation(s.TimeZone); err == nil {
+			return l
+		}
+	}
+	return time.UTC
+}
+
+// Span states when the incident fired and resolved: "14:12–14:32 JST".
+func (s *Snapshot) Span() string {
+	if s.Since.IsZero() || s.ResolvedAt.IsZero() {
+		return ""
+	}
+	a, b := s.Since.In(s.loc()), s.ResolvedAt.In(s.loc())
+	if a.Format("2006-01-02") == b.Format("2006-01-02") {
+		return a.Format("15:04") + "–" + b.Format("15:04 MST")
+	}
+	return a.Format("2006-01-02 15:04") + " – " + b.Format("2006-01-02 15:04 MST")
 }
 
 // When states s.At in the snapshot's time zone, with the zone's name:
@@ -73,13 +105,7 @@ func (s *Snapshot) When() string {
 	if s.At.IsZero() {
 		return ""
 	}
-	loc := time.UTC
-	if s.TimeZone != "" {
-		if l, err := time.LoadLocation(s.TimeZone); err == nil {
-			loc = l
-		}
-	}
-	return s.At.In(loc).Format("2006-01-02 15:04 MST")
+	return s.At.In(s.loc()).Format("2006-01-02 15:04 MST")
 }
 
 // Notification is one message to deliver, kept in the outbox until it is.
@@ -230,8 +256,8 @@ func (n *Notification) Summary() string {
 	}
 	id := a.Service + "/" + a.SLO
 	switch {
-	case n.Kind == KindResolved:
-		return fmt.Sprintf("resolved: %s (%s)", id, a.Alert)
+	case n.Kind == KindResolved || !a.ResolvedAt.IsZero():
+		return fmt.Sprintf("resolved: %s (%s) %s", id, a.Alert, a.Span())
 	case a.Alert == AlertBudgetExhausted:
 		return fmt.Sprintf("%s has spent its error budget", id)
 	case a.Alert == AlertStale:

@@ -128,6 +128,7 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	pending = d.compact(pending)
 	now := d.cfg.Now()
 	d.mu.Lock()
 	first := !d.started
@@ -179,6 +180,86 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 	}
 	d.refreshStuck()
 	return next, nil
+}
+
+// compact drops queued notifications that became obsolete while they
+// waited (a Slack outage): of several digests for one channel only the
+// newest is sent; a firing message not yet sent and its resolve become one
+// "fired and resolved" message; updates and repeats queued before a resolve,
+// and updates before a newer update, are dropped. Nothing that may already
+// have reached the service (in flight) is touched.
+func (d *Dispatcher) compact(pending []Notification) []Notification {
+	drop := map[uint64]bool{}
+	lastDigest := map[string]int{}
+	byOrder := map[string][]int{}
+	for i, n := range pending {
+		switch {
+		case n.Kind == KindDigest:
+			if j, ok := lastDigest[n.Target.String()]; ok && !pending[j].InFlight {
+				drop[pending[j].ID] = true
+			}
+			lastDigest[n.Target.String()] = i
+		case n.Incident != "" && n.Integration() == ViaSlack:
+			// Only Slack messages are merged: a PagerDuty trigger and its
+			// resolve are both wanted (the record), and webhook receivers
+			// decide for themselves.
+			k := n.Incident + "|" + n.Target.String()
+			byOrder[k] = append(byOrder[k], i)
+		}
+	}
+	for _, idx := range byOrder {
+		resolve, lastUpdate := -1, -1
+		for _, i := range idx {
+			if pending[i].Kind == KindResolved {
+				resolve = i
+			}
+		}
+		for _, i := range idx {
+			n := pending[i]
+			if n.InFlight || drop[n.ID] {
+				continue
+			}
+			switch {
+			case resolve >= 0 && i < resolve && (n.Kind == KindUpdate || n.Kind == KindRepeat || n.Kind == KindReopened):
+				drop[n.ID] = true
+			case resolve >= 0 && i < resolve && n.Kind == KindFiring && pending[resolve].Alert != nil && !pending[resolve].InFlight:
+				merged := *pending[resolve].Alert
+				if merged.ResolvedAt.IsZero() {
+					merged.ResolvedAt = pending[resolve].Created
+				}
+				if merged.Since.IsZero() {
+					merged.Since = n.Created
+				}
+				pending[i].Alert = &merged
+				if err := d.cfg.Store.Update(pending[i]); err == nil {
+					drop[pending[resolve].ID] = true
+				}
+			case resolve < 0 && n.Kind == KindUpdate:
+				if lastUpdate >= 0 {
+					drop[pending[lastUpdate].ID] = true
+				}
+				lastUpdate = i
+			}
+		}
+	}
+	if len(drop) == 0 {
+		return pending
+	}
+	out := pending[:0]
+	for _, n := range pending {
+		if !drop[n.ID] {
+			out = append(out, n)
+			continue
+		}
+		if err := d.cfg.Store.Done(n, nil); err != nil {
+			d.cfg.Logger.Error("drop an obsolete notification", "err", err)
+			out = append(out, n)
+			continue
+		}
+		d.cfg.Logger.Info("obsolete while it waited; merged or superseded", "notification", n.ID, "kind", n.Kind, "key", n.Key, "route", n.Target.String())
+		d.results.WithLabelValues("merged", string(n.Kind)).Inc()
+	}
+	return out
 }
 
 func (d *Dispatcher) limited(integration string) time.Time {
@@ -248,7 +329,7 @@ func (d *Dispatcher) deliver(ctx context.Context, n *Notification, now time.Time
 		return d.done(*n, nil, log)
 	}
 	var thread *Receipt
-	if n.Kind == KindRepeat || n.Kind == KindResolved {
+	if n.Kind == KindRepeat || n.Kind == KindResolved || n.Kind == KindUpdate || n.Kind == KindReopened {
 		var err error
 		if thread, err = d.cfg.Store.Thread(n.Incident); err != nil {
 			log.Error("read thread", "err", err)

@@ -191,7 +191,7 @@ func TestDispatcherPermanentFailure(t *testing.T) {
 	require.Equal(t, []string{"#page firing", "#ops ops"}, sent, "the rest and the ops route are delivered")
 	pending, err := store.Pending()
 	require.NoError(t, err)
-	require.Len(t, pending, 2, "the firing and its resolve wait")
+	require.Len(t, pending, 1, "the firing waits, merged with its resolve (both were queued)")
 	require.True(t, pending[0].Undeliverable)
 	require.Equal(t, "channel_not_found", pending[0].LastReason)
 	require.Equal(t, []Stuck{{Route: "slack:#gone", Reason: "channel_not_found", Count: 1, Since: now,
@@ -215,7 +215,7 @@ func TestDispatcherPermanentFailure(t *testing.T) {
 		_, err = d.Flush(t.Context())
 		require.NoError(t, err)
 	}
-	require.Equal(t, []string{"#page firing", "#ops ops", "#gone firing", "#gone resolved"}, sent)
+	require.Equal(t, []string{"#page firing", "#ops ops", "#gone firing"}, sent)
 	pending, err = store.Pending()
 	require.NoError(t, err)
 	require.Empty(t, pending)
@@ -261,4 +261,32 @@ func TestNoRouteGoesToOps(t *testing.T) {
 		}
 		require.NoError(t, db.Close())
 	}
+}
+
+// TestOnlyTheNewestDigestPerChannel: digests queued during an outage are
+// superseded by the newest one for their channel.
+func TestOnlyTheNewestDigestPerChannel(t *testing.T) {
+	db, err := bolt.Open(t.TempDir()+"/k.db", 0o600, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := OpenStore(db)
+	require.NoError(t, err)
+	var ns []Notification
+	for i := range 8 {
+		for _, ch := range []string{"#a", "#b"} {
+			d := Digest{Channel: ch, Language: "en", At: time.Date(2026, 10, 1, i, 0, 0, 0, time.UTC)}
+			ns = append(ns, Notification{Key: "reminder/" + ch, Kind: KindDigest, Target: Target{Channel: ch}, Digest: &d})
+		}
+	}
+	require.NoError(t, store.Apply(Change{Notifications: ns}))
+	var sent []string
+	n := notifierFunc(func(n *Notification) (Receipt, error) {
+		sent = append(sent, n.Channel+" "+n.Digest.At.Format("15:04"))
+		return Receipt{}, nil
+	})
+	d, err := NewDispatcher(DispatcherConfig{Store: store, Notifiers: map[string]Notifier{ViaSlack: n}})
+	require.NoError(t, err)
+	_, err = d.Flush(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []string{"#a 07:00", "#b 07:00"}, sent)
 }

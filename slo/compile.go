@@ -514,7 +514,13 @@ func (c *compiler) histogram(ctx string, h *specHistogram) *PrometheusSLI {
 
 func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPolicy {
 	a := &s.Alerting
-	pol := AlertPolicy{BudgetExhausted: !a.BudgetExhausted.Disable, Repeat: maps.Clone(DefaultRepeat)}
+	pol := AlertPolicy{BudgetExhausted: !a.BudgetExhausted.Disable, Repeat: maps.Clone(DefaultRepeat), Cooldown: DefaultCooldown}
+	if a.Cooldown != nil {
+		pol.Cooldown = time.Duration(*a.Cooldown)
+		if pol.Cooldown > 24*time.Hour {
+			c.errorAt(c.at(a.Cooldown, a), "%s: alerting.cooldown must be at most 1d, got %s", ctx, FormatDuration(pol.Cooldown))
+		}
+	}
 	if a.MinEvents != nil {
 		if *a.MinEvents < 0 {
 			c.errorAt(c.at(&a.MinEvents, a), "%s: alerting.min_events must not be negative, got %d", ctx, *a.MinEvents)

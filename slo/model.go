@@ -207,7 +207,13 @@ type AlertPolicy struct {
 	BudgetExhausted bool
 	// Repeat is how often a still-firing alert is notified again, by severity.
 	Repeat map[Severity]time.Duration
+	// Cooldown is how long after a resolve a re-fire reopens the same
+	// incident (one message, updated) instead of starting a new one.
+	Cooldown time.Duration
 }
+
+// DefaultCooldown is the default AlertPolicy.Cooldown.
+const DefaultCooldown = 30 * time.Minute
 
 // AlertWindow is one alert pair: it fires when the burn rate over both Long
 // and Short exceeds the threshold that spends BudgetPercent of the error

@@ -314,7 +314,7 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 	if len(s.Spec.AlertPolicies) > 0 {
 		c.warnAt(c.at(&s.Spec.AlertPolicies, &s.Spec), "%s: spec.alertPolicies are ignored: kakeibo alerts with its default multi-window multi-burn-rate policy", ctx)
 	}
-	o.Alerting = AlertPolicy{Windows: DefaultAlertWindows(), BudgetExhausted: true, Repeat: maps.Clone(DefaultRepeat)}
+	o.Alerting = AlertPolicy{Windows: DefaultAlertWindows(), BudgetExhausted: true, Repeat: maps.Clone(DefaultRepeat), Cooldown: DefaultCooldown}
 	return o, svcName
 }
 

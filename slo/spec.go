@@ -113,12 +113,13 @@ type specHistogram struct {
 }
 
 type specAlerting struct {
-	Windows         specWindows `yaml:"windows"`
-	MinEvents       *int64      `yaml:"min_events"`
-	Page            specSwitch  `yaml:"page"`
-	Ticket          specSwitch  `yaml:"ticket"`
-	BudgetExhausted specSwitch  `yaml:"budget_exhausted"`
-	Repeat          *specRepeat `yaml:"repeat"`
+	Windows         specWindows     `yaml:"windows"`
+	MinEvents       *int64          `yaml:"min_events"`
+	Page            specSwitch      `yaml:"page"`
+	Ticket          specSwitch      `yaml:"ticket"`
+	BudgetExhausted specSwitch      `yaml:"budget_exhausted"`
+	Repeat          *specRepeat     `yaml:"repeat"`
+	Cooldown        *model.Duration `yaml:"cooldown"`
 }
 
 type specRepeat struct {

@@ -84,12 +84,12 @@ func (c *Client) Post(ctx context.Context, alerts []Alert) error {
 func Alerts(prev, cur map[string]alerting.AlertState, now time.Time, resend time.Duration, generatorURL string) []Alert {
 	var out []Alert
 	for _, s := range cur {
-		if s.Firing {
+		if s.Firing && !s.Group {
 			out = append(out, alert(s, s.Since, now.Add(4*resend), generatorURL))
 		}
 	}
 	for k, s := range prev {
-		if c, ok := cur[k]; (!ok || !c.Firing) && s.Firing {
+		if c, ok := cur[k]; (!ok || !c.Firing) && s.Firing && !s.Group {
 			out = append(out, alert(s, s.Since, now, generatorURL))
 		}
 	}

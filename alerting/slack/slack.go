@@ -129,12 +129,36 @@ func (s *Notifier) Notify(ctx context.Context, n *alerting.Notification, thread 
 		return alerting.Receipt{}, &alerting.SendError{Err: err, Permanent: true, Reason: "render"}
 	}
 	if s.api == nil {
+		if n.Kind == alerting.KindUpdate {
+			return alerting.Receipt{}, nil // a webhook cannot edit its message: say it at the resolve
+		}
 		msg := &slack.WebhookMessage{Channel: n.Channel, Text: text}
 		if attachment != nil {
 			msg.Attachments = []slack.Attachment{*attachment}
 		}
 		err := slack.PostWebhookCustomHTTPContext(ctx, s.webhook, s.http, msg)
 		return alerting.Receipt{Channel: n.Channel}, s.classify(err)
+	}
+	threaded := thread != nil && thread.TS != ""
+	if threaded && (n.Kind == alerting.KindUpdate || n.Kind == alerting.KindReopened || n.Kind == alerting.KindResolved) {
+		// The incident's message is updated in place (chat.update is
+		// idempotent, so a repeated update after a timeout is harmless) ...
+		ptext, patt, err := s.renderParent(n)
+		if err != nil {
+			return alerting.Receipt{}, &alerting.SendError{Err: err, Permanent: true, Reason: "render"}
+		}
+		opts := []slack.MsgOption{slack.MsgOptionText(ptext, false)}
+		if patt != nil {
+			opts = append(opts, slack.MsgOptionAttachments(*patt))
+		}
+		if _, _, _, err := s.api.UpdateMessageContext(ctx, thread.Channel, thread.TS, opts...); err != nil {
+			return alerting.Receipt{}, s.classify(err)
+		}
+		if n.Kind == alerting.KindUpdate {
+			return *thread, nil
+		}
+		// ... and a resolve or a re-fire is also said in the thread, and
+		// in the channel, so it is not missed.
 	}
 	channel, err := s.channelID(ctx, n.Channel, false)
 	if err != nil {
@@ -148,10 +172,10 @@ func (s *Notifier) Notify(ctx context.Context, n *alerting.Notification, thread 
 	if attachment != nil {
 		opts = append(opts, slack.MsgOptionAttachments(*attachment))
 	}
-	if thread != nil && thread.TS != "" {
+	if threaded {
 		channel = thread.Channel
 		opts = append(opts, slack.MsgOptionTS(thread.TS))
-		if n.Kind == alerting.KindRepeat {
+		if n.Kind == alerting.KindRepeat || n.Kind == alerting.KindResolved || n.Kind == alerting.KindReopened {
 			opts = append(opts, slack.MsgOptionBroadcast())
 		}
 	}
@@ -168,14 +192,24 @@ func (s *Notifier) Notify(ctx context.Context, n *alerting.Notification, thread 
 	return alerting.Receipt{Channel: id, TS: ts}, nil
 }
 
+// renderParent renders what the incident's first message says now: the
+// firing alerts, or that it resolved and when.
+func (s *Notifier) renderParent(n *alerting.Notification) (string, *slack.Attachment, error) {
+	p := *n
+	if n.Kind != alerting.KindResolved {
+		p.Kind = alerting.KindFiring
+	}
+	return s.render(&p)
+}
+
 // Delivered says whether a notification whose delivery outcome is unknown
 // reached Slack, by the uid in its metadata: a thread reply is looked up
 // with conversations.replies (history lists parent messages only), any
 // other message with conversations.history from a minute before it was
 // created. Webhooks cannot be asked: they get at-least-once delivery.
 func (s *Notifier) Delivered(ctx context.Context, n *alerting.Notification, thread *alerting.Receipt) (alerting.Receipt, bool, error) {
-	if s.api == nil || n.UID == "" {
-		return alerting.Receipt{}, false, nil
+	if s.api == nil || n.UID == "" || n.Kind == alerting.KindUpdate {
+		return alerting.Receipt{}, false, nil // an update is simply made again
 	}
 	oldest := strconv.FormatInt(n.Created.Add(-time.Minute).Unix(), 10)
 	match := func(msgs []slack.Message) (string, bool) {
@@ -304,11 +338,15 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	esc := alerting.EscapeMrkdwn
 	id := esc(a.Service + "/" + a.SLO)
 	var title, color string
+	resolved := n.Kind == alerting.KindResolved || !a.ResolvedAt.IsZero()
 	switch {
-	case n.Kind == alerting.KindResolved && a.Alert == alerting.AlertStale:
+	case resolved && a.Alert == alerting.AlertStale:
 		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s has data again (as of %s)", id, a.When()), colorResolved
-	case n.Kind == alerting.KindResolved:
-		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s (%s)", id, esc(a.Alert)), colorResolved
+	case resolved && n.Kind != alerting.KindResolved:
+		// A firing message merged with its resolve (both were queued).
+		title, color = fmt.Sprintf(":white_check_mark: Fired and resolved: %s (%s) %s", id, esc(a.Alert), a.Span()), colorResolved
+	case resolved:
+		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s (%s) %s", id, esc(a.Alert), a.Span()), colorResolved
 	case a.Alert == alerting.AlertStale:
 		title, color = fmt.Sprintf(":warning: [TICKET] %s has no data since %s: its logs stopped arriving, so its status and alerts are on hold", id, a.When()), colorTicket
 	case a.Alert == alerting.AlertBudgetExhausted:
@@ -319,8 +357,11 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 		if a.Severity == slo.Ticket {
 			prefix, color = ":warning: [TICKET]", colorTicket
 		}
-		if n.Kind == alerting.KindRepeat {
+		switch n.Kind {
+		case alerting.KindRepeat:
 			prefix += " still firing:"
+		case alerting.KindReopened:
+			prefix += " firing again:"
 		}
 		title = fmt.Sprintf("%s %s is burning its error budget (%s)", prefix, id, esc(a.Alert))
 	}

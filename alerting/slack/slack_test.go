@@ -113,12 +113,9 @@ func TestMessageContentAndThreading(t *testing.T) {
 	f := newFake(t)
 	h := newHarness(t, f, nil)
 	first := firing("i1", "#shop-alerts")
-	h.enqueue(t, first, kind(first, alerting.KindRepeat), kind(first, alerting.KindResolved))
+	h.enqueue(t, first)
 	h.flush(t)
-
-	msgs := f.Messages()
-	require.Len(t, msgs, 3)
-	p := msgs[0]
+	p := f.Messages()[0]
 	require.Equal(t, f.ChannelID("#shop-alerts"), p.Channel)
 	require.Empty(t, p.ThreadTS)
 	require.Contains(t, p.Text, "[PAGE] shop/availability is burning its error budget (page-1h)")
@@ -131,15 +128,38 @@ func TestMessageContentAndThreading(t *testing.T) {
 	}
 	require.Equal(t, "kakeibo_notification", p.Metadata["event_type"])
 
-	// The repeat and the resolve go into the first message's thread; the
-	// repeat is also broadcast to the channel.
+	// An update changes the message in place; the repeat and the resolve
+	// go into its thread and are broadcast to the channel; the resolve also
+	// turns the first message green.
+	update := kind(first, alerting.KindUpdate)
+	update.Alert = snapshot()
+	update.Alert.Alert = "page-1h, page-6h"
+	resolved := kind(first, alerting.KindResolved)
+	resolved.Alert = snapshot()
+	resolved.Alert.Since, resolved.Alert.ResolvedAt = h.now, h.now.Add(20*time.Minute)
+	h.enqueue(t, update)
+	h.flush(t)
+	msgs := f.Messages()
+	require.Len(t, msgs, 1)
+	require.Equal(t, 1, msgs[0].Edits)
+	require.Contains(t, msgs[0].Text, "[PAGE] shop/availability is burning its error budget (page-1h, page-6h)")
+	h.enqueue(t, kind(first, alerting.KindRepeat))
+	h.flush(t)
+	h.enqueue(t, resolved)
+	h.flush(t)
+	msgs = f.Messages()
+	require.Len(t, msgs, 3)
 	require.Equal(t, p.TS, msgs[1].ThreadTS)
 	require.True(t, msgs[1].Broadcast)
 	require.Contains(t, msgs[1].Text, "still firing")
 	require.Equal(t, p.TS, msgs[2].ThreadTS)
-	require.Contains(t, msgs[2].Text, "Resolved: shop/availability (page-1h)")
+	require.True(t, msgs[2].Broadcast, "a resolve is not missed")
+	span := h.now.Format("15:04") + "–" + h.now.Add(20*time.Minute).Format("15:04 MST")
+	require.Contains(t, msgs[2].Text, "Resolved: shop/availability (page-1h) "+span)
 	require.Equal(t, "#2eb67d", msgs[2].Attachments[0]["color"])
-	require.Equal(t, 3.0, testutil.ToFloat64(counter(h, "sent", "")))
+	require.Equal(t, 2, msgs[0].Edits)
+	require.Contains(t, msgs[0].Text, "Resolved: shop/availability (page-1h) "+span, "the first message says it resolved")
+	require.Equal(t, 4.0, testutil.ToFloat64(counter(h, "sent", "")))
 	once(t, msgs)
 }
 
@@ -252,12 +272,16 @@ func TestServerErrorsForMinutes(t *testing.T) {
 	h.now = h.now.Add(5 * time.Minute)
 	h.flush(t)
 	msgs := f.Messages()
-	require.Len(t, msgs, 3)
+	// The page and its resolve, both queued, are one message now.
+	require.Len(t, msgs, 2)
 	require.Equal(t, f.ChannelID("#a"), msgs[0].Channel)
 	require.Empty(t, msgs[0].ThreadTS)
-	require.Equal(t, msgs[0].TS, msgs[1].ThreadTS, "the resolve waited for its firing message")
+	require.Contains(t, msgs[0].Text, "Fired and resolved: shop/availability (page-1h)")
+	require.Equal(t, f.ChannelID("#b"), msgs[1].Channel)
+	require.Contains(t, msgs[1].Text, "[PAGE]")
+	require.Equal(t, 1.0, testutil.ToFloat64(counter(h, "merged", "resolved")))
 	h.flush(t)
-	require.Len(t, f.Messages(), 3, "nothing twice")
+	require.Len(t, f.Messages(), 2, "nothing twice")
 	require.Empty(t, h.pending(t))
 	require.Positive(t, testutil.ToFloat64(counter(h, "retry", "server_error")))
 }
@@ -288,10 +312,11 @@ func TestSlowReplyIsCheckedNotResent(t *testing.T) {
 
 	// The same for a thread reply: found with conversations.replies; the
 	// channel history (parents only) would never show it.
-	h.enqueue(t, kind(first, alerting.KindRepeat), kind(first, alerting.KindResolved))
+	h.enqueue(t, kind(first, alerting.KindRepeat))
 	h.now = h.now.Add(time.Minute)
-	h.flush(t) // the repeat times out; the resolve waits behind it
+	h.flush(t) // the repeat times out
 	require.Len(t, f.Messages(), 2)
+	h.enqueue(t, kind(first, alerting.KindResolved)) // it waits behind the repeat
 	h.now = h.now.Add(2 * time.Second)
 	h.flush(t) // the repeat is found; the resolve times out
 	require.Len(t, f.Messages(), 3)
@@ -419,11 +444,13 @@ func TestMentionsAndEscaping(t *testing.T) {
 	n.Mention = []string{"@here", "S0123ABCD", "U0456EFGH"}
 	n.Alert.Dashboard = "https://grafana.example.com/d/x|Dashboard> <!channel> <https://evil.example|x"
 	n.Alert.Service = "shop<!channel>"
-	h.enqueue(t, n, kind(n, alerting.KindResolved))
+	h.enqueue(t, n)
+	h.flush(t)
+	require.True(t, strings.HasPrefix(f.Messages()[0].Text, "<!here> <!subteam^S0123ABCD> <@U0456EFGH> "), f.Messages()[0].Text)
+	h.enqueue(t, kind(n, alerting.KindResolved))
 	h.flush(t)
 	msgs := f.Messages()
 	require.Len(t, msgs, 2)
-	require.True(t, strings.HasPrefix(msgs[0].Text, "<!here> <!subteam^S0123ABCD> <@U0456EFGH> "), msgs[0].Text)
 	require.NotContains(t, msgs[1].Text, "<!here>", "a resolve does not ping")
 	for _, m := range msgs {
 		all := m.Text + attachmentText(m.Attachments[0])
@@ -509,9 +536,10 @@ func TestDeliveredFindsMessagesByUID(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, found, "a reply is found in its thread")
 	require.Equal(t, rrec.TS, got.TS)
-	_, found, err = n.Delivered(t.Context(), &reply, nil)
-	require.NoError(t, err)
-	require.False(t, found, "the channel history holds parents only")
+	// conversations.history lists parents, and replies only when broadcast:
+	// resolves are, so the channel sees them.
+	require.Len(t, f.Messages(), 2)
+	require.True(t, f.Messages()[1].Broadcast)
 }
 
 func TestWebhook(t *testing.T) {

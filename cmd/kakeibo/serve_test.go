@@ -48,6 +48,16 @@ func findMessage(f *fakeslack.Server, substr string) (fakeslack.Message, bool) {
 	return fakeslack.Message{}, false
 }
 
+// findReply returns the first thread reply whose text has substr.
+func findReply(f *fakeslack.Server, substr string) (fakeslack.Message, bool) {
+	for _, m := range f.Messages() {
+		if m.ThreadTS != "" && strings.Contains(m.Text, substr) {
+			return m, true
+		}
+	}
+	return fakeslack.Message{}, false
+}
+
 // syncBuffer collects a child's output while the test reads it.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -164,7 +174,7 @@ func TestServeEndToEnd(t *testing.T) {
 	writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)
 	var page fakeslack.Message
 	require.Eventually(t, func() bool {
-		page, paged = findMessage(slack, "[PAGE] mart-api/availability is burning its error budget (page-1h)")
+		page, paged = findMessage(slack, "[PAGE] mart-api/availability is burning its error budget (page-1h")
 		return paged
 	}, 15*time.Second, 50*time.Millisecond, "no page; log:\n%s", stdout.String())
 	require.Equal(t, slack.ChannelID("#mart-alerts"), page.Channel)
@@ -188,10 +198,13 @@ func TestServeEndToEnd(t *testing.T) {
 	var resolved fakeslack.Message
 	require.Eventually(t, func() bool {
 		var ok bool
-		resolved, ok = findMessage(slack, "Resolved: mart-api/availability (page-1h)")
+		resolved, ok = findReply(slack, "Resolved: mart-api/availability (page-1h")
 		return ok
 	}, 15*time.Second, 50*time.Millisecond, "no resolve; log:\n%s", stdout.String())
 	require.Equal(t, page.TS, resolved.ThreadTS, "the resolve is threaded under the page")
+	require.True(t, resolved.Broadcast, "and shown in the channel")
+	parent, _ := findMessage(slack, "Resolved: mart-api/availability (page-1h")
+	require.Equal(t, page.TS, parent.TS, "the page itself now says it resolved")
 	require.Less(t, burn("5m"), 14.4)
 
 	// A broken spec on reload: the old specs keep running.

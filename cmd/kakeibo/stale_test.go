@@ -81,7 +81,7 @@ func TestServeStaleLogs(t *testing.T) {
 	require.Eventually(t, func() bool {
 		n := 0
 		for _, m := range slack.Messages() {
-			if strings.Contains(m.Text, "has data again") {
+			if strings.Contains(m.Text, "has data again") && m.ThreadTS != "" {
 				n++
 			}
 		}
