@@ -68,8 +68,10 @@ type Snapshot struct {
 	Runbook    string   `json:"runbook,omitempty"`
 	// At is when the numbers are for: the end of the SLO's data.
 	At time.Time `json:"at"`
-	// TimeZone (IANA) is the route's zone, for stating At.
+	// TimeZone (IANA) is the route's zone, for stating At; Language the
+	// service's (notify.language).
 	TimeZone string `json:"time_zone,omitempty"`
+	Language string `json:"language,omitempty"`
 	// Firing lists the incident's firing alerts (Alert joins them); Since
 	// is when the incident began, ResolvedAt when it ended (resolves, and
 	// firing messages merged with their resolve).

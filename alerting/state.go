@@ -137,6 +137,7 @@ func Step(states map[string]AlertState, results []slo.Result, routes Routing, no
 			if notify.Location != nil {
 				c.snap.TimeZone = notify.Location.String()
 			}
+			c.snap.Language = notify.Language
 		}
 		stale := r.Status == slo.StatusStale
 		// The alerts themselves.

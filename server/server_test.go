@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -22,6 +23,8 @@ func exampleServer(t *testing.T) *Server {
 	s, err := New(Config{
 		SpecPaths: []string{"../testdata/specs"}, DataDir: t.TempDir(), ALBLogs: "../testdata/alb",
 		Registry: prometheus.NewRegistry(),
+		// The bundled logs end at 2026-10-01 23:55; later, they would be stale.
+		Now: func() time.Time { return time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC) },
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })

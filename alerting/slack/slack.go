@@ -336,21 +336,31 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 		return "", nil, fmt.Errorf("notification %d has no content", n.ID)
 	}
 	esc := alerting.EscapeMrkdwn
+	lang := a.Language
+	T := func(f string) string { // the message in the service's language
+		if j, ok := japanese[f]; ok && lang == "ja" {
+			return j
+		}
+		return f
+	}
+	dur := func(secs float64) string {
+		return alerting.NaturalDuration(time.Duration(secs*float64(time.Second)), lang)
+	}
 	id := esc(a.Service + "/" + a.SLO)
 	var title, color string
 	resolved := n.Kind == alerting.KindResolved || !a.ResolvedAt.IsZero()
 	switch {
 	case resolved && a.Alert == alerting.AlertStale:
-		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s has data again (as of %s)", id, a.When()), colorResolved
+		title, color = fmt.Sprintf(T(":white_check_mark: Resolved: %s has data again (as of %s)"), id, a.When()), colorResolved
 	case resolved && n.Kind != alerting.KindResolved:
 		// A firing message merged with its resolve (both were queued).
-		title, color = fmt.Sprintf(":white_check_mark: Fired and resolved: %s (%s) %s", id, esc(a.Alert), a.Span()), colorResolved
+		title, color = fmt.Sprintf(T(":white_check_mark: Fired and resolved: %s (%s) %s"), id, esc(a.Alert), a.Span()), colorResolved
 	case resolved:
-		title, color = fmt.Sprintf(":white_check_mark: Resolved: %s (%s) %s", id, esc(a.Alert), a.Span()), colorResolved
+		title, color = fmt.Sprintf(T(":white_check_mark: Resolved: %s (%s) %s"), id, esc(a.Alert), a.Span()), colorResolved
 	case a.Alert == alerting.AlertStale:
-		title, color = fmt.Sprintf(":warning: [TICKET] %s has no data since %s: its logs stopped arriving, so its status and alerts are on hold", id, a.When()), colorTicket
+		title, color = fmt.Sprintf(T(":warning: [TICKET] %s has no data since %s: its logs stopped arriving, so its status and alerts are on hold"), id, a.When()), colorTicket
 	case a.Alert == alerting.AlertBudgetExhausted:
-		title, color = fmt.Sprintf(":money_with_wings: %s has spent its error budget", id), colorTicket
+		title, color = fmt.Sprintf(T(":money_with_wings: %s has spent its error budget"), id), colorTicket
 	default:
 		prefix := ":rotating_light: [PAGE]"
 		color = colorPage
@@ -359,25 +369,32 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 		}
 		switch n.Kind {
 		case alerting.KindRepeat:
-			prefix += " still firing:"
+			prefix += T(" still firing:")
 		case alerting.KindReopened:
-			prefix += " firing again:"
+			prefix += T(" firing again:")
 		}
-		title = fmt.Sprintf("%s %s is burning its error budget (%s)", prefix, id, esc(a.Alert))
+		title = fmt.Sprintf(T("%s %s is burning its error budget (%s)"), prefix, id, esc(a.Alert))
+	}
+	left := "unknown"
+	switch r := a.BudgetRemaining; {
+	case r != nil && *r < 0:
+		left = fmt.Sprintf(T("overspent: %s× the budget is spent"), slo.TrimFloat(1-*r, 2))
+	case r != nil:
+		left = fmt.Sprintf(T("%s%% (%s)"), slo.TrimFloat(*r*100, 1), dur(a.BudgetSeconds))
 	}
 	fields := []*slack.TextBlockObject{
-		md(fmt.Sprintf("*SLI*\n%s (objective %s over %s)", ratio(a.SLI), pct(a.Objective), esc(a.Window))),
-		md(fmt.Sprintf("*Budget left*\n%s (%s)", budget(a.BudgetRemaining), slo.HumanDuration(time.Duration(a.BudgetSeconds*float64(time.Second))))),
+		md(fmt.Sprintf(T("*SLI*\n%s (objective %s over %s)"), ratio(a.SLI), pct(a.Objective), esc(a.Window))),
+		md(fmt.Sprintf(T("*Budget left*\n%s"), left)),
 	}
 	if a.Long != "" {
-		fields = append(fields, md(fmt.Sprintf("*Burn rate*\n%s over %s, %s over %s (threshold %s)",
+		fields = append(fields, md(fmt.Sprintf(T("*Burn rate*\n%s over %s, %s over %s (threshold %s)"),
 			burn(a.LongBurn), a.Long, burn(a.ShortBurn), a.Short, burn(a.Threshold))))
 	}
-	if a.TTESeconds != nil {
-		fields = append(fields, md(fmt.Sprintf("*Budget spent in*\n%s at this rate", slo.HumanDuration(time.Duration(*a.TTESeconds*float64(time.Second))))))
+	if a.TTESeconds != nil && *a.TTESeconds > 0 {
+		fields = append(fields, md(fmt.Sprintf(T("*Budget spent in*\n%s at this rate"), dur(*a.TTESeconds))))
 	}
 	if when := a.When(); when != "" {
-		fields = append(fields, md("*As of*\n"+when))
+		fields = append(fields, md(T("*As of*\n")+when))
 	}
 	blocks := []slack.Block{
 		slack.NewSectionBlock(md("*"+title+"*"), nil, nil),
@@ -385,15 +402,15 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 	}
 	var links []string
 	if a.Dashboard != "" {
-		links = append(links, fmt.Sprintf("<%s|Dashboard>", esc(a.Dashboard)))
+		links = append(links, fmt.Sprintf("<%s|%s>", esc(a.Dashboard), T("Dashboard")))
 	}
 	if a.Runbook != "" {
-		links = append(links, fmt.Sprintf("<%s|Runbook>", esc(a.Runbook)))
+		links = append(links, fmt.Sprintf("<%s|%s>", esc(a.Runbook), T("Runbook")))
 	}
 	if len(links) > 0 {
 		blocks = append(blocks, slack.NewContextBlock("", md(strings.Join(links, " · "))))
 	}
-	fallback := fmt.Sprintf("%s — SLI %s, budget left %s", title, ratio(a.SLI), budget(a.BudgetRemaining))
+	fallback := fmt.Sprintf(T("%s — SLI %s, budget left %s"), title, ratio(a.SLI), left)
 	if m := mentions(n.Mention); m != "" && n.Kind != alerting.KindResolved {
 		// Mentions notify only from the message text, not from attachments.
 		fallback = m + " " + fallback
@@ -438,4 +455,26 @@ func mentions(ms []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// japanese are the alert messages of services whose notify.language is ja.
+var japanese = map[string]string{
+	"%s%% (%s)": "%s%%（%s）",
+	":white_check_mark: Resolved: %s has data again (as of %s)":                                                   ":white_check_mark: 解消: %s のデータが再開しました（%s 時点）",
+	":white_check_mark: Fired and resolved: %s (%s) %s":                                                           ":white_check_mark: 発生・解消済み: %s（%s）%s",
+	":white_check_mark: Resolved: %s (%s) %s":                                                                     ":white_check_mark: 解消: %s（%s）%s",
+	":warning: [TICKET] %s has no data since %s: its logs stopped arriving, so its status and alerts are on hold": ":warning: [TICKET] %s は %s 以降のデータがありません。ログが届いていないため、状態とアラートを保留しています",
+	":money_with_wings: %s has spent its error budget":                                                            ":money_with_wings: %s のエラーバジェットが尽きました",
+	" still firing:":                                     " 継続中:",
+	" firing again:":                                     " 再発:",
+	"%s %s is burning its error budget (%s)":             "%s %s がエラーバジェットを急速に消費しています（%s）",
+	"overspent: %s× the budget is spent":                 "予算超過（予算の%s倍を消費）",
+	"*SLI*\n%s (objective %s over %s)":                   "*SLI*\n%s（目標 %s・%s）",
+	"*Budget left*\n%s":                                  "*残りエラーバジェット*\n%s",
+	"*Burn rate*\n%s over %s, %s over %s (threshold %s)": "*バーンレート*\n%s（%s）、%s（%s）、しきい値 %s",
+	"*Budget spent in*\n%s at this rate":                 "*予算が尽きるまで*\nこのペースで%s",
+	"*As of*\n":                                          "*時点*\n",
+	"Dashboard":                                          "ダッシュボード",
+	"Runbook":                                            "手順書",
+	"%s — SLI %s, budget left %s":                        "%s — SLI %s、残りエラーバジェット %s",
 }

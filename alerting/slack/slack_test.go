@@ -122,7 +122,7 @@ func TestMessageContentAndThreading(t *testing.T) {
 	require.Len(t, p.Attachments, 1)
 	require.Equal(t, "#d00000", p.Attachments[0]["color"])
 	blocks := attachmentText(p.Attachments[0])
-	for _, want := range []string{"98.000% (objective 99.9% over 30d)", "-25.0%", "20.00× over 1h, 31.50× over 5m (threshold 14.40×)",
+	for _, want := range []string{"98.000% (objective 99.9% over 30d)", "overspent: 1.25× the budget is spent", "20.00× over 1h, 31.50× over 5m (threshold 14.40×)",
 		"<https://grafana.example.com/d/x?a=1&amp;b=2|Dashboard>", "<https://wiki.example.com/rb|Runbook>"} {
 		require.Contains(t, blocks, want)
 	}
@@ -558,4 +558,24 @@ func TestWebhook(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(body), "is burning its error budget")
 	require.Contains(t, string(body), `"color":"#d00000"`)
+}
+
+// TestJapaneseAlerts: a service whose language is ja gets its alerts in
+// Japanese, with natural durations.
+func TestJapaneseAlerts(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	n := firing("i1", "#a")
+	n.Alert.Language, n.Alert.TimeZone = "ja", "Asia/Tokyo"
+	rem, tte := 0.25, 7380.0
+	n.Alert.BudgetRemaining, n.Alert.BudgetSeconds, n.Alert.TTESeconds = &rem, 650, &tte
+	n.Alert.At = time.Date(2026, 10, 1, 5, 12, 0, 0, time.UTC)
+	h.enqueue(t, n)
+	h.flush(t)
+	m := f.Messages()[0]
+	all := m.Text + attachmentText(m.Attachments[0])
+	for _, want := range []string{"[PAGE] shop/availability がエラーバジェットを急速に消費しています（page-1h）",
+		"*残りエラーバジェット*\n25%（10分50秒）", "*予算が尽きるまで*\nこのペースで2時間3分", "*時点*\n2026-10-01 14:12 JST", "|ダッシュボード>"} {
+		require.Contains(t, all, want)
+	}
 }

@@ -174,7 +174,8 @@ func TestServeEndToEnd(t *testing.T) {
 	writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)
 	var page fakeslack.Message
 	require.Eventually(t, func() bool {
-		page, paged = findMessage(slack, "[PAGE] mart-api/availability is burning its error budget (page-1h")
+		// mart-api's reminders are in Japanese, so are its alerts.
+		page, paged = findMessage(slack, "[PAGE] mart-api/availability がエラーバジェットを急速に消費しています（page-1h")
 		return paged
 	}, 15*time.Second, 50*time.Millisecond, "no page; log:\n%s", stdout.String())
 	require.Equal(t, slack.ChannelID("#mart-alerts"), page.Channel)
@@ -198,12 +199,12 @@ func TestServeEndToEnd(t *testing.T) {
 	var resolved fakeslack.Message
 	require.Eventually(t, func() bool {
 		var ok bool
-		resolved, ok = findReply(slack, "Resolved: mart-api/availability (page-1h")
+		resolved, ok = findReply(slack, "解消: mart-api/availability（page-1h")
 		return ok
 	}, 15*time.Second, 50*time.Millisecond, "no resolve; log:\n%s", stdout.String())
 	require.Equal(t, page.TS, resolved.ThreadTS, "the resolve is threaded under the page")
 	require.True(t, resolved.Broadcast, "and shown in the channel")
-	parent, _ := findMessage(slack, "Resolved: mart-api/availability (page-1h")
+	parent, _ := findMessage(slack, "解消: mart-api/availability（page-1h")
 	require.Equal(t, page.TS, parent.TS, "the page itself now says it resolved")
 	require.Less(t, burn("5m"), 14.4)
 

@@ -62,7 +62,7 @@ func TestServeStaleLogs(t *testing.T) {
 	stale := func() []fakeslack.Message {
 		var ms []fakeslack.Message
 		for _, m := range slack.Messages() {
-			if strings.Contains(m.Text, "has no data since") {
+			if strings.Contains(m.Text, "以降のデータがありません") { // mart-api's alerts are in Japanese
 				ms = append(ms, m)
 			}
 		}
@@ -81,7 +81,7 @@ func TestServeStaleLogs(t *testing.T) {
 	require.Eventually(t, func() bool {
 		n := 0
 		for _, m := range slack.Messages() {
-			if strings.Contains(m.Text, "has data again") && m.ThreadTS != "" {
+			if strings.Contains(m.Text, "のデータが再開しました") && m.ThreadTS != "" {
 				n++
 			}
 		}
