@@ -15,6 +15,7 @@ import (
 
 	"github.com/kakeibo-slo/kakeibo/alerting"
 	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
 )
 
 // Handler serves /metrics, /healthz, /readyz, /api/v1/slos and the status page.
@@ -51,7 +52,7 @@ func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable()}) // a snapshot means active
+	_ = enc.Encode(apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable(), FailedObjects: s.failures.List()}) // a snapshot means active
 }
 
 // apiReport is the report with what kakeibo itself needs people to know.
@@ -59,6 +60,8 @@ type apiReport struct {
 	slo.Report
 	// Undeliverable lists notifications waiting after permanent failures.
 	Undeliverable []alerting.Stuck `json:"undeliverable_notifications,omitempty"`
+	// FailedObjects are ALB log objects that could not be read.
+	FailedObjects []alb.Failure `json:"failed_log_objects,omitempty"`
 }
 
 //go:embed web/status.html
@@ -115,6 +118,7 @@ type pageData struct {
 	SLOs          []pageSLO
 	Attention     int
 	Backfill      string
+	FailedObjects []alb.Failure
 	ReloadError   string
 	ReloadAt      time.Time
 	Undeliverable []alerting.Stuck
@@ -128,6 +132,7 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	if !s.caughtUp.Load() {
 		data.Backfill = s.backfillText()
 	}
+	data.FailedObjects = s.failures.List()
 	if e := s.lastErr.Load(); e != nil {
 		data.ReloadError, data.ReloadAt = e.err.Error(), e.at
 	}

@@ -23,6 +23,7 @@ type metrics struct {
 	reloadOK      prometheus.Gauge
 	reloadSuccess prometheus.Gauge
 	reloadsTotal  *prometheus.CounterVec
+	objectsFailed *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -46,6 +47,12 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		reloadsTotal: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakeibo_config_reloads_total", Help: "Spec reloads by result.",
 		}, []string{"result"}),
+	}
+	m.objectsFailed = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "kakeibo_alb_objects_failed_total", Help: "Failed attempts to read an ALB log object, by reason (truncated, corrupt, denied, vanished, timeout, error).",
+	}, []string{"reason"})
+	for _, r := range alb.FailureReasons {
+		m.objectsFailed.WithLabelValues(r)
 	}
 	m.sourceErrors.WithLabelValues("alb")
 	m.sourceErrors.WithLabelValues("prometheus")

@@ -54,6 +54,8 @@ type Config struct {
 	Templates *alerting.Templates
 	// AlertmanagerURLs receive alerts as well.
 	AlertmanagerURLs []string
+	// ReadConcurrency is how many log objects are read at once (default 32).
+	ReadConcurrency int
 	// ExternalURL is where people reach this service (links, generatorURL).
 	ExternalURL string
 	Logger      *slog.Logger
@@ -90,6 +92,7 @@ type Server struct {
 	// neither alert nor make the service ready.
 	caughtUp  atomic.Bool
 	backfill  atomic.Pointer[alb.Progress]
+	failures  *alb.Failures
 	ingested  chan struct{}
 	specSig   string
 	prevAM    map[string]alerting.AlertState
@@ -145,6 +148,8 @@ func New(cfg Config) (*Server, error) {
 	s.specs.Store(set)
 	s.specSig = specSignature(cfg.SpecPaths)
 	s.m = newMetrics(cfg.Registry, s)
+	s.failures = alb.NewFailures()
+	s.failures.OnFail = func(reason string) { s.m.objectsFailed.WithLabelValues(reason).Inc() }
 	s.db, err = alb.OpenDBWait(cfg.DataDir, 100*time.Millisecond)
 	var locked *alb.LockedError
 	switch {
@@ -362,13 +367,15 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 			back = max(back, alb.Lookback(o, now))
 		}
 	}
-	from, to := now.Add(-back), time.Time{}
+	// Only what the windows need: nothing older than the lookback is
+	// listed or read (an hour ahead allows for clock skew).
+	from, to := now.Add(-back), now.Add(time.Hour)
 	if _, isDir := s.source.(*alb.DirSource); isDir {
 		from = time.Time{} // a directory is listed whole; the buckets pruned below bound it
 	}
 	progress := &alb.Progress{}
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
-		Logger: s.log.With("component", "ingest"), Progress: progress})
+		Logger: s.log.With("component", "ingest"), Progress: progress, Failures: s.failures, Workers: s.cfg.ReadConcurrency})
 	if err != nil {
 		s.log.Error("ingest", "err", err)
 		return false
@@ -536,6 +543,7 @@ func (s *Server) doReload() {
 	s.specs.Store(set)
 	s.lastErr.Store(nil)
 	s.m.reloads(true, now)
+	s.failures.RetryAll() // a reload is the moment to try unreadable log objects again
 	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()))
 	select {
 	case s.ingested <- struct{}{}: // evaluate again soon

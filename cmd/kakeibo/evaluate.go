@@ -19,6 +19,7 @@ type evalFlags struct {
 	s3Region, s3Endpoint        string
 	s3PathStyle                 bool
 	progress                    string
+	readConcurrency             int
 	promURL, promConfig         string
 }
 
@@ -33,6 +34,7 @@ func (f *evalFlags) register(fs *flagSet) {
 	fs.stringVar(&f.promURL, "prometheus-url", "KAKEIBO_PROMETHEUS_URL", "", "Prometheus-compatible query API `URL` for Prometheus-backed SLIs")
 	fs.stringVar(&f.promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings (authorization, basic_auth, tls_config, proxy_url, http_headers) and timeout")
 	fs.stringVar(&f.progress, "progress", "KAKEIBO_PROGRESS", "auto", "progress bar on stderr: auto (when a terminal), always or never")
+	fs.intVar(&f.readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 32, "log objects read at once (S3 GETs in flight)")
 }
 
 // evaluation is one evaluation of every loaded SLO.
@@ -141,7 +143,8 @@ func ingestRange(objs []*slo.Objective, at time.Time, src alb.Source, now time.T
 
 func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, store alb.Store, cls *alb.Classifier, logger *slog.Logger, from, to time.Time) error {
 	progress := &alb.Progress{}
-	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls, Logger: logger, Progress: progress})
+	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls, Logger: logger, Progress: progress,
+		Workers: f.readConcurrency, Failures: alb.NewFailures()})
 	if err != nil {
 		return err
 	}
@@ -150,10 +153,17 @@ func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, sto
 	if show {
 		stop = startProgressBar(env.stderr, progress)
 	}
-	_, err = ing.Ingest(ctx, from, to)
+	st, err := ing.Ingest(ctx, from, to)
 	stop()
 	if err != nil {
 		return fmt.Errorf("ingest %s: %w", src, err)
+	}
+	if len(st.FailedObjects) > 0 {
+		// Bad objects never stop a report: say which were left out, and why.
+		fmt.Fprintf(env.stderr, "kakeibo: %d log object(s) could not be read and are not counted:\n", len(st.FailedObjects))
+		for _, fo := range st.FailedObjects {
+			fmt.Fprintf(env.stderr, "  %s: %s: %s\n", fo.Key, fo.Reason, fo.Error)
+		}
 	}
 	if !from.IsZero() {
 		// Keep what the windows read, plus a day.

@@ -98,3 +98,8 @@ func (f *flagSet) durationVar(p *time.Duration, name, env string, def time.Durat
 	f.fs.DurationVar(p, name, def, help)
 	f.envOf[name] = env
 }
+
+func (f *flagSet) intVar(p *int, name, env string, def int, help string) {
+	f.fs.IntVar(p, name, def, help)
+	f.envOf[name] = env
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -156,4 +158,30 @@ func TestReportUsage(t *testing.T) {
 	code, _, errOut = kakeibo(t, map[string]string{"KAKEIBO_SPECS": "../../slo/testdata/all-errors"}, "report")
 	require.Equal(t, exitFail, code)
 	require.Contains(t, errOut, "unknown key")
+}
+
+// TestReportGoesOnPastBadObjects: a truncated log object in the tree is
+// named with its reason, and the report is made from the rest.
+func TestReportGoesOnPastBadObjects(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../testdata/alb")))
+	day := filepath.Join(dir, "AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/01")
+	entries, err := os.ReadDir(day)
+	require.NoError(t, err)
+	var victim string
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "_10.0.1.11_") && strings.HasSuffix(e.Name(), ".log.gz") {
+			victim = filepath.Join(day, e.Name())
+			break
+		}
+	}
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	bad := filepath.Join(day, strings.Replace(filepath.Base(victim), "_10.0.1.11_", "_10.0.1.99_", 1))
+	require.NoError(t, os.WriteFile(bad, b[:len(b)/2], 0o644))
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", dir)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "1 log object(s) could not be read and are not counted:")
+	require.Contains(t, errOut, filepath.Base(bad)+": truncated:")
+	require.Contains(t, out, "mart-api/availability")
 }

@@ -30,6 +30,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		promURL, promConfig, amURLs, externalURL, templates   string
 		opsChannel                                            string
 		logLevel                                              string
+		readConcurrency                                       int
 		s3PathStyle                                           bool
 		ingestEvery, evalEvery, reloadEvery                   time.Duration
 	)
@@ -57,6 +58,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.durationVar(&ingestEvery, "ingest-interval", "KAKEIBO_INGEST_INTERVAL", time.Minute, "how often to read new ALB logs")
 	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
 	f.durationVar(&reloadEvery, "reload-interval", "KAKEIBO_RELOAD_INTERVAL", 10*time.Second, "how often to check the spec files for changes")
+	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 32, "log objects read at once (S3 GETs in flight)")
 	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
@@ -84,7 +86,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		S3:     alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle},
 		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
 		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
-		Redact: red.Redact,
+		Redact: red.Redact, ReadConcurrency: readConcurrency,
 	}
 	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if amURLs != "" {

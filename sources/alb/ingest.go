@@ -32,8 +32,18 @@ type IngestConfig struct {
 	Source     Source
 	Store      Store
 	Classifier *Classifier
-	// Workers decompress and parse objects in parallel; default GOMAXPROCS.
+	// Workers fetch, decompress and parse objects in parallel; default 32.
+	// Fetching from S3 waits on the network (tens of ms a GET), so many
+	// objects are in flight at once; parsing shares the CPUs among them.
 	Workers int
+	// ObjectTimeout bounds the reading of one object (default 2m): a GET
+	// that stalls fails that object, not the ingest.
+	ObjectTimeout time.Duration
+	// Failures remembers objects that could not be read; nil keeps none
+	// (a failed object is then tried on every call).
+	Failures *Failures
+	// Now is the clock of retries (default time.Now).
+	Now func() time.Time
 	Logger  *slog.Logger
 	// Progress, when set, is updated as objects are read.
 	Progress *Progress
@@ -52,7 +62,13 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 		return nil, errors.New("alb ingester: source, store and classifier are required")
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
+		cfg.Workers = max(32, runtime.GOMAXPROCS(0))
+	}
+	if cfg.ObjectTimeout <= 0 {
+		cfg.ObjectTimeout = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -66,6 +82,11 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 // Stats sums up one Ingest call.
 type Stats struct {
 	Objects, Skipped, Lines, Malformed int64
+	// Failed objects could not be read (see Failures); Deferred were not
+	// tried because their retry is not due or they were given up.
+	Failed, Deferred int64
+	// FailedObjects are this call's failures.
+	FailedObjects []Failure
 }
 
 // objectResult is what a worker made of one object.
@@ -144,6 +165,10 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 			}
 			return nil
 		}
+		if !seen && !in.cfg.Failures.Due(o.Key, in.cfg.Now()) {
+			st.Deferred++
+			return nil
+		}
 		if seen {
 			if rec.Size != o.Size || (rec.ETag != "" && o.ETag != "" && rec.ETag != o.ETag) {
 				in.cfg.Logger.Warn("log object changed after it was counted; not counting it again",
@@ -172,7 +197,12 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		wg.Go(func() {
 			r := newReader()
 			for o := range jobs {
-				res := r.read(ctx, in.cfg.Source, cls, o, p)
+				octx, cancelObject := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
+				res := r.read(octx, in.cfg.Source, cls, o, p)
+				cancelObject()
+				if res.err != nil && ctx.Err() != nil {
+					res.err = ctx.Err() // the ingest stopped, the object is not at fault
+				}
 				select {
 				case results <- res:
 				case <-ctx.Done():
@@ -227,14 +257,27 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 	ids := cls.IDs
 	for _, r := range results {
 		if r.err != nil {
-			// A read error (network, truncated gzip) leaves the object out of
-			// the ledger: the next run tries it again.
-			in.cfg.Logger.Warn("cannot read log object; will retry", "key", r.rec.Key, "err", r.err)
-			if failed == nil {
-				failed = r.err
+			if errors.Is(r.err, context.Canceled) {
+				if failed == nil {
+					failed = r.err
+				}
+				continue
 			}
+			// A read error (truncated or corrupt gzip, denied, deleted,
+			// stalled) leaves the object out of the ledger and never stops
+			// the ingest: it is tried again later, and given up after a few
+			// attempts.
+			f := in.cfg.Failures.Fail(r.rec.Key, r.rec.Size, r.err, in.cfg.Now())
+			if f == nil {
+				f = &Failure{Key: r.rec.Key, Reason: FailureReason(r.err), Error: r.err.Error(), Attempts: 1}
+			}
+			in.cfg.Logger.Warn("cannot read log object; going on without it", "key", r.rec.Key, "reason", f.Reason,
+				"attempt", f.Attempts, "given_up", f.GivenUp, "err", r.err)
+			st.Failed++
+			st.FailedObjects = append(st.FailedObjects, *f)
 			continue
 		}
+		in.cfg.Failures.Succeed(r.rec.Key)
 		if countsOnly {
 			r.counts.each(func(k bucketIndex, c Count) {
 				key := BucketKey{SLI: ids[k.sli], Minute: k.minute}
@@ -273,7 +316,7 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 		in.cfg.afterCommit()
 	}
 	if failed != nil {
-		return fmt.Errorf("read log object: %w", failed)
+		return failed
 	}
 	return nil
 }
