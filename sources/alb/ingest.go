@@ -43,8 +43,8 @@ type IngestConfig struct {
 	// (a failed object is then tried on every call).
 	Failures *Failures
 	// Now is the clock of retries (default time.Now).
-	Now func() time.Time
-	Logger  *slog.Logger
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Progress, when set, is updated as objects are read.
 	Progress *Progress
 	// afterCommit is a test hook called after each commit.

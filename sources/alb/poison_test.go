@@ -51,11 +51,11 @@ func TestPoisonObjects(t *testing.T) {
 	}
 	require.NoError(t, w.Close())
 	bad := map[string][]byte{
-		name("10.0.9.1"): gz.Bytes()[:gz.Len()/2],                        // truncated
+		name("10.0.9.1"): gz.Bytes()[:gz.Len()/2],                                                                   // truncated
 		name("10.0.9.2"): append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xff}, 300)...), // corrupt
-		name("10.0.9.3"): good,                                            // denied
-		name("10.0.9.4"): good,                                            // vanished after the listing
-		name("10.0.9.5"): good,                                            // stalls
+		name("10.0.9.3"): good,                                                                                      // denied
+		name("10.0.9.4"): good,                                                                                      // vanished after the listing
+		name("10.0.9.5"): good,                                                                                      // stalls
 	}
 	fake := gofakes3.New(s3mem.New()).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
