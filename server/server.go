@@ -361,6 +361,13 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 		return true
 	}
 	now := s.cfg.Now()
+	if dir, isDir := s.source.(*alb.DirSource); isDir {
+		// A directory may hold logs that ended long ago (an example, an
+		// archive): its windows end at its newest log when that is older.
+		if newest, err := dir.Newest(ctx); err == nil && !newest.IsZero() && newest.Before(now) {
+			now = newest
+		}
+	}
 	var back time.Duration
 	for _, o := range objs {
 		if o.SLI.ALB != nil {
@@ -370,9 +377,6 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	// Only what the windows need: nothing older than the lookback is
 	// listed or read (an hour ahead allows for clock skew).
 	from, to := now.Add(-back), now.Add(time.Hour)
-	if _, isDir := s.source.(*alb.DirSource); isDir {
-		from = time.Time{} // a directory is listed whole; the buckets pruned below bound it
-	}
 	progress := &alb.Progress{}
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
 		Logger: s.log.With("component", "ingest"), Progress: progress, Failures: s.failures, Workers: s.cfg.ReadConcurrency})
@@ -398,8 +402,11 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	if st.Objects > 0 || first {
 		s.log.Info("ingested", "objects", st.Objects, "lines", st.Lines, "malformed", st.Malformed, "skipped", st.Skipped, "took", time.Since(start).Round(time.Millisecond).String())
 	}
-	if _, isDir := s.source.(*alb.DirSource); !isDir || !from.IsZero() {
-		_ = s.albDB.Prune(now.Add(-back-24*time.Hour).Unix()/60, now.Add(-back-72*time.Hour))
+	// Retention: minutes, hour sums and ledger records the longest window
+	// can no longer need are dropped, for S3 and directories alike; what is
+	// older than the lookback is never listed again, so it is not re-read.
+	if err := s.albDB.Prune(now.Add(-back-24*time.Hour).Unix()/60, now.Add(-back-72*time.Hour)); err != nil {
+		s.log.Error("prune", "err", err)
 	}
 	if first && !s.caughtUp.Load() {
 		s.caughtUp.Store(true)

@@ -53,6 +53,18 @@ type DirSource struct {
 
 func (d *DirSource) String() string { return d.Root }
 
+// Newest returns the end of the newest log interval in the directory.
+func (d *DirSource) Newest(ctx context.Context) (time.Time, error) {
+	var newest time.Time
+	err := d.List(ctx, time.Time{}, time.Time{}, func(o Object) error {
+		if o.Info.End.After(newest) {
+			newest = o.Info.End
+		}
+		return nil
+	})
+	return newest, err
+}
+
 func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object) error) error {
 	return filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
