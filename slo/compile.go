@@ -396,7 +396,36 @@ func (c *compiler) alb(ctx string, a *specALB) *ALBSLI {
 		}
 		out.RequestTypes = append(out.RequestTypes, *t)
 	}
+	for i := range a.Methods {
+		m := &a.Methods[i]
+		if !methodRE.MatchString(*m) {
+			c.errorAt(c.at(m, a), "%s: sli.alb.methods[%d]: %q is not an HTTP method: write it uppercase, e.g. GET", ctx, i, *m)
+			continue
+		}
+		out.Methods = append(out.Methods, *m)
+	}
+	if tg := a.TargetGroup; tg != "" {
+		if !targetGroupRE.MatchString(tg) {
+			c.errorAt(c.at(&a.TargetGroup, a), "%s: sli.alb.target_group: %q is neither a target group name nor an ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", ctx, tg)
+		}
+		out.TargetGroup = tg
+	}
+	out.BadStatus = c.statusRanges(ctx, "sli.alb.bad_status", a.BadStatus, a)
+	out.ExcludeStatus = c.statusRanges(ctx, "sli.alb.exclude_status", a.ExcludeStatus, a)
+	if len(out.BadStatus) == 0 {
+		out.BadStatus = []StatusRange{{500, 599}}
+	}
+	if a.Latency != nil && (len(a.BadStatus) > 0) {
+		c.errorAt(c.at(&a.BadStatus, a), "%s: sli.alb.bad_status: applies to availability SLIs; a latency SLI's good events are the fast ones", ctx)
+	}
 	if a.Latency != nil {
+		switch a.Latency.Measure {
+		case "", "target":
+		case "total":
+			out.LatencyTotal = true
+		default:
+			c.errorAt(c.at(&a.Latency.Measure, a.Latency), "%s: sli.alb.latency.measure: %q: use target (target_processing_time) or total (request + target + response processing time)", ctx, a.Latency.Measure)
+		}
 		th := time.Duration(a.Latency.Threshold)
 		switch {
 		case c.failed(&a.Latency.Threshold):
@@ -409,6 +438,33 @@ func (c *compiler) alb(ctx string, a *specALB) *ALBSLI {
 		if len(out.RequestTypes) > 0 && !slices.ContainsFunc(out.RequestTypes, func(t string) bool { return t != "ws" && t != "wss" }) {
 			c.errorAt(c.at(&a.RequestTypes, a), "%s: sli.alb.request_types: a latency SLI never counts ws/wss entries, so it would have no events", ctx)
 		}
+	}
+	return out
+}
+
+var (
+	methodRE      = regexp.MustCompile(`^[A-Z]{3,10}$`)
+	targetGroupRE = regexp.MustCompile(`^([A-Za-z0-9-]{1,32}|arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16})$`)
+	statusRE      = regexp.MustCompile(`^([1-5])(xx|\d\d)$`)
+)
+
+// statusRanges reads status rules: a class ("5xx", "4xx") or a code ("429").
+func (c *compiler) statusRanges(ctx, key string, rules []string, parent any) []StatusRange {
+	var out []StatusRange
+	for i := range rules {
+		r := &rules[i]
+		m := statusRE.FindStringSubmatch(strings.ToLower(*r))
+		if m == nil {
+			c.errorAt(c.at(r, parent), "%s: %s[%d]: %q is not a status: use a class such as 5xx or a code such as 429", ctx, key, i, *r)
+			continue
+		}
+		class := int(m[1][0]-'0') * 100
+		if m[2] == "xx" {
+			out = append(out, StatusRange{class, class + 99})
+			continue
+		}
+		code := class + int(m[2][0]-'0')*10 + int(m[2][1]-'0')
+		out = append(out, StatusRange{code, code})
 	}
 	return out
 }

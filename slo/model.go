@@ -173,11 +173,28 @@ type ALBSLI struct {
 	// RequestTypes limits the SLI to these entry types (http, https, h2,
 	// grpcs, ws, wss). Empty means all; latency SLIs never count ws/wss.
 	RequestTypes []string
-	// Latency, when set, makes this a latency SLI: good when
-	// 0 <= target_processing_time <= Latency. Otherwise it is an
-	// availability SLI: bad when elb_status_code is 5xx.
+	// Methods, when not empty, limits the SLI to these request methods.
+	Methods []string
+	// TargetGroup, when set, limits the SLI to one target group, by name
+	// or by ARN (the target_group_arn field).
+	TargetGroup string
+	// BadStatus are the elb_status_code ranges that make an availability
+	// entry bad (default 5xx); ExcludeStatus ranges are out of scope.
+	BadStatus, ExcludeStatus []StatusRange
+	// Latency, when set, makes this a latency SLI: good when the measured
+	// time is <= Latency. Otherwise it is an availability SLI.
 	Latency time.Duration
+	// LatencyTotal measures request + target + response processing time
+	// instead of target_processing_time alone.
+	LatencyTotal bool
 }
+
+// StatusRange is an inclusive range of HTTP status codes: 5xx is
+// {500, 599}, 429 is {429, 429}.
+type StatusRange struct{ From, To int }
+
+// Contains says whether a status is in the range.
+func (r StatusRange) Contains(code int) bool { return code >= r.From && code <= r.To }
 
 // PrometheusSLI reads events from PromQL queries. Each query is a
 // text/template with {{.window}} standing for the range (e.g. 5m) and yields

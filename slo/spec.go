@@ -90,11 +90,16 @@ type specALB struct {
 	ExcludePaths      []string     `yaml:"exclude_paths"`
 	ExcludeUserAgents []string     `yaml:"exclude_user_agents"`
 	RequestTypes      []string     `yaml:"request_types"`
+	Methods           []string     `yaml:"methods"`
+	TargetGroup       string       `yaml:"target_group"`
+	BadStatus         []string     `yaml:"bad_status"`
+	ExcludeStatus     []string     `yaml:"exclude_status"`
 	Latency           *specLatency `yaml:"latency"`
 }
 
 type specLatency struct {
 	Threshold model.Duration `yaml:"threshold"`
+	Measure   string         `yaml:"measure"`
 }
 
 type specPrometheus struct {

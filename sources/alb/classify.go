@@ -50,7 +50,11 @@ type matcher struct {
 	paths, excludePaths []textMatcher
 	excludeUserAgents   []textMatcher
 	types               uint8 // bit set of request types; 0 means all
+	methods             [][]byte
+	targetGroup         []byte // an ARN, or "targetgroup/NAME/" for a name
+	bad, exclude        []slo.StatusRange
 	latency             bool
+	total               bool
 	threshold           Timing
 }
 
@@ -108,8 +112,21 @@ func NewClassifier(objs []*slo.Objective) *Classifier {
 		for _, t := range a.RequestTypes {
 			m.types |= typeBit([]byte(t))
 		}
+		for _, meth := range a.Methods {
+			m.methods = append(m.methods, []byte(meth))
+		}
+		switch {
+		case strings.HasPrefix(a.TargetGroup, "arn:"):
+			m.targetGroup = []byte(a.TargetGroup)
+		case a.TargetGroup != "":
+			m.targetGroup = []byte("targetgroup/" + a.TargetGroup + "/")
+		}
+		m.bad, m.exclude = a.BadStatus, a.ExcludeStatus
+		if len(m.bad) == 0 {
+			m.bad = []slo.StatusRange{{From: 500, To: 599}}
+		}
 		if a.Latency > 0 {
-			m.latency = true
+			m.latency, m.total = true, a.LatencyTotal
 			m.threshold = Timing(a.Latency.Microseconds())
 		}
 		c.IDs = append(c.IDs, o.ID())
@@ -150,14 +167,24 @@ func (c *Classifier) LoadBalancers() []string {
 
 // Classify appends a verdict for every SLI whose scope holds the entry.
 //
-// Availability: bad when elb_status_code is 5xx, the status the client got,
-// so target 5xx and ALB-generated 502/503/504 (target status "-") both
-// count; 4xx and 460 (client closed the connection) do not. An entry whose
-// elb_status_code is "-" got no response to judge and is out of scope.
+// Scope: the load balancer, then the SLI's filters (request types, hosts,
+// paths, user agents, methods, target group); an elb_status_code in
+// exclude_status is out of scope.
 //
-// Latency: good when 0 <= target_processing_time <= threshold; -1 (no
-// response measured) is bad. WebSocket entries (ws, wss) describe whole
-// connections and are never counted.
+// Availability: bad when elb_status_code, the status the client got, is in
+// bad_status (default 5xx), so target 5xx and ALB-generated 502/503/504
+// (target status "-") both count; by default 4xx and 460 (client closed the
+// connection) do not. An entry whose elb_status_code is "-" got no response
+// to judge and is out of scope.
+//
+// Latency: good when the measured time (target_processing_time, or with
+// measure: total the sum of request, target and response processing time)
+// is at most the threshold. A request the load balancer answered itself,
+// without a target (a redirect, a fixed response, a WAF or authentication
+// denial, a client that left: -1 target time and a status that is not 5xx)
+// says nothing about the service's speed and is out of scope; -1 with a 5xx
+// (the target did not answer) is bad. WebSocket entries (ws, wss) describe
+// whole connections and are never counted.
 func (c *Classifier) Classify(e *Entry, out []Verdict) []Verdict {
 	return c.classify(e, out, nil)
 }
@@ -177,10 +204,17 @@ func (c *Classifier) classify(e *Entry, out []Verdict, cache *lbCache) []Verdict
 		if m.latency && typ&(typeWS|typeWSS) != 0 {
 			continue
 		}
-		if !m.latency && e.ELBStatusCode() == NoStatus {
+		status := e.ELBStatusCode()
+		if !m.latency && status == NoStatus {
 			continue
 		}
-		if len(m.hosts)+len(m.hostSuffixes)+len(m.paths)+len(m.excludePaths) > 0 && !parsedReq {
+		if inRanges(m.exclude, status) {
+			continue
+		}
+		if m.latency && e.TargetProcessingTime() == NotMeasured && !(status >= 500 && status <= 599) {
+			continue // answered by the load balancer itself
+		}
+		if len(m.hosts)+len(m.hostSuffixes)+len(m.paths)+len(m.excludePaths)+len(m.methods) > 0 && !parsedReq {
 			req, parsedReq = e.Request(), true
 		}
 		if !m.inScope(e, &req) {
@@ -189,17 +223,53 @@ func (c *Classifier) classify(e *Entry, out []Verdict, cache *lbCache) []Verdict
 		var good bool
 		if m.latency {
 			t := e.TargetProcessingTime()
+			if m.total {
+				t = totalTime(e)
+			}
 			good = t >= 0 && t <= m.threshold
 		} else {
-			s := e.ELBStatusCode()
-			good = s < 500 || s > 599
+			good = !inRanges(m.bad, status)
 		}
 		out = append(out, Verdict{SLI: m.index, Good: good})
 	}
 	return out
 }
 
+func inRanges(rs []slo.StatusRange, code int) bool {
+	for _, r := range rs {
+		if r.Contains(code) {
+			return true
+		}
+	}
+	return false
+}
+
+// totalTime is request + target + response processing time; not measured
+// when any part is not.
+func totalTime(e *Entry) Timing {
+	a, b, c := e.RequestProcessingTime(), e.TargetProcessingTime(), e.ResponseProcessingTime()
+	if a < 0 || b < 0 || c < 0 {
+		return NotMeasured
+	}
+	return a + b + c
+}
+
 func (m *matcher) inScope(e *Entry, req *Request) bool {
+	if len(m.methods) > 0 {
+		ok := false
+		for _, meth := range m.methods {
+			ok = ok || bytes.Equal(meth, req.Method)
+		}
+		if !ok {
+			return false
+		}
+	}
+	if m.targetGroup != nil {
+		tg := e.Field(FieldTargetGroupARN)
+		if m.targetGroup[0] == 'a' && !bytes.Equal(tg, m.targetGroup) || m.targetGroup[0] != 'a' && !bytes.Contains(tg, m.targetGroup) {
+			return false
+		}
+	}
 	if len(m.hosts)+len(m.hostSuffixes) > 0 && !m.hostMatches(req.Host) {
 		return false
 	}

@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,13 +40,13 @@ slos:
 		11: {"bad", "bad"},   // ALB 504, target -1
 		12: {"bad", "bad"},   // ALB 502, target -1
 		13: {"bad", "bad"},   // ALB 503, no target
-		14: {"good", "bad"},  // 460: not a server failure; no response measured
+		14: {"good", ""},     // 460: client closed, no target answered: not a server failure, no latency
 		15: {"bad", "bad"},   // target 500 in 0.153s: over 150ms
 		16: {"bad", "good"},  // target 503 in 0.004s
-		17: {"good", "bad"},  // WAF 403: availability good; no target time
-		18: {"good", "bad"},  // redirect 301
-		19: {"good", "bad"},  // malformed request 400
-		20: {"good", "bad"},
+		17: {"good", ""},     // WAF 403: answered by the load balancer itself
+		18: {"good", ""},     // redirect 301 by a listener rule
+		19: {"good", ""},     // malformed request 400, answered by the load balancer
+		20: {"good", ""},
 		21: {"good", "good"}, // 404
 		22: {"good", "good"}, // IPv6 401
 		23: {"good", "good"},
@@ -182,4 +183,59 @@ slos:
 	})
 	require.Zero(t, allocs)
 	require.Len(t, out, 2)
+}
+
+// TestClassifyRulesTeamsCanSet checks each good/bad rule a spec can set
+// against AWS's documented entry examples (testdata/samples.log), with the
+// defaults and with custom rules.
+func TestClassifyRulesTeamsCanSet(t *testing.T) {
+	lines := sampleLines(t)
+	verdict := func(n int, rule string) string {
+		t.Helper()
+		var e Entry
+		require.NoError(t, Parse([]byte(lines[n-1]), &e))
+		spec := fmt.Sprintf("service: s\nslos:\n  - name: x\n    objective: 99\n    window: 30d\n    sli: {alb: {load_balancer: %s%s}}\n", e.ELB(), rule)
+		set, err := slo.LoadBytes("rules.yaml", []byte(spec))
+		require.NoError(t, err, spec)
+		vs := NewClassifier(set.Objectives()).Classify(&e, nil)
+		switch {
+		case len(vs) == 0:
+			return "out"
+		case vs[0].Good:
+			return "good"
+		}
+		return "bad"
+	}
+	for _, c := range []struct {
+		name   string
+		sample int
+		rule   string
+		want   string
+	}{
+		{"default: 5xx is bad", 7, "", "bad"},
+		{"default: 4xx is good", 21, "", "good"},
+		{"default: 460 is good", 14, "", "good"},
+		{"bad_status 4xx", 21, ", bad_status: [5xx, 4xx]", "bad"},
+		{"bad_status 429 leaves 404 good", 21, ", bad_status: [5xx, \"429\"]", "good"},
+		{"exclude_status 460", 14, ", exclude_status: [\"460\"]", "out"},
+		{"exclude_status 4xx: WAF 403", 17, ", exclude_status: [4xx]", "out"},
+		{"exclude_status 4xx keeps 5xx", 7, ", exclude_status: [4xx]", "bad"},
+		{"latency default: redirect answered by the ALB", 18, ", latency: {threshold: 100ms}", "out"},
+		{"latency default: fixed response / WAF 403", 17, ", latency: {threshold: 100ms}", "out"},
+		{"latency default: 460, client gone", 14, ", latency: {threshold: 100ms}", "out"},
+		{"latency default: 502 without target time is bad", 12, ", latency: {threshold: 100ms}", "bad"},
+		{"latency target: 48ms", 2, ", latency: {threshold: 100ms}", "good"},
+		{"latency total: 86+48+37ms", 2, ", latency: {threshold: 100ms, measure: total}", "bad"},
+		{"latency total within", 2, ", latency: {threshold: 200ms, measure: total}", "good"},
+		{"methods: POST counted", 12, ", methods: [POST]", "bad"},
+		{"methods: GET left out", 13, ", methods: [POST]", "out"},
+		{"target_group by name", 16, ", target_group: web-prod-tg", "bad"},
+		{"target_group by name, other group", 30, ", target_group: web-prod-tg", "out"},
+		{"target_group by ARN", 30, ", target_group: \"arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/api-tg/2c3d4e5f60718293\"", "good"},
+		{"target_group by ARN, other group", 16, ", target_group: \"arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/api-tg/2c3d4e5f60718293\"", "out"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, verdict(c.sample, c.rule))
+		})
+	}
 }

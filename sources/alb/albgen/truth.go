@@ -61,9 +61,18 @@ func judge(a *slo.ALBSLI, r Request) (good, inScope bool) {
 	if len(a.RequestTypes) > 0 && !slices.Contains(a.RequestTypes, r.Type) {
 		return false, false
 	}
+	within := func(rs []slo.StatusRange, code int) bool {
+		return slices.ContainsFunc(rs, func(s slo.StatusRange) bool { return code >= s.From && code <= s.To })
+	}
+	if within(a.ExcludeStatus, r.ELBStatus) {
+		return false, false
+	}
 	if a.Latency > 0 {
 		if r.Type == "ws" || r.Type == "wss" {
 			return false, false
+		}
+		if r.TargetTime < 0 && (r.ELBStatus < 500 || r.ELBStatus > 599) {
+			return false, false // answered by the load balancer, not the service
 		}
 		ms := math.Round(r.TargetTime * 1000)
 		return r.TargetTime >= 0 && ms <= float64(a.Latency.Milliseconds()), true
@@ -71,5 +80,9 @@ func judge(a *slo.ALBSLI, r Request) (good, inScope bool) {
 	if r.ELBStatus == 0 {
 		return false, false
 	}
-	return r.ELBStatus < 500 || r.ELBStatus > 599, true
+	bad := a.BadStatus
+	if len(bad) == 0 {
+		bad = []slo.StatusRange{{From: 500, To: 599}}
+	}
+	return !within(bad, r.ELBStatus), true
 }
