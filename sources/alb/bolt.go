@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -163,7 +164,28 @@ func (s *BoltStore) Commit(b *Batch) error {
 			}
 		}
 		wms := tx.Bucket(bucketWatermarks)
-		for lb, w := range b.Watermarks {
+		lbs := map[string]bool{}
+		for k, w := range b.Watermarks {
+			lb, _, _ := strings.Cut(k, "|")
+			lbs[lb] = true
+			if old := wms.Get([]byte(k)); old != nil && int64(getU64(old)) >= w {
+				continue
+			}
+			if err := wms.Put([]byte(k), u64(uint64(w))); err != nil {
+				return err
+			}
+		}
+		for lb := range lbs {
+			nodes := map[string]int64{}
+			c := wms.Cursor()
+			prefix := []byte(lb + "|")
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				nodes[string(k[len(prefix):])] = int64(getU64(v))
+			}
+			w, ok := completeMinute(nodes)
+			if !ok {
+				continue
+			}
 			if old := wms.Get([]byte(lb)); old != nil && int64(getU64(old)) >= w {
 				continue
 			}

@@ -298,10 +298,10 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 		}
 		if lb := r.rec.LoadBalancer; lb != "" && !r.rec.End.IsZero() {
 			// Files arrive a few minutes after their interval ends, one per
-			// node: once a file for interval E is in, intervals ending at or
-			// before E-5m are taken as complete.
-			w := r.rec.End.Add(-5*time.Minute).Unix() / 60
-			b.Watermarks[lb] = max(b.Watermarks[lb], w)
+			// node: the store takes an interval as complete once every
+			// active node has delivered it (see completeMinute).
+			k := NodeKey(lb, r.rec.Node)
+			b.Watermarks[k] = max(b.Watermarks[k], r.rec.End.Unix()/60)
 		}
 		st.Objects++
 		st.Lines += r.rec.Lines
@@ -338,7 +338,7 @@ func newReader() *reader {
 
 func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress) objectResult {
 	res := objectResult{
-		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End},
+		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End, Node: o.Info.Node},
 		counts: newTally(len(cls.IDs)),
 	}
 	body, err := src.Open(ctx, o.Key)

@@ -19,6 +19,8 @@ type KeyInfo struct {
 	End time.Time
 	// Day is the delivery date from the yyyy/mm/dd folders (zero when absent).
 	Day time.Time
+	// Node is the load balancer node (NODEIP) that wrote the file.
+	Node string
 }
 
 // IsAccessLog says whether an object holds ALB access log entries. The same
@@ -59,6 +61,7 @@ func ParseKey(key string) KeyInfo {
 	if end, err := time.Parse("20060102T1504Z", f[4]); err == nil {
 		info.End = end
 	}
+	info.Node = f[5]
 	return info
 }
 

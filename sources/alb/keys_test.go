@@ -26,7 +26,7 @@ func TestParseKey(t *testing.T) {
 	info := ParseKey("prefix/AWSLogs/123456789012/elasticloadbalancing/us-gov-west-1/2026/10/02/123456789012_elasticloadbalancing_us-gov-west-1_app.my-lb.50dc6c495c0c9188_20261001T2355Z_10.0.0.1_2a3b4c5d.log.gz")
 	require.Equal(t, KeyInfo{
 		Account: "123456789012", Region: "us-gov-west-1", LoadBalancer: "app/my-lb/50dc6c495c0c9188",
-		End: time.Date(2026, 10, 1, 23, 55, 0, 0, time.UTC), Day: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC),
+		End: time.Date(2026, 10, 1, 23, 55, 0, 0, time.UTC), Day: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC), Node: "10.0.0.1",
 	}, info)
 	require.Equal(t, KeyInfo{}, ParseKey("some/dir/app.log.gz"))
 }

@@ -3,6 +3,7 @@ package alb
 import (
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type ObjectRecord struct {
 	// AWS naming scheme: End closes the 5-minute interval the file covers.
 	LoadBalancer string    `json:"lb,omitempty"`
 	End          time.Time `json:"end"`
+	Node         string    `json:"node,omitempty"`
 	Lines        int64     `json:"lines"`
 	Malformed    int64     `json:"malformed"`
 }
@@ -41,7 +43,9 @@ type Batch struct {
 	Counts  map[BucketKey]Count
 	// Malformed counts skipped lines by reason.
 	Malformed map[string]int64
-	// Watermarks raises the newest complete minute of load balancers.
+	// Watermarks raises the newest interval end (minute) each node of a
+	// load balancer delivered, keyed NodeKey(lb, node); the load balancer's
+	// watermark follows from them (see completeMinute).
 	Watermarks map[string]int64
 }
 
@@ -146,12 +150,61 @@ func (s *MemStore) Commit(b *Batch) error {
 	for r, n := range b.Malformed {
 		s.malformed[r] += n
 	}
-	for lb, w := range b.Watermarks {
-		if old, ok := s.watermarks[lb]; !ok || w > old {
-			s.watermarks[lb] = w
+	lbs := map[string]bool{}
+	for k, w := range b.Watermarks {
+		if old, ok := s.watermarks[k]; !ok || w > old {
+			s.watermarks[k] = w
+		}
+		lb, _, _ := strings.Cut(k, "|")
+		lbs[lb] = true
+	}
+	for lb := range lbs {
+		nodes := map[string]int64{}
+		for k, w := range s.watermarks {
+			if rest, ok := strings.CutPrefix(k, lb+"|"); ok {
+				nodes[rest] = w
+			}
+		}
+		if w, ok := completeMinute(nodes); ok {
+			if old, had := s.watermarks[lb]; !had || w > old {
+				s.watermarks[lb] = w
+			}
 		}
 	}
 	return nil
+}
+
+// NodeKey keys a node's newest delivered interval in Batch.Watermarks.
+func NodeKey(lb, node string) string { return lb + "|" + node }
+
+// Node completeness: a node seen within nodeActive of the newest delivery
+// must have delivered an interval before it counts as complete, unless it
+// is more than nodeGrace behind (a node that left, or a file that is lost).
+const (
+	nodeActive = 60 // minutes
+	nodeGrace  = 15 // minutes
+)
+
+// completeMinute is a load balancer's watermark from the newest interval
+// end each of its nodes delivered: the oldest of the active nodes' (but no
+// more than the grace behind the newest), less one 5-minute interval, as a
+// file for an interval may still be on its way when the next one lands.
+func completeMinute(nodes map[string]int64) (int64, bool) {
+	var newest int64
+	for _, w := range nodes {
+		newest = max(newest, w)
+	}
+	if newest == 0 {
+		return 0, false
+	}
+	complete := newest
+	for _, w := range nodes {
+		if w >= newest-nodeActive {
+			complete = min(complete, w)
+		}
+	}
+	complete = max(complete, newest-nodeGrace)
+	return complete - 5, true
 }
 
 func (s *MemStore) Range(sli string, from, to int64, fn func(int64, Count)) error {

@@ -180,3 +180,53 @@ func TestBoltSumsAgreeWithMinutes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []Count{{}}, missing)
 }
+
+// TestWatermarkWaitsForEveryNode: with two nodes, an interval is complete
+// only when both delivered it, or when the late one is more than the grace
+// (15m) behind; a node silent for an hour no longer counts.
+func TestWatermarkWaitsForEveryNode(t *testing.T) {
+	for _, store := range []Store{NewMemStore(), boltStore(t)} {
+		lb := "app/shop/0123456789abcdef"
+		at := func(hhmm string) int64 {
+			tm, err := time.Parse("2006-01-02 15:04", "2026-10-01 "+hhmm)
+			require.NoError(t, err)
+			return tm.Unix() / 60
+		}
+		deliver := func(node, hhmm string) {
+			require.NoError(t, store.Commit(&Batch{Watermarks: map[string]int64{NodeKey(lb, node): at(hhmm)}}))
+		}
+		wm := func() string {
+			w, ok, err := store.Watermark(lb)
+			require.NoError(t, err)
+			require.True(t, ok)
+			return MinuteTime(w).Format("15:04")
+		}
+		deliver("a", "10:05")
+		deliver("b", "10:05")
+		require.Equal(t, "10:00", wm())
+		deliver("a", "10:10")
+		require.Equal(t, "10:00", wm(), "b has not delivered 10:10 yet")
+		deliver("b", "10:10")
+		require.Equal(t, "10:05", wm())
+		// b falls behind: a keeps delivering; after the grace, b no longer
+		// holds the watermark back.
+		for _, hhmm := range []string{"10:15", "10:20", "10:25"} {
+			deliver("a", hhmm)
+		}
+		require.Equal(t, "10:05", wm(), "b is 15 minutes behind: within the grace")
+		deliver("a", "10:30")
+		require.Equal(t, "10:10", wm(), "beyond the grace: newest - 15m")
+		// b's late file arrives: the watermark never goes back.
+		deliver("b", "10:15")
+		require.Equal(t, "10:10", wm())
+	}
+}
+
+func boltStore(t *testing.T) Store {
+	db, err := OpenDB(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	s, err := OpenBoltStore(db)
+	require.NoError(t, err)
+	return s
+}
