@@ -130,7 +130,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	dom := string(out)
 	require.Contains(t, dom, "7 of 10 SLOs need attention") // violated, at risk, and five Prometheus-backed ones without a URL
 	require.Regexp(t, `(?s)id="mart-api/availability".*<span class="badge">violated</span>`, dom)
-	require.Regexp(t, `(?s)id="web-storefront/page-latency".*<span class="badge">kept</span>.*<strong class="sli">98.031%</strong>`, dom)
+	require.Regexp(t, `(?s)id="web-storefront/page-latency".*<span class="badge">kept</span>.*<strong class="sli">98.198%</strong>`, dom)
 	require.Regexp(t, `(?s)id="mart-api/uptime".*Firing: ticket-1d, ticket-3d`, dom)
 	require.Regexp(t, `<td class="hot">8.44×</td>`, dom)
 	require.Contains(t, dom, `href="https://wiki.example.com/mart-api/runbook"`)

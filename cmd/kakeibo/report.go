@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/common/model"
 	"io"
 	"os"
 	"strings"
@@ -90,8 +91,13 @@ func rowOf(s slo.ReportSLO) reportRow {
 	}
 	var best float64
 	bestW := ""
+	shorter := func(a, b string) bool { // a tie goes to the shorter window, whatever the map order
+		da, _ := model.ParseDuration(a)
+		db, _ := model.ParseDuration(b)
+		return da < db
+	}
 	for w, win := range s.Windows {
-		if win.BurnRate != nil && (bestW == "" || *win.BurnRate > best) {
+		if win.BurnRate != nil && (bestW == "" || *win.BurnRate > best || (*win.BurnRate == best && shorter(w, bestW))) {
 			best, bestW = *win.BurnRate, w
 		}
 	}
