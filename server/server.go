@@ -377,6 +377,9 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	// Only what the windows need: nothing older than the lookback is
 	// listed or read (an hour ahead allows for clock skew).
 	from, to := now.Add(-back), now.Add(time.Hour)
+	if src, ok := s.source.(*alb.S3Source); ok {
+		src.LoadBalancers, src.Now = cls.LoadBalancers(), s.cfg.Now // list only their keys
+	}
 	progress := &alb.Progress{}
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
 		Logger: s.log.With("component", "ingest"), Progress: progress, Failures: s.failures, Workers: s.cfg.ReadConcurrency})
@@ -551,6 +554,9 @@ func (s *Server) doReload() {
 	s.lastErr.Store(nil)
 	s.m.reloads(true, now)
 	s.failures.RetryAll() // a reload is the moment to try unreadable log objects again
+	if r, ok := s.source.(interface{ Reset() }); ok {
+		r.Reset() // and to list every day folder again (new load balancers)
+	}
 	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()))
 	select {
 	case s.ingested <- struct{}{}: // evaluate again soon

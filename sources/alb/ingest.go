@@ -154,6 +154,13 @@ func (in *Ingester) backfill(ctx context.Context, from, to time.Time) error {
 func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier, ledgered bool) (Stats, error) {
 	var todo []Object
 	var st Stats
+	if r, ok := in.cfg.Source.(interface{ Reset() }); ok && ledgered {
+		r.Reset() // new SLOs are counted from every ledgered object: list all days again
+	}
+	reopen := func(string) {}
+	if r, ok := in.cfg.Source.(interface{ Reopen(string) }); ok {
+		reopen = r.Reopen
+	}
 	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
 		if err != nil {
@@ -167,6 +174,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		}
 		if !seen && !in.cfg.Failures.Due(o.Key, in.cfg.Now()) {
 			st.Deferred++
+			reopen(o.Key) // to be tried again: keep listing its folder
 			return nil
 		}
 		if seen {
@@ -248,6 +256,12 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 	if firstErr == nil {
 		firstErr = ctx.Err()
 	}
+	if firstErr != nil {
+		// Objects listed but not read: list every folder again next time.
+		if r, ok := in.cfg.Source.(interface{ Reset() }); ok {
+			r.Reset()
+		}
+	}
 	return st, firstErr
 }
 
@@ -267,6 +281,9 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 			// stalled) leaves the object out of the ledger and never stops
 			// the ingest: it is tried again later, and given up after a few
 			// attempts.
+			if ro, ok := in.cfg.Source.(interface{ Reopen(string) }); ok {
+				ro.Reopen(r.rec.Key) // to be tried again: keep listing its folder
+			}
 			f := in.cfg.Failures.Fail(r.rec.Key, r.rec.Size, r.err, in.cfg.Now())
 			if f == nil {
 				f = &Failure{Key: r.rec.Key, Reason: FailureReason(r.err), Error: r.err.Error(), Attempts: 1}

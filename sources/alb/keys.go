@@ -80,3 +80,10 @@ func dayInRange(day, from, to time.Time) bool {
 	}
 	return true
 }
+
+// endInRange says whether a file whose interval ended at end may hold
+// entries at or after from: entries are logged in the file of the interval
+// they end in, so an hour of margin covers requests that ran long.
+func endInRange(end, from time.Time) bool {
+	return end.IsZero() || from.IsZero() || !end.Before(from.Add(-time.Hour))
+}

@@ -7,11 +7,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // S3Config holds the settings of an S3 source beyond the URL. Credentials
@@ -32,6 +34,34 @@ type S3Source struct {
 	client *s3.Client
 	bucket string
 	prefix string
+	// LoadBalancers, when set, limits listing to these load balancers'
+	// keys (app/NAME/ID): each day folder is listed by key prefix per load
+	// balancer, not whole.
+	LoadBalancers []string
+	// Now is the clock that decides which day folders are closed.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	closed map[string]bool // closed day folders listed once
+}
+
+// Reopen has the day folder of a key listed again (an object in it could
+// not be read yet).
+func (s *S3Source) Reopen(key string) {
+	s.mu.Lock()
+	delete(s.closed, key[:strings.LastIndexByte(key, '/')+1])
+	s.mu.Unlock()
+}
+
+// dayClosed says whether no more files can arrive in a day folder: ALB
+// delivers a file within minutes of its interval's end, so an hour after
+// the day ends (UTC), the folder is complete.
+func (s *S3Source) dayClosed(day time.Time) bool {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return day.Add(25 * time.Hour).Before(now())
 }
 
 // NewS3Source returns a source for s3://bucket/prefix.
@@ -55,13 +85,17 @@ func NewS3Source(ctx context.Context, location string, cfg S3Config) (*S3Source,
 				o.BaseEndpoint = aws.String(cfg.Endpoint)
 			}
 			o.UsePathStyle = cfg.PathStyle
+			// The SDK would print "Response has no supported checksum"
+			// to stderr, outside kakeibo's JSON log.
+			o.DisableLogOutputChecksumValidationSkipped = true
+			o.Logger = logging.Nop{}
 		})
 	}
 	prefix := strings.TrimPrefix(u.Path, "/")
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &S3Source{client: client, bucket: u.Host, prefix: prefix}, nil
+	return &S3Source{client: client, bucket: u.Host, prefix: prefix, closed: map[string]bool{}}, nil
 }
 
 func (s *S3Source) String() string { return "s3://" + s.bucket + "/" + s.prefix }
@@ -74,14 +108,14 @@ var yearPrefixRE = regexp.MustCompile(`(^|/)\d{4}/$`)
 // 30-day backfill does not list a bucket's whole history.
 func (s *S3Source) List(ctx context.Context, from, to time.Time, fn func(Object) error) error {
 	if from.IsZero() || to.IsZero() {
-		return s.listAll(ctx, s.prefix, fn)
+		return s.listAll(ctx, s.prefix, from, to, fn)
 	}
 	return s.walk(ctx, s.prefix, from, to, fn, 0)
 }
 
 func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, fn func(Object) error, depth int) error {
 	if depth > 8 {
-		return s.listAll(ctx, prefix, fn)
+		return s.listAll(ctx, prefix, from, to, fn)
 	}
 	var dirs []string
 	years := false
@@ -109,7 +143,7 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 	}
 	if years {
 		for day := from.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1); !day.After(to.Add(24 * time.Hour)); day = day.AddDate(0, 0, 1) {
-			if err := s.listAll(ctx, prefix+day.Format("2006/01/02/"), fn); err != nil {
+			if err := s.listDay(ctx, prefix, day, from, to, fn); err != nil {
 				return err
 			}
 		}
@@ -122,7 +156,53 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 	return nil
 }
 
-func (s *S3Source) listAll(ctx context.Context, prefix string, fn func(Object) error) error {
+// listDay lists one day folder: only the load balancers' keys when they
+// are known, and a closed day only once, unless the ingester reopens it
+// because an object in it could not be read: a caught-up cycle lists today,
+// and yesterday for an hour after midnight.
+func (s *S3Source) listDay(ctx context.Context, base string, day, from, to time.Time, fn func(Object) error) error {
+	folder := base + day.Format("2006/01/02/")
+	closed := s.dayClosed(day)
+	s.mu.Lock()
+	done := s.closed[folder]
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	prefixes := []string{folder}
+	// base ends in ACCOUNT/elasticloadbalancing/REGION/: AWS names keys
+	// ACCOUNT_elasticloadbalancing_REGION_app.NAME.ID_...
+	if parts := strings.Split(strings.TrimSuffix(base, "/"), "/"); len(s.LoadBalancers) > 0 && len(parts) >= 3 && parts[len(parts)-2] == "elasticloadbalancing" {
+		account, region := parts[len(parts)-3], parts[len(parts)-1]
+		prefixes = prefixes[:0]
+		for _, lb := range s.LoadBalancers {
+			prefixes = append(prefixes, folder+account+"_elasticloadbalancing_"+region+"_"+strings.ReplaceAll(lb, "/", ".")+"_")
+		}
+	}
+	if closed {
+		// Marked before fn runs, so that an object fn cannot finish reopens it.
+		s.mu.Lock()
+		s.closed[folder] = true
+		s.mu.Unlock()
+	}
+	for _, p := range prefixes {
+		if err := s.listAll(ctx, p, from, to, fn); err != nil {
+			s.Reopen(folder)
+			return err
+		}
+	}
+	return nil
+}
+
+// Reset forgets which day folders were listed (a spec reload may add load
+// balancers).
+func (s *S3Source) Reset() {
+	s.mu.Lock()
+	s.closed = map[string]bool{}
+	s.mu.Unlock()
+}
+
+func (s *S3Source) listAll(ctx context.Context, prefix string, from, to time.Time, fn func(Object) error) error {
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -130,7 +210,7 @@ func (s *S3Source) listAll(ctx context.Context, prefix string, fn func(Object) e
 			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			if err := s.emit(o.Key, o.Size, o.ETag, time.Time{}, time.Time{}, fn); err != nil {
+			if err := s.emit(o.Key, o.Size, o.ETag, from, to, fn); err != nil {
 				return err
 			}
 		}
@@ -144,7 +224,7 @@ func (s *S3Source) emit(key *string, size *int64, etag *string, from, to time.Ti
 		return nil
 	}
 	info := ParseKey(k)
-	if !dayInRange(info.Day, from, to) {
+	if !dayInRange(info.Day, from, to) || !endInRange(info.End, from) {
 		return nil
 	}
 	return fn(Object{Key: k, Size: aws.ToInt64(size), ETag: strings.Trim(aws.ToString(etag), `"`), Info: info})

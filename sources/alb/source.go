@@ -88,7 +88,7 @@ func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object
 			return nil
 		}
 		info := ParseKey(key)
-		if !dayInRange(info.Day, from, to) {
+		if !dayInRange(info.Day, from, to) || !endInRange(info.End, from) {
 			return nil
 		}
 		fi, err := e.Info()
