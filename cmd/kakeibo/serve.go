@@ -58,7 +58,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.durationVar(&ingestEvery, "ingest-interval", "KAKEIBO_INGEST_INTERVAL", time.Minute, "how often to read new ALB logs")
 	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
 	f.durationVar(&reloadEvery, "reload-interval", "KAKEIBO_RELOAD_INTERVAL", 10*time.Second, "how often to check the spec files for changes")
-	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 32, "log objects read at once (S3 GETs in flight)")
+	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "log objects fetched at once (S3 GETs in flight; parsing uses every CPU)")
 	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)

@@ -32,10 +32,14 @@ type IngestConfig struct {
 	Source     Source
 	Store      Store
 	Classifier *Classifier
-	// Workers fetch, decompress and parse objects in parallel; default 32.
-	// Fetching from S3 waits on the network (tens of ms a GET), so many
-	// objects are in flight at once; parsing shares the CPUs among them.
+	// Workers fetch objects in parallel (default 256): a GET from S3 waits
+	// tens of ms on the network, so many are in flight at once.
 	Workers int
+	// Parsers decompress and classify fetched objects (default GOMAXPROCS).
+	Parsers int
+	// MaxInFlightBytes bounds the fetched bytes waiting to be parsed
+	// (default 256 MiB); an object above a quarter of it is streamed.
+	MaxInFlightBytes int64
 	// ObjectTimeout bounds the reading of one object (default 2m): a GET
 	// that stalls fails that object, not the ingest.
 	ObjectTimeout time.Duration
@@ -62,7 +66,13 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 		return nil, errors.New("alb ingester: source, store and classifier are required")
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = max(32, runtime.GOMAXPROCS(0))
+		cfg.Workers = 256
+	}
+	if cfg.Parsers <= 0 {
+		cfg.Parsers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxInFlightBytes <= 0 {
+		cfg.MaxInFlightBytes = 256 << 20
 	}
 	if cfg.ObjectTimeout <= 0 {
 		cfg.ObjectTimeout = 2 * time.Minute
@@ -198,16 +208,48 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Two stages: fetchers download objects into memory, many at once (a
+	// GET waits tens of ms on the network), bounded by bytes in flight;
+	// parsers, one per CPU, decompress and classify them. An object too
+	// big to hold is streamed by a parser instead.
 	jobs := make(chan Object)
-	results := make(chan objectResult, in.cfg.Workers)
-	var wg sync.WaitGroup
+	fetched := make(chan fetchedObject, in.cfg.Parsers)
+	results := make(chan objectResult, in.cfg.Parsers)
+	inFlight := newByteLimit(in.cfg.MaxInFlightBytes)
+	var fetchers, parsers sync.WaitGroup
 	for range in.cfg.Workers {
-		wg.Go(func() {
-			r := newReader()
+		fetchers.Go(func() {
 			for o := range jobs {
-				octx, cancelObject := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
-				res := r.read(octx, in.cfg.Source, cls, o, p)
-				cancelObject()
+				f := fetchedObject{o: o}
+				if o.Size <= in.cfg.MaxInFlightBytes/4 {
+					f.held = max(o.Size, 1)
+					if !inFlight.acquire(ctx, f.held) {
+						return
+					}
+					f.body, f.err = in.fetch(ctx, o, p)
+				}
+				select {
+				case fetched <- f:
+				case <-ctx.Done():
+					inFlight.release(f.held)
+					return
+				}
+			}
+		})
+	}
+	for range in.cfg.Parsers {
+		parsers.Go(func() {
+			r := newReader()
+			for f := range fetched {
+				var res objectResult
+				if f.held > 0 {
+					res = r.readBytes(f, cls, p)
+					inFlight.release(f.held)
+				} else {
+					octx, cancelObject := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
+					res = r.read(octx, in.cfg.Source, cls, f.o, p)
+					cancelObject()
+				}
 				if res.err != nil && ctx.Err() != nil {
 					res.err = ctx.Err() // the ingest stopped, the object is not at fault
 				}
@@ -229,7 +271,8 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 			}
 		}
 	}()
-	go func() { wg.Wait(); close(results) }()
+	go func() { fetchers.Wait(); close(fetched) }()
+	go func() { parsers.Wait(); close(results) }()
 
 	// One goroutine commits: it takes a result, then whatever else is ready,
 	// and writes them in one transaction.
@@ -351,6 +394,98 @@ type reader struct {
 
 func newReader() *reader {
 	return &reader{br: bufio.NewReaderSize(nil, 64<<10), lr: bufio.NewReaderSize(nil, 256<<10)}
+}
+
+// fetchedObject is an object downloaded by a fetcher (body, or the error
+// that stopped it), or, when held is 0, one a parser must stream itself.
+type fetchedObject struct {
+	o    Object
+	body []byte
+	err  error
+	held int64
+}
+
+// fetch downloads an object within the per-object deadline.
+func (in *Ingester) fetch(ctx context.Context, o Object, p *Progress) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
+	defer cancel()
+	body, err := in.cfg.Source.Open(ctx, o.Key)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, max(o.Size, 512)))
+	_, err = buf.ReadFrom(&countingReader{r: body, p: p})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Key, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// readBytes parses a fetched object.
+func (r *reader) readBytes(f fetchedObject, cls *Classifier, p *Progress) objectResult {
+	o := f.o
+	res := objectResult{
+		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End, Node: o.Info.Node},
+		counts: newTally(len(cls.IDs)),
+	}
+	if f.err != nil {
+		res.err = f.err
+		return res
+	}
+	lines, err := r.scan(bytes.NewReader(f.body), cls, &res)
+	p.ObjectsDone.Add(1)
+	p.Lines.Add(lines)
+	p.Malformed.Add(res.rec.Malformed)
+	res.rec.Lines = lines
+	if err != nil {
+		res.err = fmt.Errorf("%s: %w", o.Key, err)
+	}
+	return res
+}
+
+// byteLimit bounds the bytes held by fetched objects not parsed yet.
+type byteLimit struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	free  int64
+	limit int64
+}
+
+func newByteLimit(limit int64) *byteLimit {
+	l := &byteLimit{free: limit, limit: limit}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+// acquire waits until n bytes are free (or ctx ends: false).
+func (l *byteLimit) acquire(ctx context.Context, n int64) bool {
+	stop := context.AfterFunc(ctx, func() {
+		l.mu.Lock()
+		l.cond.Broadcast()
+		l.mu.Unlock()
+	})
+	defer stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.free < n && ctx.Err() == nil {
+		l.cond.Wait()
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	l.free -= n
+	return true
+}
+
+func (l *byteLimit) release(n int64) {
+	if n == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.free += n
+	l.cond.Broadcast()
+	l.mu.Unlock()
 }
 
 func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress) objectResult {
