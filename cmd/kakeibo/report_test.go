@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,4 +185,34 @@ func TestReportGoesOnPastBadObjects(t *testing.T) {
 	require.Contains(t, errOut, "1 log object(s) could not be read and are not counted:")
 	require.Contains(t, errOut, filepath.Base(bad)+": truncated:")
 	require.Contains(t, out, "mart-api/availability")
+}
+
+// TestReportPlainDirectory: logs exported without AWS's names (.log,
+// .log.gz, .gz) in a flat directory are read, and their watermark comes
+// from their entries: no --at needed.
+func TestReportPlainDirectory(t *testing.T) {
+	dir := t.TempDir()
+	day := "../../testdata/alb/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/01"
+	entries, err := os.ReadDir(day)
+	require.NoError(t, err)
+	n := 0
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), "mart-api") || !strings.Contains(e.Name(), "_10.0.1.11_") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(day, e.Name()))
+		require.NoError(t, err)
+		name := []string{"export-%d.log.gz", "export-%d.gz"}[n%2]
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf(name, n)), b, 0o644))
+		n++
+	}
+	require.Greater(t, n, 200)
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs/mart-api.yaml", "--alb-logs", dir, "--format", "json")
+	require.Equal(t, exitOK, code, errOut)
+	var rep slo.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	for _, s := range rep.SLOs {
+		require.NotEqual(t, slo.StatusNoData, s.Status, "%s: %s", s.SLO, s.Error)
+		require.Equal(t, "2026-10-01T23:50:00Z", s.At.Format(time.RFC3339), "the watermark comes from the entries (newest 23:54, less one interval)")
+	}
 }

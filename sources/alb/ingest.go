@@ -105,6 +105,10 @@ type objectResult struct {
 	counts    *tally
 	malformed map[string]int64
 	err       error
+	// entryEnds is, for an object whose name does not say its load
+	// balancer and interval (a plain export), the minute after the newest
+	// entry of each load balancer in it: its watermark comes from entries.
+	entryEnds map[string]int64
 }
 
 type bucketIndex struct {
@@ -363,6 +367,11 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 			k := NodeKey(lb, r.rec.Node)
 			b.Watermarks[k] = max(b.Watermarks[k], r.rec.End.Unix()/60)
 		}
+		for lb, end := range r.entryEnds {
+			// Plain files: complete up to their newest entry (one pseudo-node).
+			k := NodeKey(lb, "entries")
+			b.Watermarks[k] = max(b.Watermarks[k], end)
+		}
 		st.Objects++
 		st.Lines += r.rec.Lines
 		st.Malformed += r.rec.Malformed
@@ -578,6 +587,14 @@ func (r *reader) classify(line []byte, cls *Classifier, res *objectResult) {
 		return
 	}
 	m := e.Minute()
+	if res.rec.LoadBalancer == "" {
+		if res.entryEnds == nil {
+			res.entryEnds = map[string]int64{}
+		}
+		if lb := e.ELB(); res.entryEnds[string(lb)] < m+1 {
+			res.entryEnds[string(lb)] = m + 1
+		}
+	}
 	for _, v := range r.verdicts {
 		res.counts.add(v.SLI, m, v.Good)
 	}

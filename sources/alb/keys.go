@@ -2,6 +2,7 @@ package alb
 
 import (
 	"path"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -34,9 +35,21 @@ func IsAccessLog(key string) bool {
 		strings.Contains(base, "_net."),
 		strings.Contains(key, "ELBAccessLogTestFile"):
 		return false
+	case otherServiceRE.MatchString(key), otherServiceFileRE.MatchString(base) && !strings.Contains(base, "_elasticloadbalancing_"):
+		// Another AWS service's logs under the same prefix (VPC flow logs,
+		// CloudTrail, ...): never read, never counted as malformed.
+		return false
 	}
-	return strings.HasSuffix(base, ".log.gz") || strings.HasSuffix(base, ".log")
+	return strings.HasSuffix(base, ".log.gz") || strings.HasSuffix(base, ".log") || strings.HasSuffix(base, ".gz")
 }
+
+var (
+	// otherServiceRE matches AWSLogs/ACCOUNT/SERVICE/ folders of services
+	// other than Elastic Load Balancing.
+	otherServiceRE = regexp.MustCompile(`(^|/)AWSLogs/\d{12}/(?:[^/]+/)?(vpcflowlogs|CloudTrail|CloudTrail-Digest|Config|GuardDuty|network-firewall|route53resolver|waf|s3)/`)
+	// otherServiceFileRE matches AWS-named log files (ACCOUNT_SERVICE_...).
+	otherServiceFileRE = regexp.MustCompile(`^\d{12}_[A-Za-z0-9-]+_`)
+)
 
 // ParseKey reads what an object key tells; fields it cannot find stay zero.
 func ParseKey(key string) KeyInfo {

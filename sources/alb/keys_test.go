@@ -40,3 +40,17 @@ func TestDayInRange(t *testing.T) {
 	require.True(t, dayInRange(time.Time{}, from, to), "no date folder: always a candidate")
 	require.True(t, dayInRange(day(1), time.Time{}, time.Time{}), "open range")
 }
+
+func TestIsAccessLogSkipsOtherServices(t *testing.T) {
+	for key, want := range map[string]bool{
+		"AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/01/123456789012_elasticloadbalancing_ap-northeast-1_app.x.50dc6c495c0c9188_20261001T0005Z_10.0.0.1_abc.log.gz": true,
+		"AWSLogs/123456789012/vpcflowlogs/ap-northeast-1/2026/10/01/123456789012_vpcflowlogs_ap-northeast-1_fl-0123456789abcdef0_20261001T0005Z_abc.log.gz":                              false,
+		"AWSLogs/123456789012/CloudTrail/ap-northeast-1/2026/10/01/123456789012_CloudTrail_ap-northeast-1_20261001T0005Z_abc.json.gz":                                                    false,
+		"logs/plain-export.log":    true,
+		"logs/plain-export.gz":     true,
+		"logs/plain-export.log.gz": true,
+		"logs/readme.txt":          false,
+	} {
+		require.Equal(t, want, IsAccessLog(key), key)
+	}
+}
