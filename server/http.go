@@ -192,6 +192,12 @@ func (s *Server) backfillText() string {
 	if p == nil {
 		return "backfilling: listing the logs"
 	}
-	return fmt.Sprintf("backfilling: %d of %d log objects read (%d MB, %d lines); alerts start once it is done",
-		p.ObjectsDone.Load(), p.ObjectsTotal.Load(), p.Bytes.Load()>>20, p.Lines.Load())
+	left := ""
+	if started := s.backfillStart.Load(); started != nil {
+		if d := eta(p, *started); d > 0 {
+			left = ", about " + d.String() + " left"
+		}
+	}
+	return fmt.Sprintf("backfilling: %d of %d log objects read (%d MB, %d lines%s); alerts start once it is done",
+		p.ObjectsDone.Load(), p.ObjectsTotal.Load(), p.Bytes.Load()>>20, p.Lines.Load(), left)
 }

@@ -90,13 +90,14 @@ type Server struct {
 	// caughtUp is set once the first ingest pass (the backfill) has read
 	// everything up to the watermark: before it, evaluations are shown but
 	// neither alert nor make the service ready.
-	caughtUp  atomic.Bool
-	backfill  atomic.Pointer[alb.Progress]
-	failures  *alb.Failures
-	ingested  chan struct{}
-	specSig   string
-	prevAM    map[string]alerting.AlertState
-	prevStuck []alerting.Stuck
+	caughtUp      atomic.Bool
+	backfill      atomic.Pointer[alb.Progress]
+	failures      *alb.Failures
+	backfillStart atomic.Pointer[time.Time]
+	ingested      chan struct{}
+	specSig       string
+	prevAM        map[string]alerting.AlertState
+	prevStuck     []alerting.Stuck
 }
 
 // snapshot is the newest evaluation, served by the API, page and metrics.
@@ -418,7 +419,18 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	return true
 }
 
+// eta guesses how long the rest of a backfill takes from its pace so far.
+func eta(p *alb.Progress, started time.Time) time.Duration {
+	done, total := p.ObjectsDone.Load(), p.ObjectsTotal.Load()
+	if done == 0 || total <= done {
+		return 0
+	}
+	return (time.Since(started) * time.Duration(total-done) / time.Duration(done)).Round(time.Second)
+}
+
 func (s *Server) logProgress(p *alb.Progress) func() {
+	started := time.Now()
+	s.backfillStart.Store(&started)
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(5 * time.Second)
@@ -429,7 +441,7 @@ func (s *Server) logProgress(p *alb.Progress) func() {
 				return
 			case <-t.C:
 				s.log.Info("backfilling", "objects_done", p.ObjectsDone.Load(), "objects_total", p.ObjectsTotal.Load(),
-					"lines", p.Lines.Load(), "mb", p.Bytes.Load()>>20)
+					"lines", p.Lines.Load(), "mb", p.Bytes.Load()>>20, "eta", eta(p, started).String())
 			}
 		}
 	}()

@@ -2,6 +2,7 @@ package alb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
@@ -79,6 +81,15 @@ func NewS3Source(ctx context.Context, location string, cfg S3Config) (*S3Source,
 		awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("alb logs: aws config: %w", err)
+		}
+		if awsCfg.Region == "" {
+			// No region given: ask the bucket (HeadBucket answers with
+			// x-amz-bucket-region from any region).
+			region, err := bucketRegion(ctx, awsCfg, u.Host, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("alb logs: the region of bucket %s is not set and could not be found (%v): set --s3-region or AWS_REGION", u.Host, err)
+			}
+			awsCfg.Region = region
 		}
 		client = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 			if cfg.Endpoint != "" {
@@ -237,3 +248,36 @@ func (s *S3Source) Open(ctx context.Context, key string) (io.ReadCloser, error) 
 	}
 	return out.Body, nil
 }
+
+// bucketRegion finds a bucket's region with HeadBucket, asked in us-east-1.
+func bucketRegion(ctx context.Context, awsCfg aws.Config, bucket string, cfg S3Config) (string, error) {
+	probe := awsCfg.Copy()
+	probe.Region = "us-east-1"
+	client := s3.NewFromConfig(probe, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		o.Logger = logging.Nop{}
+	})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil && aws.ToString(out.BucketRegion) != "" {
+		return aws.ToString(out.BucketRegion), nil
+	}
+	// A bucket in another region answers 301 with the header as well.
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if r := re.Response.Header.Get("X-Amz-Bucket-Region"); r != "" {
+			return r, nil
+		}
+	}
+	if err == nil {
+		err = errors.New("no x-amz-bucket-region in the answer")
+	}
+	return "", err
+}
+
+// Region is the region the source's client speaks to.
+func (s *S3Source) Region() string { return s.client.Options().Region }

@@ -113,3 +113,35 @@ func TestS3Source(t *testing.T) {
 	}
 	require.Equal(t, []string{"2026/09/30/", "2026/10/01/", "2026/10/02/", "2026/10/03/"}, days)
 }
+
+// TestS3RegionIsFound: with no region anywhere, the bucket's region is
+// asked with HeadBucket (S3 answers x-amz-bucket-region), instead of
+// failing with "Invalid region".
+func TestS3RegionIsFound(t *testing.T) {
+	fake := gofakes3.New(s3mem.New()).Server()
+	heads := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			heads++
+			w.Header().Set("X-Amz-Bucket-Region", "eu-west-1")
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-for-tests")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	up := s3.New(s3.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAEXAMPLE", "secret-for-tests", "")})
+	_, err := up.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("alb-logs")})
+	require.NoError(t, err)
+	src, err := alb.NewS3Source(t.Context(), "s3://alb-logs/prod", alb.S3Config{Endpoint: srv.URL, PathStyle: true})
+	require.NoError(t, err)
+	require.Equal(t, 1, heads)
+	require.Equal(t, "eu-west-1", src.Region())
+	require.NoError(t, src.List(t.Context(), time.Time{}, time.Time{}, func(alb.Object) error { return nil }))
+}
