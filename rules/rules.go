@@ -131,15 +131,21 @@ func group(o *slo.Objective) (Group, error) {
 	g := Group{Name: "kakeibo-" + o.Service + "-" + o.Name}
 	ps := o.SLI.Prometheus
 	budget := number(1 - o.Target)
-	base := maps.Clone(o.Labels)
-	base["service"], base["slo"] = o.Service, o.Name
-	labels := func(extra ...string) map[string]string {
-		l := maps.Clone(base)
+	// Recorded series carry service, slo and their own labels, as serve's
+	// /metrics does; the specs' labels go on slo_info (join with
+	// group_left) and on the alerts, where Alertmanager routes by them.
+	base := map[string]string{"service": o.Service, "slo": o.Name}
+	withTeam := maps.Clone(o.Labels)
+	maps.Copy(withTeam, base)
+	extend := func(from map[string]string, extra ...string) map[string]string {
+		l := maps.Clone(from)
 		for i := 0; i+1 < len(extra); i += 2 {
 			l[extra[i]] = extra[i+1]
 		}
 		return l
 	}
+	labels := func(extra ...string) map[string]string { return extend(base, extra...) }
+	team := func(extra ...string) map[string]string { return extend(withTeam, extra...) }
 	var err error
 	add := func(record, tmpl string, data map[string]any, l map[string]string) {
 		if err != nil {
@@ -190,7 +196,7 @@ func group(o *slo.Objective) (Group, error) {
 	}
 	g.Rules = append(g.Rules,
 		Rule{Record: "slo_objective_ratio", Expr: fmt.Sprintf("vector(%s)", number(o.Target)), Labels: labels()},
-		Rule{Record: "slo_info", Expr: "vector(1)", Labels: labels("window", o.Window.String(), "budgeting", o.Budgeting.Method.String(), "source", "prometheus")})
+		Rule{Record: "slo_info", Expr: "vector(1)", Labels: team("window", o.Window.String(), "budgeting", o.Budgeting.Method.String(), "source", "prometheus")})
 
 	// Alerts: the multi-window multi-burn-rate pairs and budget exhaustion,
 	// each also recorded as slo_alert_firing (1 or 0) for dashboards.
@@ -212,7 +218,7 @@ func group(o *slo.Objective) (Group, error) {
 		e, _ := render("pair", data)
 		g.Rules = append(g.Rules, Rule{
 			Alert: AlertBurnRate, Expr: e,
-			Labels: labels("alert", a.Name, "severity", string(a.Severity)),
+			Labels: team("alert", a.Name, "severity", string(a.Severity)),
 			Annotations: annotations(o,
 				fmt.Sprintf("%s is burning its error budget too fast (%s)", o.ID(), a.Name),
 				fmt.Sprintf("The burn rate is above %s over both %s and %s: at this pace %s%% of the %s error budget is spent in %s.",
@@ -224,7 +230,7 @@ func group(o *slo.Objective) (Group, error) {
 		e, _ := render("exhausted", own)
 		g.Rules = append(g.Rules, Rule{
 			Alert: AlertBudgetExhausted, Expr: e,
-			Labels: labels("alert", "budget-exhausted", "severity", string(slo.Ticket)),
+			Labels: team("alert", "budget-exhausted", "severity", string(slo.Ticket)),
 			Annotations: annotations(o,
 				fmt.Sprintf("%s has spent its error budget", o.ID()),
 				fmt.Sprintf("The SLI over %s is below the objective of %s%%.", o.Window, number(o.Target*100))),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -21,7 +22,11 @@ import (
 // Handler serves /metrics, /healthz, /readyz, /api/v1/slos and the status page.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	// ContinueOnError: a bad series is logged and left out, never a 500
+	// (nor a Go error text) for everyone who scrapes.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
+		Registry: s.cfg.Registry, ErrorHandling: promhttp.ContinueOnError, ErrorLog: promLog{s.log},
+	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.active.Load() {
@@ -40,13 +45,33 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/slos", s.apiSLOs)
 	mux.HandleFunc("GET /{$}", s.statusPage)
-	return mux
+	return securityHeaders(mux)
 }
+
+// securityHeaders sets what every answer carries: no MIME sniffing, no
+// framing, and a content security policy that allows only the page's own
+// inline style (the status page has no script at all).
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// promLog sends client_golang's gathering errors to the log.
+type promLog struct{ log *slog.Logger }
+
+func (l promLog) Println(v ...any) { l.log.Error("metrics", "err", fmt.Sprint(v...)) }
 
 func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 	snap := s.latest.Load()
 	if snap == nil {
-		http.Error(w, `{"error":"no evaluation yet"}`, http.StatusServiceUnavailable)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"no evaluation yet"}` + "\n"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -80,10 +80,8 @@ func (m *metrics) reloads(ok bool, at time.Time) {
 }
 
 // sloCollector exports the newest evaluation under the same names and
-// labels as the generated Prometheus rules. Every series carries service,
-// slo and the union of the specs' label names (a spec without a label gives
-// it an empty value, which Prometheus treats as absent), so label sets stay
-// consistent and bounded.
+// labels as the generated Prometheus rules: service, slo and the series'
+// own labels; the specs' labels only on slo_info.
 type sloCollector struct {
 	s *Server
 }
@@ -98,7 +96,7 @@ var sloNames = map[string]string{
 	"slo_error_budget_remaining_seconds": "Error budget left as seconds of full outage.",
 	"slo_time_to_exhaustion_seconds":     "Time until the budget is spent at the current burn rate (+Inf: never).",
 	"slo_alert_firing":                   "1 while an alert of the SLO fires, else 0.",
-	"slo_info":                           "The SLO's window, budgeting, source and status (value 1).",
+	"slo_info":                           "The SLO's window, budgeting, source and status, and the spec's labels (value 1): join them with group_left.",
 	"slo_data_age_seconds":               "How old the SLO's newest data was at the last evaluation (ALB: the ingestion watermark).",
 }
 
@@ -120,35 +118,41 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 		c.collectIngest(ch)
 		return
 	}
-	var extra []string
-	seen := map[string]bool{}
-	for _, r := range snap.results {
-		for k := range r.Objective.Labels {
-			if !seen[k] {
-				seen[k] = true
-				extra = append(extra, k)
-			}
-		}
-	}
-	slices.Sort(extra)
+	// Every slo_* series carries service and slo (and its own window,
+	// alert, severity); team labels from the specs go on slo_info only, for
+	// group_left joins (the kube-state-metrics convention): label keys that
+	// differ per team do not multiply the exposition.
 	emit := func(name string, v float64, r slo.Result, names, values []string) {
 		if math.IsNaN(v) {
 			return
 		}
-		labels := append([]string{"service", "slo"}, extra...)
-		vals := []string{r.Objective.Service, r.Objective.Name}
-		for _, k := range extra {
-			vals = append(vals, r.Objective.Labels[k])
+		desc := prometheus.NewDesc(name, sloNames[name], append([]string{"service", "slo"}, names...), nil)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{r.Objective.Service, r.Objective.Name}, values...)...)
+	}
+	info := func(r slo.Result) {
+		o := r.Objective
+		names := []string{"service", "slo", "window", "budgeting", "source", "status"}
+		values := []string{o.Service, o.Name, o.Window.String(), o.Budgeting.Method.String(), o.SLI.Kind(), string(r.Status)}
+		keys := make([]string, 0, len(o.Labels))
+		for k := range o.Labels {
+			if !slices.Contains(names, k) { // validation rejects these; never let one break /metrics
+				keys = append(keys, k)
+			}
 		}
-		desc := prometheus.NewDesc(name, sloNames[name], append(labels, names...), nil)
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append(vals, values...)...)
+		slices.Sort(keys)
+		for _, k := range keys {
+			names, values = append(names, k), append(values, o.Labels[k])
+		}
+		m, err := prometheus.NewConstMetric(prometheus.NewDesc("slo_info", sloNames["slo_info"], names, nil), prometheus.GaugeValue, 1, values...)
+		if err == nil {
+			ch <- m
+		}
 	}
 	for _, r := range snap.results {
 		o := r.Objective
 		emit("slo_objective_ratio", o.Target, r, nil, nil)
 		emit("slo_data_age_seconds", max(snap.at.Sub(r.At).Seconds(), 0), r, nil, nil)
-		emit("slo_info", 1, r, []string{"window", "budgeting", "source", "status"},
-			[]string{o.Window.String(), o.Budgeting.Method.String(), o.SLI.Kind(), string(r.Status)})
+		info(r)
 		firing := map[string]bool{}
 		for _, a := range r.Alerts {
 			firing[a.Name] = a.Firing

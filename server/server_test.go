@@ -56,9 +56,12 @@ func TestMetricsExported(t *testing.T) {
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
-	// Every slo_* series has the same label names: service, slo, the specs' labels.
-	require.Contains(t, body, `slo_objective_ratio{service="mart-api",slo="availability",team="mart",tier=""} 0.9995`)
-	require.Contains(t, body, `slo_alert_firing{alert="budget-exhausted",service="mart-api",severity="ticket",slo="availability",team="mart",tier=""} 1`)
+	// slo_* series carry service, slo and their own labels; the specs'
+	// labels are on slo_info only.
+	require.Contains(t, body, `slo_objective_ratio{service="mart-api",slo="availability"} 0.9995`)
+	require.Contains(t, body, `slo_alert_firing{alert="budget-exhausted",service="mart-api",severity="ticket",slo="availability"} 1`)
+	require.Contains(t, body, `slo_info{budgeting="occurrences",service="mart-api",slo="availability",source="alb",status="violated",team="mart",window="30d"} 1`)
+	require.NotContains(t, body, `tier=""`)
 	require.Contains(t, body, `kakeibo_alb_malformed_lines_total{reason="unterminated_quote"} 1`)
 	require.NotContains(t, body, "NaN")
 }
@@ -145,4 +148,33 @@ func TestStatusPageInBrowser(t *testing.T) {
 		b, _ := os.ReadFile(shot)
 		_ = os.WriteFile(out, b, 0o644)
 	}
+}
+
+// TestHTTPHeadersAndErrors: every answer carries the security headers; the
+// API's 503 is JSON; a spec label that would collide with kakeibo's own
+// (were it to pass validation) never turns /metrics into a 500.
+func TestHTTPHeadersAndErrors(t *testing.T) {
+	s := exampleServer(t)
+	for _, path := range []string{"/", "/metrics", "/api/v1/slos", "/healthz"} {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		require.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), path)
+		require.Contains(t, rec.Header().Get("Content-Security-Policy"), "default-src 'none'", path)
+	}
+	// A label named like one of kakeibo's: validation rejects it, but a
+	// spec object built otherwise must still not break the scrape.
+	snap := s.latest.Load()
+	snap.results[0].Objective.Labels["status"] = "prod"
+	snap.results[0].Objective.Labels["__name__"] = "x"
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	require.NotContains(t, rec.Body.String(), "goroutine")
+	require.Contains(t, rec.Body.String(), "slo_objective_ratio")
+
+	s.latest.Store(nil)
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/slos", nil))
+	require.Equal(t, 503, rec.Code)
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 }

@@ -50,7 +50,7 @@ var (
 )
 
 // reservedLabels are set by kakeibo itself on metrics and alerts.
-var reservedLabels = []string{"service", "slo", "window", "alert", "alertname", "severity", "objective"}
+var reservedLabels = []string{"service", "slo", "window", "alert", "alertname", "severity", "objective", "status", "source", "budgeting", "le", "quantile"}
 
 var requestTypes = []string{"http", "https", "h2", "grpcs", "ws", "wss"}
 

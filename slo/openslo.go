@@ -250,9 +250,28 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 	if err := checkName(s.Metadata.Name); err != nil {
 		c.errorAt(top, "%s: metadata.name: %v", ctx, err)
 	}
-	for k, v := range s.Metadata.Labels {
-		if str, ok := v.(string); ok && labelNameRE.MatchString(k) && !slices.Contains(reservedLabels, k) {
-			o.Labels[k] = str
+	for _, k := range slices.Sorted(maps.Keys(s.Metadata.Labels)) {
+		at := c.at(&s.Metadata.Labels, &s.Metadata)
+		switch {
+		case !labelNameRE.MatchString(k) || strings.HasPrefix(k, "__"):
+			c.errorAt(at, "%s: metadata.labels: %q is not a valid Prometheus label name", ctx, k)
+			continue
+		case slices.Contains(reservedLabels, k):
+			c.errorAt(at, "%s: metadata.labels: %q is set by kakeibo; reserved names are %s", ctx, k, strings.Join(reservedLabels, ", "))
+			continue
+		}
+		switch v := s.Metadata.Labels[k].(type) {
+		case string:
+			o.Labels[k] = v
+		case []any:
+			// OpenSLO allows a list of values; a Prometheus label holds one.
+			var parts []string
+			for _, e := range v {
+				parts = append(parts, fmt.Sprint(e))
+			}
+			o.Labels[k] = strings.Join(parts, ",")
+		default:
+			o.Labels[k] = fmt.Sprint(v)
 		}
 	}
 	svcName := s.Spec.Service
