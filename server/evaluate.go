@@ -15,6 +15,10 @@ import (
 type Sources struct {
 	ALB        alb.Store
 	Prometheus *promsource.Source
+	// PrometheusDeadline bounds the Prometheus queries of one evaluation
+	// (0: none): a hung Prometheus makes its SLOs no_data with the reason
+	// instead of holding up every other SLO.
+	PrometheusDeadline time.Duration
 }
 
 // Evaluate computes every objective's result, for the service and for the
@@ -26,33 +30,62 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 	if fallback.IsZero() {
 		fallback = now.UTC().Truncate(time.Minute)
 	}
+	// Prometheus is asked beside the ALB SLOs' evaluation, which never
+	// waits for it.
 	var promInputs map[*slo.Objective]slo.Input
+	promDone := make(chan struct{})
+	var deadlineHit func() bool
 	if src.Prometheus != nil {
-		promInputs = src.Prometheus.Inputs(ctx, objs, fallback)
-	}
-	out := make([]slo.Result, 0, len(objs))
-	for _, o := range objs {
-		var r slo.Result
-		switch {
-		case o.SLI.Prometheus != nil && src.Prometheus == nil:
-			r = slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no Prometheus URL given (--prometheus-url)")})
-		case o.SLI.Prometheus != nil:
-			r = slo.Evaluate(o, fallback, promInputs[o])
-		case src.ALB == nil:
-			r = slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
-		default:
-			when := at
-			if when.IsZero() {
-				w, ok, err := src.ALB.Watermark(o.SLI.ALB.LoadBalancer)
-				if err != nil || !ok {
-					r = slo.Evaluate(o, fallback, slo.Input{Err: fmt.Errorf("no access logs of %s were read", o.SLI.ALB.LoadBalancer)})
-					break
-				}
-				when = alb.MinuteTime(w)
-			}
-			r = slo.Evaluate(o, when, alb.Input(src.ALB, o, when))
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if src.PrometheusDeadline > 0 {
+			pctx, cancel = context.WithTimeout(ctx, src.PrometheusDeadline)
 		}
-		out = append(out, r)
+		deadlineHit = func() bool { return errors.Is(pctx.Err(), context.DeadlineExceeded) }
+		go func() {
+			defer close(promDone)
+			defer cancel()
+			promInputs = src.Prometheus.Inputs(pctx, objs, fallback)
+		}()
+	} else {
+		close(promDone)
+	}
+	out := make([]slo.Result, len(objs))
+	for i, o := range objs {
+		if o.SLI.Prometheus == nil {
+			out[i] = evaluateALB(src, o, at, fallback)
+		}
+	}
+	<-promDone
+	for i, o := range objs {
+		if o.SLI.Prometheus == nil {
+			continue
+		}
+		switch in := promInputs[o]; {
+		case src.Prometheus == nil:
+			out[i] = slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no Prometheus URL given (--prometheus-url)")})
+		case in.Err != nil && deadlineHit():
+			in.Err = fmt.Errorf("Prometheus did not answer within the evaluation deadline (%s): %w", src.PrometheusDeadline, in.Err)
+			out[i] = slo.Evaluate(o, fallback, in)
+		default:
+			out[i] = slo.Evaluate(o, fallback, in)
+		}
 	}
 	return out
+}
+
+// evaluateALB evaluates an objective that is not Prometheus-backed: at
+// `at`, or when that is zero at its load balancer's watermark.
+func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time) slo.Result {
+	if src.ALB == nil {
+		return slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
+	}
+	when := at
+	if when.IsZero() {
+		w, ok, err := src.ALB.Watermark(o.SLI.ALB.LoadBalancer)
+		if err != nil || !ok {
+			return slo.Evaluate(o, fallback, slo.Input{Err: fmt.Errorf("no access logs of %s were read", o.SLI.ALB.LoadBalancer)})
+		}
+		when = alb.MinuteTime(w)
+	}
+	return slo.Evaluate(o, when, alb.Input(src.ALB, o, when))
 }

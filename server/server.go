@@ -98,6 +98,9 @@ type Server struct {
 	specSig       string
 	prevAM        map[string]alerting.AlertState
 	prevStuck     []alerting.Stuck
+	amPosting     atomic.Bool
+	promLogged    map[string]time.Time // evaluation loop only
+	amMu          sync.Mutex           // prevAM, prevStuck
 }
 
 // snapshot is the newest evaluation, served by the API, page and metrics.
@@ -150,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 	s.specSig = specSignature(cfg.SpecPaths)
 	s.m = newMetrics(cfg.Registry, s)
 	s.failures = alb.NewFailures()
+	s.promLogged = map[string]time.Time{}
 	s.failures.OnFail = func(reason string) { s.m.objectsFailed.WithLabelValues(reason).Inc() }
 	s.db, err = alb.OpenDBWait(cfg.DataDir, 100*time.Millisecond)
 	var locked *alb.LockedError
@@ -488,16 +492,26 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 			return
 		}
 	}
-	if s.am != nil && caughtUp {
-		alerts := alertmanager.Alerts(s.prevAM, states, now, s.cfg.EvalInterval, s.cfg.ExternalURL)
+	if s.am != nil && caughtUp && s.amPosting.CompareAndSwap(false, true) {
+		// Beside the evaluation: a slow Alertmanager never delays the
+		// results; while a post is under way, the next one waits its turn
+		// (the next evaluation sends the then-current alerts).
 		stuck := s.disp.Undeliverable()
-		alerts = append(alerts, alertmanager.UndeliverableAlerts(s.prevStuck, stuck, now, s.cfg.EvalInterval, s.cfg.ExternalURL)...)
-		if err := s.am.Post(ctx, alerts); err != nil {
-			s.log.Warn("alertmanager", "err", err)
-			s.m.sourceErrors.WithLabelValues("alertmanager").Inc()
-		} else {
+		go func() {
+			defer s.amPosting.Store(false)
+			s.amMu.Lock()
+			defer s.amMu.Unlock()
+			alerts := alertmanager.Alerts(s.prevAM, states, now, s.cfg.EvalInterval, s.cfg.ExternalURL)
+			alerts = append(alerts, alertmanager.UndeliverableAlerts(s.prevStuck, stuck, now, s.cfg.EvalInterval, s.cfg.ExternalURL)...)
+			pctx, cancel := context.WithTimeout(ctx, max(s.cfg.EvalInterval, 10*time.Second))
+			defer cancel()
+			if err := s.am.Post(pctx, alerts); err != nil {
+				s.log.Warn("alertmanager", "err", err)
+				s.m.sourceErrors.WithLabelValues("alertmanager").Inc()
+				return
+			}
 			s.prevAM, s.prevStuck = states, stuck
-		}
+		}()
 	}
 	rep := slo.Report{At: now.UTC(), SLOs: []slo.ReportSLO{}}
 	for _, r := range results {
@@ -511,7 +525,7 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 }
 
 func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
-	src := Sources{Prometheus: s.prom}
+	src := Sources{Prometheus: s.prom, PrometheusDeadline: s.cfg.EvalInterval}
 	if s.source != nil {
 		src.ALB = s.albDB
 	}
@@ -523,6 +537,12 @@ func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.T
 		for _, r := range results {
 			if r.Objective.SLI.Prometheus != nil && r.Err != nil {
 				s.m.sourceErrors.WithLabelValues("prometheus").Inc()
+				// Logged, but once per SLO every 10 minutes, not every cycle.
+				if last, ok := s.promLogged[r.Objective.ID()]; !ok || now.Sub(last) >= 10*time.Minute {
+					s.promLogged[r.Objective.ID()] = now
+					s.log.Warn("prometheus query failed; the SLO is no_data", "slo", r.Objective.ID(),
+						"good", r.Objective.SLI.Prometheus.Good+r.Objective.SLI.Prometheus.Bad, "total", r.Objective.SLI.Prometheus.Total, "err", r.Err)
+				}
 			}
 		}
 	}
