@@ -53,6 +53,7 @@ func commands() []command {
 		{"serve", "run the service: ingest, evaluate, alert, remind, export metrics, status page", runServe},
 		{"dashboard", "print the Grafana dashboard JSON for the exported metrics", runDashboard},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
+		{"healthcheck", "exit 0 when a running kakeibo is ready (container health checks without curl)", runHealthcheck},
 	}
 }
 
