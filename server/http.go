@@ -1,18 +1,19 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"log/slog"
 	"math"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/kakeibo-slo/kakeibo/alerting"
 	"github.com/kakeibo-slo/kakeibo/slo"
@@ -22,11 +23,7 @@ import (
 // Handler serves /metrics, /healthz, /readyz, /api/v1/slos and the status page.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	// ContinueOnError: a bad series is logged and left out, never a 500
-	// (nor a Go error text) for everyone who scrapes.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{
-		Registry: s.cfg.Registry, ErrorHandling: promhttp.ContinueOnError, ErrorLog: promLog{s.log},
-	}))
+	mux.HandleFunc("GET /metrics", s.metricsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.active.Load() {
@@ -61,10 +58,40 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// promLog sends client_golang's gathering errors to the log.
-type promLog struct{ log *slog.Logger }
-
-func (l promLog) Println(v ...any) { l.log.Error("metrics", "err", fmt.Sprint(v...)) }
+// metricsHandler serves the registry's own metrics (kakeibo_*, go_*,
+// process_*: few, gathered per scrape) followed by the slo_* series
+// rendered once per evaluation. With gzip, the two are two gzip members of
+// one stream (RFC 1952 allows several), so the rendered part is compressed
+// once too. A series that cannot be gathered is logged and left out: never
+// a 500, nor an error text, for everyone who scrapes.
+func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	mfs, err := s.cfg.Registry.Gather()
+	if err != nil {
+		s.log.Error("metrics", "err", err)
+	}
+	var own bytes.Buffer
+	enc := expfmt.NewEncoder(&own, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			s.log.Error("metrics", "err", err)
+		}
+	}
+	var plain, gz []byte
+	if snap := s.latest.Load(); snap != nil {
+		plain, gz = snap.exposition, snap.exposedGz
+	}
+	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		_, _ = zw.Write(own.Bytes())
+		_ = zw.Close()
+		_, _ = w.Write(gz)
+		return
+	}
+	_, _ = w.Write(own.Bytes())
+	_, _ = w.Write(plain)
+}
 
 func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 	snap := s.latest.Load()

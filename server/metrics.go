@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/kakeibo-slo/kakeibo/alerting"
 	"github.com/kakeibo-slo/kakeibo/slo"
@@ -56,7 +59,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	}
 	m.sourceErrors.WithLabelValues("alb")
 	m.sourceErrors.WithLabelValues("prometheus")
-	reg.MustRegister(&sloCollector{s: s})
+	reg.MustRegister(ingestCollector{&sloCollector{s: s}})
 	return m
 }
 
@@ -83,7 +86,8 @@ func (m *metrics) reloads(ok bool, at time.Time) {
 // labels as the generated Prometheus rules: service, slo and the series'
 // own labels; the specs' labels only on slo_info.
 type sloCollector struct {
-	s *Server
+	s    *Server   // for the ingest metrics
+	snap *snapshot // for the slo_* series
 }
 
 var sloNames = map[string]string{
@@ -112,10 +116,45 @@ func SeriesNames() []string {
 
 func (c *sloCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label names depend on the specs
 
+// ingestCollector exports the ingest watermarks and malformed lines, read
+// at scrape time (they are few).
+type ingestCollector struct{ c *sloCollector }
+
+func (ingestCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (i ingestCollector) Collect(ch chan<- prometheus.Metric) { i.c.collectIngest(ch) }
+
+// render encodes a snapshot's slo_* series once, plain and gzipped, so that
+// every scrape until the next evaluation serves the same bytes: concurrent
+// scrapes cost no memory per scrape.
+func render(snap *snapshot) (plain, gz []byte, err error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(&sloCollector{snap: snap}); err != nil {
+		return nil, nil, err
+	}
+	mfs, err := reg.Gather()
+	if err != nil && len(mfs) == 0 {
+		return nil, nil, err
+	}
+	var b bytes.Buffer
+	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			return nil, nil, err
+		}
+	}
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	_, _ = zw.Write(b.Bytes())
+	if err := zw.Close(); err != nil {
+		return nil, nil, err
+	}
+	return b.Bytes(), z.Bytes(), nil
+}
+
 func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.s.latest.Load()
+	snap := c.snap
 	if snap == nil {
-		c.collectIngest(ch)
 		return
 	}
 	// Every slo_* series carries service and slo (and its own window,
@@ -187,7 +226,6 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	c.collectIngest(ch)
 }
 
 var (

@@ -109,6 +109,8 @@ type snapshot struct {
 	report  slo.Report
 	states  map[string]alerting.AlertState
 	at      time.Time
+	// exposition is its slo_* series in the text format, plain and gzipped.
+	exposition, exposedGz []byte
 }
 
 type reloadError struct {
@@ -520,7 +522,12 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 		rs.DataAgeSeconds = &age
 		rep.SLOs = append(rep.SLOs, rs)
 	}
-	s.latest.Store(&snapshot{results: results, report: rep, states: states, at: now})
+	snap := &snapshot{results: results, report: rep, states: states, at: now}
+	var rerr error
+	if snap.exposition, snap.exposedGz, rerr = render(snap); rerr != nil {
+		s.log.Error("render metrics", "err", rerr)
+	}
+	s.latest.Store(snap)
 	s.ready.Store(caughtUp)
 }
 

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -12,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/stretchr/testify/require"
 
@@ -33,12 +38,30 @@ func exampleServer(t *testing.T) *Server {
 	return s
 }
 
+// exported parses /metrics as Prometheus would, plain and gzipped (which
+// must say the same), and lists the metric names.
 func exported(t *testing.T, s *Server) map[string]bool {
-	mfs, err := s.cfg.Registry.Gather()
-	require.NoError(t, err, "label sets must be consistent")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	require.NoError(t, err, "the exposition parses")
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	require.Equal(t, "gzip", rec.Header().Get("Content-Encoding"))
+	zr, err := gzip.NewReader(rec.Body)
+	require.NoError(t, err)
+	unzipped, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	p2 := expfmt.NewTextParser(model.UTF8Validation)
+	mfs2, err := p2.TextToMetricFamilies(bytes.NewReader(unzipped))
+	require.NoError(t, err)
+	require.Equal(t, len(mfs), len(mfs2), "gzipped: the same families")
 	names := map[string]bool{}
-	for _, mf := range mfs {
-		names[mf.GetName()] = true
+	for name := range mfs {
+		names[name] = true
 	}
 	return names
 }
