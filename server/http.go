@@ -146,6 +146,16 @@ var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMa
 		return slo.TrimFloat(*f, 2) + "×"
 	},
 	"duration": func(secs float64) string { return slo.HumanDuration(time.Duration(secs * float64(time.Second))) },
+	// budgetText: "62.5% (13m30s)", "overspent: 12.4× the budget", or "–" without data.
+	"budgetText": func(f *float64, secs float64) string {
+		switch {
+		case f == nil:
+			return "–"
+		case *f < 0:
+			return "overspent: " + slo.TrimFloat(1-*f, 1) + "× the budget"
+		}
+		return slo.TrimFloat(*f*100, 1) + "% (" + slo.HumanDuration(time.Duration(secs*float64(time.Second))) + ")"
+	},
 	"statusText": func(st slo.Status) string {
 		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data", slo.StatusStale: "stale"}[st]
 	},

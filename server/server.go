@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -605,17 +604,15 @@ func (s *Server) doReload() {
 
 // specSignature changes when a spec file is added, removed or modified.
 func specSignature(paths []string) string {
-	var parts []string
-	for _, p := range paths {
-		_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			if info, err := d.Info(); err == nil {
-				parts = append(parts, fmt.Sprintf("%s:%d:%d", path, info.Size(), info.ModTime().UnixNano()))
-			}
-			return nil
-		})
+	files, err := slo.SpecFiles(paths...)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	parts := make([]string, 0, len(files))
+	for _, f := range files {
+		if info, err := os.Stat(f); err == nil { // through links: a ConfigMap update swaps a link
+			parts = append(parts, fmt.Sprintf("%s:%d:%d", f, info.Size(), info.ModTime().UnixNano()))
+		}
 	}
 	slices.Sort(parts)
 	return fmt.Sprint(parts)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,6 +62,9 @@ func LoadBytes(name string, data []byte) (*Set, error) {
 	return l.finish()
 }
 
+// SpecFiles lists the spec files Load would read (to watch them for changes).
+func SpecFiles(paths ...string) ([]string, error) { return specFiles(paths) }
+
 func specFiles(paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no spec paths given")
@@ -78,22 +80,7 @@ func specFiles(paths []string) ([]string, error) {
 			continue
 		}
 		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			hidden := strings.HasPrefix(d.Name(), ".") && path != p
-			if d.IsDir() {
-				if hidden {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !hidden && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
-				found = append(found, path)
-			}
-			return nil
-		})
+		err = walkSpecs(p, map[string]bool{}, func(path string) { found = append(found, path) })
 		if err != nil {
 			return nil, fmt.Errorf("spec directory %s: %w", p, err)
 		}
@@ -104,6 +91,46 @@ func specFiles(paths []string) ([]string, error) {
 		files = append(files, found...)
 	}
 	return files, nil
+}
+
+// walkSpecs finds spec files below dir, following symbolic links (a
+// ConfigMap mount is a tree of them) and visiting each real directory once,
+// so a link back up the tree cannot loop. Hidden entries are skipped; the
+// suffix is .yaml or .yml in any case.
+func walkSpecs(dir string, seen map[string]bool, add func(string)) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	if seen[real] {
+		return nil
+	}
+	seen[real] = true
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		info, err := os.Stat(path) // follows links
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			if err := walkSpecs(path, seen, add); err != nil {
+				return err
+			}
+			continue
+		}
+		name := strings.ToLower(e.Name())
+		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+			add(path)
+		}
+	}
+	return nil
 }
 
 type loader struct {

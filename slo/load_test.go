@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -270,4 +271,34 @@ slos:
 	require.NoError(t, err)
 	require.Len(t, set.Warnings, 1, "%v", set.Warnings)
 	require.Contains(t, set.Warnings[0].Error(), `shop.yaml:5:11: warning: service "shop" slo "availability": has page alerts but the service has no notify.page route`)
+}
+
+// TestLoadFollowsSymlinks: a spec directory that is a symbolic link (as
+// Kubernetes mounts ConfigMaps), links to sub-directories, a link back up
+// the tree (no loop) and *.YAML files are all read, each file once.
+func TestLoadFollowsSymlinks(t *testing.T) {
+	root := t.TempDir()
+	real := filepath.Join(root, "real")
+	require.NoError(t, os.MkdirAll(filepath.Join(real, "team"), 0o755))
+	spec := func(name string) []byte {
+		return []byte("service: " + name + "\nslos:\n  - name: availability\n    objective: 99.9\n    window: 30d\n    alerting: {page: {disable: true}, ticket: {disable: true}, budget_exhausted: {disable: true}}\n    sli: {alb: {load_balancer: app/shop/0123456789abcdef}}\n")
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(real, "a.yaml"), spec("a"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(real, "team", "B.YAML"), spec("b"), 0o644))
+	other := filepath.Join(root, "other")
+	require.NoError(t, os.MkdirAll(other, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "c.yml"), spec("c"), 0o644))
+	require.NoError(t, os.Symlink(other, filepath.Join(real, "linked")))
+	require.NoError(t, os.Symlink(real, filepath.Join(real, "team", "loop")))
+	link := filepath.Join(root, "specs")
+	require.NoError(t, os.Symlink(real, link))
+
+	set, err := slo.Load(link)
+	require.NoError(t, err)
+	var names []string
+	for _, s := range set.Services {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	require.Equal(t, []string{"a", "b", "c"}, names)
 }

@@ -78,7 +78,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 
 	tmpl, err := alerting.LoadTemplates(templates)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+		logger.Error("cannot start", "err", err) // JSON, like every other line
 		return exitUsage
 	}
 	cfg := server.Config{
@@ -98,7 +98,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		pc := promsource.Config{URL: promURL}
 		if promConfig != "" {
 			if err := promsource.LoadConfigFile(promConfig, &pc); err != nil {
-				fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+				logger.Error("cannot start", "err", err) // JSON, like every other line
 				return exitUsage
 			}
 		}
@@ -112,7 +112,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	if token != "" || hook != "" {
 		n, err := slack.New(slack.Config{Token: token, WebhookURL: hook, APIURL: env.getenv("SLACK_API_URL"), Templates: tmpl})
 		if err != nil {
-			fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+			logger.Error("cannot start", "err", err) // JSON, like every other line
 			return exitUsage
 		}
 		cfg.Notifiers[alerting.ViaSlack] = n
@@ -130,10 +130,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	if err != nil {
 		var specErrs slo.Errors
 		if errors.As(err, &specErrs) {
-			fmt.Fprintf(env.stderr, "kakeibo serve: invalid specs:\n%v\n", err)
+			logger.Error("cannot start: invalid specs", "err", err)
 			return exitFail
 		}
-		fmt.Fprintf(env.stderr, "kakeibo serve: %v\n", err)
+		logger.Error("cannot start", "err", err) // JSON, like every other line
 		return exitFail
 	}
 	defer srv.Close()
