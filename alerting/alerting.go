@@ -66,6 +66,8 @@ type Snapshot struct {
 	TTESeconds *float64 `json:"tte_seconds,omitempty"`
 	Dashboard  string   `json:"dashboard,omitempty"`
 	Runbook    string   `json:"runbook,omitempty"`
+	// Page is the SLO's page on kakeibo (with --external-url).
+	Page string `json:"page,omitempty"`
 	// At is when the numbers are for: the end of the SLO's data.
 	At time.Time `json:"at"`
 	// TimeZone (IANA) is the route's zone, for stating At; Language the

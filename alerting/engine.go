@@ -2,7 +2,9 @@ package alerting
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -13,6 +15,9 @@ import (
 // Engine decides notifications from evaluations and stores them with the
 // state that caused them.
 type Engine struct {
+	// PageURL, when set, is where people see an SLO's page (the service's
+	// external URL); messages link to it.
+	PageURL string
 	store   *Store
 	routes  Routing
 	jobs    []ReminderJob
@@ -67,6 +72,13 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 		return nil, err
 	}
 	next, out := Step(states, results, e.routes, now)
+	if e.PageURL != "" {
+		for i := range out {
+			if a := out[i].Alert; a != nil {
+				a.Page = SLOPage(e.PageURL, a.Service, a.SLO)
+			}
+		}
+	}
 	runs, err := e.store.ReminderRuns()
 	if err != nil {
 		return nil, err
@@ -189,4 +201,9 @@ func NextRun(s cron.Schedule, after time.Time, loc *time.Location) time.Time {
 // wallClock is t's wall-clock reading as a UTC time.
 func wallClock(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
+
+// SLOPage is the URL of an SLO's page under a service's external URL.
+func SLOPage(base, service, slo string) string {
+	return strings.TrimSuffix(base, "/") + "/slos/" + url.PathEscape(service) + "/" + url.PathEscape(slo)
 }

@@ -42,6 +42,8 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/v1/slos", s.apiSLOs)
 	mux.HandleFunc("GET /{$}", s.statusPage)
+	mux.HandleFunc("GET /slos/{service}/{slo}", s.sloPage)
+	mux.HandleFunc("GET /api/v1/slos/{service}/{slo}/history", s.apiHistory)
 	return securityHeaders(mux)
 }
 
@@ -116,7 +118,7 @@ type apiReport struct {
 	FailedObjects []alb.Failure `json:"failed_log_objects,omitempty"`
 }
 
-//go:embed web/status.html
+//go:embed web/status.html web/slo.html
 var webFS embed.FS
 
 var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
@@ -262,4 +264,147 @@ func (s *Server) backfillText() string {
 	}
 	return fmt.Sprintf("backfilling: %d of %d log objects read (%d MB, %d lines%s); alerts start once it is done",
 		p.ObjectsDone.Load(), p.ObjectsTotal.Load(), p.Bytes.Load()>>20, p.Lines.Load(), left)
+}
+
+// objective finds a loaded SLO by its path values.
+func (s *Server) objective(r *http.Request) *slo.Objective {
+	id := r.PathValue("service") + "/" + r.PathValue("slo")
+	for _, o := range s.specs.Load().Objectives() {
+		if o.ID() == id {
+			return o
+		}
+	}
+	return nil
+}
+
+// historyOf evaluates the history the request asks for.
+func (s *Server) historyOf(w http.ResponseWriter, r *http.Request) (History, bool) {
+	o := s.objective(r)
+	snap := s.latest.Load()
+	if o == nil || snap == nil || !s.active.Load() {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"error":"no such SLO (or no evaluation yet)"}` + "\n"))
+		return History{}, false
+	}
+	end := snap.at
+	for _, res := range snap.results {
+		if res.Objective.ID() == o.ID() && !res.At.IsZero() {
+			end = res.At // where its data ends (ALB: the watermark)
+		}
+	}
+	rng := r.URL.Query().Get("range")
+	if rng == "" {
+		rng = "period"
+	}
+	h, err := s.history(r.Context(), o, rng, end)
+	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return History{}, false
+	}
+	return h, true
+}
+
+func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.historyOf(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(h)
+}
+
+var sloTmpl = template.Must(template.New("slo.html").Funcs(template.FuncMap{
+	"pct":  func(f float64) string { return slo.TrimFloat(f*100, 3) + "%" },
+	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+}).ParseFS(webFS, "web/slo.html"))
+
+// burnColors color the burn-rate series by window.
+var burnColors = []string{"#cf222e", "#bf8700", "#0969da", "#8250df", "#1a7f37", "#57606a", "#953800", "#116329"}
+
+// sloPage is one SLO over time: budget burn-down, SLI, burn rates with
+// thresholds, alert spans, events. Charts are SVG drawn here: no script,
+// works offline, prints.
+func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
+	h, ok := s.historyOf(w, r)
+	if !ok {
+		return
+	}
+	vals := func(get func(p HistoryPoint) *float64) []*float64 {
+		out := make([]*float64, len(h.Points))
+		for i, p := range h.Points {
+			out[i] = get(p)
+		}
+		return out
+	}
+	lowest := func(vs []*float64, floor float64) float64 {
+		for _, v := range vs {
+			if v != nil && *v < floor {
+				floor = *v
+			}
+		}
+		return floor
+	}
+	budget := vals(func(p HistoryPoint) *float64 { return p.BudgetRemaining })
+	sli := vals(func(p HistoryPoint) *float64 { return p.SLI })
+	data := struct {
+		H                 History
+		Status            string
+		Ranges            []string
+		Budget, SLI, Burn template.HTML
+		Timeline, Events  template.HTML
+		BurnLegend        []chartSeries
+	}{H: h, Ranges: []string{"period", "7d", "1d"}}
+	if snap := s.latest.Load(); snap != nil {
+		for _, rs := range snap.report.SLOs {
+			if rs.Service == h.Service && rs.SLO == h.SLO {
+				data.Status = string(rs.Status)
+			}
+		}
+	}
+	data.Budget = chart{Title: "error budget left", Unit: "%", YMin: math.Max(lowest(budget, 0), -2), YMax: 1,
+		Series: []chartSeries{{Name: "budget", Color: "#0969da", Values: budget}},
+		Lines:  []chartLine{{Label: "spent", Y: 0, Color: "#cf222e"}}}.svg()
+	slimin := math.Min(lowest(sli, h.Objective), h.Objective-(1-h.Objective))
+	data.SLI = chart{Title: "SLI", Unit: "%", YMin: math.Max(slimin, 0), YMax: 1,
+		Series: []chartSeries{{Name: "sli", Color: "#1a7f37", Values: sli}},
+		Lines:  []chartLine{{Label: "objective " + slo.TrimFloat(h.Objective*100, 4) + "%", Y: h.Objective, Color: "#cf222e"}}}.svg()
+	var windows []string
+	for w := range h.Thresholds {
+		windows = append(windows, w)
+	}
+	slices.SortFunc(windows, func(a, b string) int { return int(windowLen(a) - windowLen(b)) })
+	burn := chart{Title: "burn rate", Unit: "×", YMin: 0}
+	for i, win := range windows {
+		series := chartSeries{Name: win, Color: burnColors[i%len(burnColors)], Values: vals(func(p HistoryPoint) *float64 { return p.BurnRates[win] })}
+		burn.Series = append(burn.Series, series)
+		burn.Lines = append(burn.Lines, chartLine{Label: win + " > " + slo.TrimFloat(h.Thresholds[win], 2) + "×", Y: h.Thresholds[win], Color: series.Color})
+		burn.YMax = math.Max(burn.YMax, h.Thresholds[win]*1.5)
+	}
+	data.Burn, data.BurnLegend = burn.svg(), burn.Series
+	data.Timeline = timeline(h)
+	if len(h.Points) > 0 && h.Points[0].Total != nil {
+		total := vals(func(p HistoryPoint) *float64 { return p.Total })
+		bad := vals(func(p HistoryPoint) *float64 {
+			if p.Total == nil || p.Good == nil {
+				return nil
+			}
+			v := *p.Total - *p.Good
+			return &v
+		})
+		var top float64
+		for _, v := range total {
+			if v != nil {
+				top = math.Max(top, *v)
+			}
+		}
+		data.Events = chart{Title: "events", YMin: 0, YMax: math.Max(top, 1),
+			Series: []chartSeries{{Name: "total", Color: "#0969da", Values: total}, {Name: "bad", Color: "#cf222e", Values: bad}}}.svg()
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := sloTmpl.Execute(w, data); err != nil {
+		s.log.Error("slo page", "err", err)
+	}
 }

@@ -203,6 +203,7 @@ func (s *Server) openStores() error {
 	if s.engine, err = alerting.NewEngine(s.alerts, s.specs.Load().Services); err != nil {
 		return err
 	}
+	s.engine.PageURL = s.cfg.ExternalURL
 	s.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
 		Store: s.alerts, Notifiers: s.cfg.Notifiers, Ops: s.cfg.Ops, Redact: s.cfg.Redact, Templates: s.cfg.Templates, Now: s.cfg.Now,
 		Logger: s.cfg.Logger.With("component", "notifications"), Registerer: s.cfg.Registry,

@@ -98,6 +98,9 @@ func Alerts(prev, cur map[string]alerting.AlertState, now time.Time, resend time
 
 func alert(s alerting.AlertState, start, end time.Time, generatorURL string) Alert {
 	a := Alert{Labels: map[string]string{}, Annotations: map[string]string{}, StartsAt: start, EndsAt: end, GeneratorURL: generatorURL}
+	if snap := s.Last; snap != nil && generatorURL != "" {
+		a.GeneratorURL = alerting.SLOPage(generatorURL, snap.Service, snap.SLO) // the SLO's page on kakeibo
+	}
 	name := "SLOErrorBudgetBurn"
 	if snap := s.Last; snap != nil {
 		for k, v := range snap.Labels {

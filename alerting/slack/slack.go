@@ -401,6 +401,9 @@ func (s *Notifier) render(n *alerting.Notification) (string, *slack.Attachment, 
 		slack.NewSectionBlock(nil, fields, nil),
 	}
 	var links []string
+	if a.Page != "" {
+		links = append(links, fmt.Sprintf("<%s|%s>", esc(a.Page), T("SLO page")))
+	}
 	if a.Dashboard != "" {
 		links = append(links, fmt.Sprintf("<%s|%s>", esc(a.Dashboard), T("Dashboard")))
 	}
@@ -459,6 +462,7 @@ func mentions(ms []string) string {
 
 // japanese are the alert messages of services whose notify.language is ja.
 var japanese = map[string]string{
+	"SLO page":  "SLOページ",
 	"%s%% (%s)": "%s%%（%s）",
 	":white_check_mark: Resolved: %s has data again (as of %s)":                                                   ":white_check_mark: 解消: %s のデータが再開しました（%s 時点）",
 	":white_check_mark: Fired and resolved: %s (%s) %s":                                                           ":white_check_mark: 発生・解消済み: %s（%s）%s",

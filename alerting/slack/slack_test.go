@@ -30,6 +30,7 @@ func snapshot() *alerting.Snapshot {
 		SLI: &sli, Long: "1h", Short: "5m", LongBurn: 20, ShortBurn: 31.5, Threshold: 14.4,
 		BudgetRemaining: &rem, BudgetSeconds: 0, TTESeconds: &tte,
 		Dashboard: "https://grafana.example.com/d/x?a=1&b=2", Runbook: "https://wiki.example.com/rb",
+		Page: alerting.SLOPage("https://kakeibo.example.com/", "shop", "availability"),
 	}
 }
 
@@ -123,6 +124,7 @@ func TestMessageContentAndThreading(t *testing.T) {
 	require.Equal(t, "#d00000", p.Attachments[0]["color"])
 	blocks := attachmentText(p.Attachments[0])
 	for _, want := range []string{"98.000% (objective 99.9% over 30d)", "overspent: 1.25× the budget is spent", "20.00× over 1h, 31.50× over 5m (threshold 14.40×)",
+		"<https://kakeibo.example.com/slos/shop/availability|SLO page>",
 		"<https://grafana.example.com/d/x?a=1&amp;b=2|Dashboard>", "<https://wiki.example.com/rb|Runbook>"} {
 		require.Contains(t, blocks, want)
 	}
