@@ -166,4 +166,14 @@ slos:
 	require.Equal(t, 200, rec.Code)
 	require.Regexp(t, `<polyline data-series="sli" data-points="4[0-8]"`, rec.Body.String())
 	require.Contains(t, rec.Body.String(), `class="firing-span" data-alert="page-1h"`)
+
+	// As a browser sees it.
+	chromium := promtest.Need(t, "chromium")
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	out, err := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+		"--user-data-dir="+filepath.Join(t.TempDir(), "profile"), "--window-size=1280,1800", "--dump-dom", srv.URL+"/slos/checkout/requests?range=1d").Output()
+	require.NoError(t, err)
+	require.Regexp(t, `<polyline data-series="sli" data-points="4[0-8]"`, string(out))
+	require.Contains(t, string(out), `class="firing-span" data-alert="page-1h"`)
 }
