@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kakeibo-slo/kakeibo/server"
@@ -157,6 +160,20 @@ func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, sto
 	stop()
 	if err != nil {
 		return fmt.Errorf("ingest %s: %w", src, err)
+	}
+	if st.Malformed > 0 {
+		// Lines that are not ALB entries are skipped, and said: an old
+		// 18-field format, a truncated line, another service's logs.
+		mal, err := store.MalformedLines()
+		if err == nil {
+			var parts []string
+			for _, reason := range slices.Sorted(maps.Keys(mal)) {
+				if mal[reason] > 0 {
+					parts = append(parts, fmt.Sprintf("%s %d", reason, mal[reason]))
+				}
+			}
+			fmt.Fprintf(env.stderr, "kakeibo: %d malformed log line(s) skipped (%s)\n", st.Malformed, strings.Join(parts, ", "))
+		}
 	}
 	if len(st.FailedObjects) > 0 {
 		// Bad objects never stop a report: say which were left out, and why.

@@ -216,3 +216,10 @@ func TestReportPlainDirectory(t *testing.T) {
 		require.Equal(t, "2026-10-01T23:50:00Z", s.At.Format(time.RFC3339), "the watermark comes from the entries (newest 23:54, less one interval)")
 	}
 }
+
+// TestReportSaysMalformedLines: skipped lines are counted by reason, not hidden.
+func TestReportSaysMalformedLines(t *testing.T) {
+	code, _, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "1 malformed log line(s) skipped (unterminated_quote 1)")
+}
