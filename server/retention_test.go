@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +15,8 @@ import (
 	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
 )
 
-// TestRetentionKeepsTheDataDirectoryFlat: 36 days of logs arrive in a
+// TestRetentionKeepsTheDataDirectoryFlat (KAKEIBO_RETENTION_DAYS=365 for a
+// simulated year): 36 days of logs arrive in a
 // directory, a day at a time, for a 7-day SLO. Minute buckets, hour sums
 // and ledger records the window no longer needs are dropped, so the
 // database stops growing once the first window (plus the pruning margin)
@@ -50,7 +52,10 @@ slos:
 		}))
 		return
 	}
-	const days = 36
+	days := 36
+	if v := os.Getenv("KAKEIBO_RETENTION_DAYS"); v != "" {
+		_, _ = fmt.Sscan(v, &days)
+	}
 	var sizes []int64
 	var recs []int
 	for day := range days {

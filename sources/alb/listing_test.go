@@ -2,6 +2,7 @@ package alb_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,16 +27,22 @@ import (
 // TestS3ListingReadsOnlyWhatTheWindowsNeed: a bucket with 6 days of logs of
 // three load balancers with two nodes each (two of them in the specs, with
 // 1-day and 3-day SLOs), behind a fake S3 that answers each GET after
-// 50 ms. The first pass GETs only objects of the lookback; a caught-up
+// 50 ms. KAKEIBO_LISTING_DAYS=60 runs it at full scale (60 days, with 7-
+// and 30-day SLOs). The first pass GETs only objects of the lookback; a caught-up
 // cycle lists only today's folder, by key prefix of each load balancer in
 // the specs, and GETs only new objects; counts equal the generator's truth.
 func TestS3ListingReadsOnlyWhatTheWindowsNeed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	days, windows := 6, [2]string{"1d", "3d"}
+	if v := os.Getenv("KAKEIBO_LISTING_DAYS"); v != "" {
+		_, _ = fmt.Sscan(v, &days)
+		windows = [2]string{"7d", "30d"}
+	}
+	start := time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)
 	cfg := albgen.Example(start, 2)
-	cfg.Duration, cfg.Traps, cfg.MalformedEvery, cfg.Incidents = 6*24*time.Hour-2*time.Hour, false, 0, nil
+	cfg.Duration, cfg.Traps, cfg.MalformedEvery, cfg.Incidents = time.Duration(days)*24*time.Hour-2*time.Hour, false, 0, nil
 	cfg.LoadBalancers[0].Nodes = []string{"10.0.1.11", "10.0.1.12"}
 	other := cfg.LoadBalancers[0]
 	other.Name = "app/other/0123456789abcdef"
@@ -83,14 +90,16 @@ func TestS3ListingReadsOnlyWhatTheWindowsNeed(t *testing.T) {
 	src, err := alb.NewS3Source(t.Context(), "s3://alb-logs/prod", alb.S3Config{Client: client})
 	require.NoError(t, err)
 
-	set, err := slo.LoadBytes("specs.yaml", []byte(`service: shop
+	set, err := slo.LoadBytes("specs.yaml", []byte(fmt.Sprintf(`service: shop
 slos:
-  - {name: day, objective: 99.9, window: 1d, sli: {alb: {load_balancer: app/mart-api/50dc6c495c0c9188}}}
-  - {name: three, objective: 99.9, window: 3d, sli: {alb: {load_balancer: app/web-prod/9cd2662c6b66898b}}}
-`))
+  - {name: short, objective: 99.9, window: %s, sli: {alb: {load_balancer: app/mart-api/50dc6c495c0c9188}}}
+  - {name: long, objective: 99.9, window: %s, sli: {alb: {load_balancer: app/web-prod/9cd2662c6b66898b}}}
+`, windows[0], windows[1])))
 	require.NoError(t, err)
 	cls := alb.NewClassifier(set.Objectives())
-	now := start.Add(5*24*time.Hour + 12*time.Hour) // day 6, noon
+	now := start.Add(time.Duration(days-1)*24*time.Hour + 12*time.Hour) // the last day, noon
+	today := now.Format("2006/01/02/")
+	tomorrow := now.AddDate(0, 0, 1).Format("2006/01/02/")
 	src.LoadBalancers, src.Now = cls.LoadBalancers(), func() time.Time { return now }
 	store := alb.NewMemStore()
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls, Now: func() time.Time { return now }})
@@ -129,15 +138,16 @@ slos:
 	require.NoError(t, err)
 	require.Zero(t, st.Objects)
 	require.Empty(t, gets)
+	base := "prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/"
 	require.ElementsMatch(t, []string{
-		"prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/06/123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_",
-		"prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/06/123456789012_elasticloadbalancing_ap-northeast-1_app.web-prod.9cd2662c6b66898b_",
-		"prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/07/123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_",
-		"prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/07/123456789012_elasticloadbalancing_ap-northeast-1_app.web-prod.9cd2662c6b66898b_",
+		base + today + "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_",
+		base + today + "123456789012_elasticloadbalancing_ap-northeast-1_app.web-prod.9cd2662c6b66898b_",
+		base + tomorrow + "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_",
+		base + tomorrow + "123456789012_elasticloadbalancing_ap-northeast-1_app.web-prod.9cd2662c6b66898b_",
 	}, lists, "today (and tomorrow's empty folder, for clocks ahead)")
 
 	// A new file arrives: only it is read.
-	key := "prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/06/123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_20261006T1205Z_10.0.1.11_feedbeef.log.gz"
+	key := base + today + "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_" + now.Add(5*time.Minute).Format("20060102T1504Z") + "_10.0.1.11_feedbeef.log.gz"
 	data, err := os.ReadFile(firstFile(t, dir))
 	require.NoError(t, err)
 	_, err = backend.PutObject("alb-logs", key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
