@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,18 +47,10 @@ func BenchmarkBackfill(b *testing.B) {
 
 	backend := s3mem.New()
 	require.NoError(b, backend.CreateBucket("alb-logs"))
-	objects := 0
-	require.NoError(b, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
+	objects := putTree(b, dir, "", func(key string, data []byte) {
+		_, err := backend.PutObject("alb-logs", key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
 		require.NoError(b, err)
-		objects++
-		_, err = backend.PutObject("alb-logs", filepath.ToSlash(rel), map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
-		return err
-	}))
+	})
 	fake := gofakes3.New(backend).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && !r.URL.Query().Has("list-type") {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -53,18 +52,10 @@ func TestS3ListingReadsOnlyWhatTheWindowsNeed(t *testing.T) {
 
 	backend := s3mem.New()
 	require.NoError(t, backend.CreateBucket("alb-logs"))
-	var objects int
-	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
+	objects := putTree(t, dir, "prod/", func(key string, data []byte) {
+		_, err := backend.PutObject("alb-logs", key, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
 		require.NoError(t, err)
-		_, err = backend.PutObject("alb-logs", "prod/"+filepath.ToSlash(rel), map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
-		objects++
-		return err
-	}))
+	})
 	var mu sync.Mutex
 	var gets, lists []string
 	fake := gofakes3.New(backend).Server()

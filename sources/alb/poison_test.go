@@ -85,16 +85,7 @@ func TestPoisonObjects(t *testing.T) {
 		_, err := up.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("alb-logs"), Key: aws.String(key), Body: bytes.NewReader(data)})
 		require.NoError(t, err)
 	}
-	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		require.NoError(t, err)
-		put("prod/"+filepath.ToSlash(rel), data)
-		return nil
-	}))
+	putTree(t, dir, "prod/", put)
 	for k, v := range bad {
 		put(k, v)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -64,22 +63,10 @@ func TestS3Source(t *testing.T) {
 	})
 	_, err = up.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("alb-logs")})
 	require.NoError(t, err)
-	n := 0
-	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = up.PutObject(t.Context(), &s3.PutObjectInput{
-			Bucket: aws.String("alb-logs"), Key: aws.String("prod/" + filepath.ToSlash(rel)), Body: bytes.NewReader(data),
-		})
-		n++
-		return err
-	}))
+	n := putTree(t, dir, "prod/", func(key string, data []byte) {
+		_, err := up.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("alb-logs"), Key: aws.String(key), Body: bytes.NewReader(data)})
+		require.NoError(t, err)
+	})
 	require.Greater(t, n, 100)
 
 	src, err := alb.NewSource(t.Context(), "s3://alb-logs/prod", alb.S3Config{Region: "ap-northeast-1", Endpoint: srv.URL, PathStyle: true})
