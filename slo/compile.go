@@ -209,10 +209,23 @@ func (c *compiler) notify(ctx string, n *specNotify, parent any) Notify {
 			Location: c.location(ctx, key+".timezone", &r.Timezone, r),
 			Language: r.Language,
 		}
-		if r.Schedule == "" {
+		switch sched, err := cronParser.Parse(r.Schedule); {
+		case r.Schedule == "":
 			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: a cron schedule is required, e.g. \"0 11 * * MON-FRI\"", ctx, key)
-		} else if _, err := cronParser.Parse(r.Schedule); err != nil {
+		case strings.HasPrefix(r.Schedule, "CRON_TZ=") || strings.HasPrefix(r.Schedule, "TZ="):
+			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: set the zone with %s.timezone, not in the schedule", ctx, key, key)
+		case err != nil:
 			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: bad cron schedule %q: %v", ctx, key, r.Schedule, err)
+		case strings.HasPrefix(r.Schedule, "@every"):
+			if d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(r.Schedule, "@every"))); err != nil || d < time.Hour {
+				c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: %q: a reminder runs at most hourly", ctx, key, r.Schedule)
+			}
+		default:
+			// A schedule that never comes (31 February) is a mistake.
+			from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			if next := sched.Next(from); next.IsZero() || next.Sub(from) > 4*366*24*time.Hour {
+				c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: %q never runs", ctx, key, r.Schedule)
+			}
 		}
 		switch r.Language {
 		case "":
@@ -286,6 +299,10 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 		c.errorAt(c.at(&s.Objective, s), "%s: objective: is required (a percentage such as 99.9)", ctx)
 	case !(*s.Objective > 0 && *s.Objective < 100):
 		c.errorAt(c.at(&s.Objective, s), "%s: objective must be in (0, 100), got %s", ctx, formatFloat(*s.Objective))
+	case *s.Objective > MaxObjectivePercent:
+		// Beyond this the error budget is below a millionth: it rounds to
+		// nothing (a budget of 0s, rules dividing by 0) and no log can show it.
+		c.errorAt(c.at(&s.Objective, s), "%s: objective %s leaves no error budget to measure: use at most %s", ctx, strconv.FormatFloat(*s.Objective, 'g', -1, 64), formatFloat(MaxObjectivePercent))
 	default:
 		o.Target = percentToRatio(*s.Objective)
 	}
@@ -677,6 +694,10 @@ func (c *compiler) alertWindow(ctx string, i int, s *specAlertWindow) AlertWindo
 
 // percentToRatio turns 99.9 into 0.999 without float noise (99.9/100 is
 // 0.9990000000000001), so reports and metrics show what the spec says.
+// MaxObjectivePercent is the highest objective kakeibo accepts: an error
+// budget of a millionth of the events.
+const MaxObjectivePercent = 99.9999
+
 func percentToRatio(p float64) float64 {
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(p/100, 'g', 12, 64), 64)
 	return r

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,15 +292,21 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 	case obj.Target != nil && obj.TargetPercent != nil:
 		c.errorAt(c.at(&obj.TargetPercent, obj), "%s: spec.objectives[0]: set target or targetPercent, not both", ctx)
 	case obj.Target != nil:
-		if !(*obj.Target > 0 && *obj.Target < 1) {
+		switch {
+		case !(*obj.Target > 0 && *obj.Target < 1):
 			c.errorAt(c.at(&obj.Target, obj), "%s: spec.objectives[0].target must be in (0, 1), got %s", ctx, formatFloat(*obj.Target))
-		} else {
+		case *obj.Target*100 > MaxObjectivePercent:
+			c.errorAt(c.at(&obj.Target, obj), "%s: spec.objectives[0].target %s leaves no error budget to measure: use at most %s", ctx, strconv.FormatFloat(*obj.Target, 'g', -1, 64), formatFloat(MaxObjectivePercent/100))
+		default:
 			o.Target = *obj.Target
 		}
 	case obj.TargetPercent != nil:
-		if !(*obj.TargetPercent > 0 && *obj.TargetPercent < 100) {
+		switch {
+		case !(*obj.TargetPercent > 0 && *obj.TargetPercent < 100):
 			c.errorAt(c.at(&obj.TargetPercent, obj), "%s: spec.objectives[0].targetPercent must be in (0, 100), got %s", ctx, formatFloat(*obj.TargetPercent))
-		} else {
+		case *obj.TargetPercent > MaxObjectivePercent:
+			c.errorAt(c.at(&obj.TargetPercent, obj), "%s: spec.objectives[0].targetPercent %s leaves no error budget to measure: use at most %s", ctx, strconv.FormatFloat(*obj.TargetPercent, 'g', -1, 64), formatFloat(MaxObjectivePercent))
+		default:
 			o.Target = percentToRatio(*obj.TargetPercent)
 		}
 	default:

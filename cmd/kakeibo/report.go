@@ -45,7 +45,10 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 	case "json":
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo report: write the JSON report: %v\n", err)
+			return exitFail
+		}
 	case "markdown":
 		writeMarkdown(env.stdout, rep)
 	default:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -172,7 +173,9 @@ func writeValidateJSON(w io.Writer, set *slo.Set, problems slo.Errors) {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(out)
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(os.Stderr, "kakeibo validate: write the JSON report: %v\n", err)
+	}
 }
 
 // explain prints what each SLO means, for a reviewer of a pull request.
