@@ -28,7 +28,15 @@ type decoder struct {
 	// failed holds pointers to values that could not be decoded; their
 	// problem is reported already, so validation leaves them alone.
 	failed map[any]bool
+	// nodes counts the values decoded, aliases expanded: a few anchors
+	// referenced many times can make a small file huge.
+	nodes   int
+	tooMany bool
 }
+
+// maxDecodedNodes bounds the values one document may expand to, aliases
+// included (the bundled specs decode to a few hundred).
+const maxDecodedNodes = 100_000
 
 func newDecoder(file string) *decoder {
 	return &decoder{file: file, at: map[any]Pos{}, failed: map[any]bool{}}
@@ -61,6 +69,13 @@ func (d *decoder) posOf(ptr any) Pos {
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if d.nodes++; d.nodes > maxDecodedNodes {
+		if !d.tooMany {
+			d.tooMany = true
+			d.errorf(n, "the document expands to more than %d values (aliases repeat what they point to): write the values out, or split the file", maxDecodedNodes)
+		}
+		return
 	}
 	if v.CanAddr() {
 		before := len(d.errs)

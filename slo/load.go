@@ -141,10 +141,16 @@ type loader struct {
 
 func (l *loader) file(name string, data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	docs := 0
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
+			if docs == 0 {
+				// An empty (or comments-only) file is allowed, but likely a mistake.
+				l.errs = append(l.errs, &Error{Pos: Pos{File: name, Line: 1, Col: 1}, Warning: true,
+					Msg: "the file holds no spec (it is empty or only comments)"})
+			}
 			return
 		}
 		if err != nil {
@@ -154,6 +160,7 @@ func (l *loader) file(name string, data []byte) {
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue
 		}
+		docs++
 		l.document(name, doc.Content[0])
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,4 +302,39 @@ func TestLoadFollowsSymlinks(t *testing.T) {
 	}
 	slices.Sort(names)
 	require.Equal(t, []string{"a", "b", "c"}, names)
+}
+
+// TestAliasAmplificationIsBounded: a small spec whose aliases would expand
+// a 1,500-host list a thousand times fails at once with a position, instead
+// of taking seconds and gigabytes.
+func TestAliasAmplificationIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("service: shop\nx-hosts: &hosts [")
+	for i := range 1500 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "h%d.example.com", i)
+	}
+	b.WriteString("]\nslos:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "  - {name: s%d, objective: 99.9, window: 30d, sli: {alb: {load_balancer: app/shop/0123456789abcdef, hosts: *hosts}}}\n", i)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := slo.LoadBytes("amplified.yaml", []byte(b.String()))
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "the document expands to more than 100000 values")
+	require.Regexp(t, `amplified\.yaml:\d+:\d+: `, err.Error())
+	t.Logf("%d KB spec rejected in %v, %d MB allocated", b.Len()>>10, took, (after.TotalAlloc-before.TotalAlloc)>>20)
+}
+
+func TestEmptyFileIsWarned(t *testing.T) {
+	set, err := slo.LoadBytes("empty.yaml", []byte("# nothing yet\n"))
+	require.NoError(t, err)
+	require.Len(t, set.Warnings, 1)
+	require.Equal(t, "empty.yaml:1:1: warning: the file holds no spec (it is empty or only comments)", set.Warnings[0].Error())
 }
