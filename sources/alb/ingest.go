@@ -433,16 +433,25 @@ func (in *Ingester) fetch(ctx context.Context, o Object, p *Progress) ([]byte, e
 
 // readBytes parses a fetched object.
 func (r *reader) readBytes(f fetchedObject, cls *Classifier, p *Progress) objectResult {
-	o := f.o
-	res := objectResult{
-		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End, Node: o.Info.Node},
-		counts: newTally(len(cls.IDs)),
-	}
 	if f.err != nil {
+		res := newResult(f.o, cls)
 		res.err = f.err
 		return res
 	}
-	lines, err := r.scan(bytes.NewReader(f.body), cls, &res)
+	return r.parse(bytes.NewReader(f.body), f.o, cls, p)
+}
+
+func newResult(o Object, cls *Classifier) objectResult {
+	return objectResult{
+		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End, Node: o.Info.Node},
+		counts: newTally(len(cls.IDs)),
+	}
+}
+
+// parse classifies an object's lines and counts its progress.
+func (r *reader) parse(body io.Reader, o Object, cls *Classifier, p *Progress) objectResult {
+	res := newResult(o, cls)
+	lines, err := r.scan(body, cls, &res)
 	p.ObjectsDone.Add(1)
 	p.Lines.Add(lines)
 	p.Malformed.Add(res.rec.Malformed)
@@ -497,27 +506,16 @@ func (l *byteLimit) release(n int64) {
 	l.mu.Unlock()
 }
 
+// read streams an object too big to hold from the source and parses it.
 func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress) objectResult {
-	res := objectResult{
-		rec:    ObjectRecord{Key: o.Key, Size: o.Size, ETag: o.ETag, LoadBalancer: o.Info.LoadBalancer, End: o.Info.End, Node: o.Info.Node},
-		counts: newTally(len(cls.IDs)),
-	}
 	body, err := src.Open(ctx, o.Key)
 	if err != nil {
+		res := newResult(o, cls)
 		res.err = err
 		return res
 	}
 	defer body.Close()
-	counted := &countingReader{r: body, p: p}
-	lines, err := r.scan(counted, cls, &res)
-	p.ObjectsDone.Add(1)
-	p.Lines.Add(lines)
-	p.Malformed.Add(res.rec.Malformed)
-	res.rec.Lines = lines
-	if err != nil {
-		res.err = fmt.Errorf("%s: %w", o.Key, err)
-	}
-	return res
+	return r.parse(&countingReader{r: body, p: p}, o, cls, p)
 }
 
 // scan reads one object, gzip (one or several members) or plain, and

@@ -215,3 +215,24 @@ func TestNewSLOGetsItsHistory(t *testing.T) {
 	ingest(objs[1:]) // the first is removed
 	require.Empty(t, storeBuckets(t, store, ids[:1], start.Add(-time.Hour), start.Add(2*time.Hour)))
 }
+
+// TestIngestStreamsBigObjects: an object too big to hold in memory (here:
+// every object, with a tiny in-flight budget) is streamed by a parser
+// instead of fetched whole; the counts are the same.
+func TestIngestStreamsBigObjects(t *testing.T) {
+	start := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
+	cfg := genConfig(start, 2*time.Hour)
+	dir := t.TempDir()
+	_, err := albgen.Write(cfg, dir)
+	require.NoError(t, err)
+	set, err := slo.LoadBytes("specs.yaml", []byte(testSpecs))
+	require.NoError(t, err)
+	cls := alb.NewClassifier(set.Objectives())
+	store := alb.NewMemStore()
+	ing, err := alb.NewIngester(alb.IngestConfig{Source: &alb.DirSource{Root: dir}, Store: store, Classifier: cls, MaxInFlightBytes: 4})
+	require.NoError(t, err)
+	st, err := ing.Ingest(t.Context(), time.Time{}, time.Time{})
+	require.NoError(t, err)
+	require.Positive(t, st.Objects)
+	require.Equal(t, truth(t, cfg, set.Objectives()), storeBuckets(t, store, cls.IDs, start.Add(-time.Hour), start.Add(4*time.Hour)))
+}
