@@ -138,7 +138,10 @@ func TestMessageContentAndThreading(t *testing.T) {
 	update.Alert.Alert = "page-1h, page-6h"
 	resolved := kind(first, alerting.KindResolved)
 	resolved.Alert = snapshot()
-	resolved.Alert.Since, resolved.Alert.ResolvedAt = h.now, h.now.Add(20*time.Minute)
+	// An incident within one day (h.now is the wall clock, which may be
+	// near midnight; a span across days is written with dates).
+	since := h.now.Truncate(24 * time.Hour).Add(time.Hour)
+	resolved.Alert.Since, resolved.Alert.ResolvedAt = since, since.Add(20*time.Minute)
 	h.enqueue(t, update)
 	h.flush(t)
 	msgs := f.Messages()
@@ -156,7 +159,7 @@ func TestMessageContentAndThreading(t *testing.T) {
 	require.Contains(t, msgs[1].Text, "still firing")
 	require.Equal(t, p.TS, msgs[2].ThreadTS)
 	require.True(t, msgs[2].Broadcast, "a resolve is not missed")
-	span := h.now.Format("15:04") + "–" + h.now.Add(20*time.Minute).Format("15:04 MST")
+	span := since.Format("15:04") + "–" + since.Add(20*time.Minute).Format("15:04 MST")
 	require.Contains(t, msgs[2].Text, "Resolved: shop/availability (page-1h) "+span)
 	require.Equal(t, "#2eb67d", msgs[2].Attachments[0]["color"])
 	require.Equal(t, 2, msgs[0].Edits)
