@@ -1,7 +1,6 @@
 package alerting
 
 import (
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -180,12 +179,6 @@ func TestStepBudgetExhaustedAndRemovedSLO(t *testing.T) {
 	states, out = Step(states, nil, testRoutes, t0.Add(m))
 	require.Equal(t, []string{"resolved budget-exhausted #ticket"}, kinds(out))
 	require.Empty(t, states)
-}
-
-func sorted(ss []string) []string {
-	out := slices.Clone(ss)
-	slices.Sort(out)
-	return out
 }
 
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }

@@ -83,10 +83,7 @@ func (s *Server) history(ctx context.Context, o *slo.Objective, rng string, end 
 			h.Thresholds[slo.FormatDuration(a.Long)] = a.Threshold(o.Window.Nominal())
 		}
 	}
-	src := Sources{Prometheus: s.prom, PrometheusDeadline: s.cfg.EvalInterval}
-	if s.source != nil {
-		src.ALB = s.albDB
-	}
+	src := s.sources()
 	open := map[string]*AlertSpan{}
 	var first time.Time
 	for t := end.Add(-time.Duration(steps-1) * step); !t.After(end); t = t.Add(step) {

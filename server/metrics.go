@@ -59,7 +59,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	}
 	m.sourceErrors.WithLabelValues("alb")
 	m.sourceErrors.WithLabelValues("prometheus")
-	reg.MustRegister(ingestCollector{&sloCollector{s: s}})
+	reg.MustRegister(ingestCollector{s})
 	return m
 }
 
@@ -85,10 +85,7 @@ func (m *metrics) reloads(ok bool, at time.Time) {
 // sloCollector exports the newest evaluation under the same names and
 // labels as the generated Prometheus rules: service, slo and the series'
 // own labels; the specs' labels only on slo_info.
-type sloCollector struct {
-	s    *Server   // for the ingest metrics
-	snap *snapshot // for the slo_* series
-}
+type sloCollector struct{ snap *snapshot }
 
 var sloNames = map[string]string{
 	"slo_objective_ratio":                "The objective, as a ratio.",
@@ -118,11 +115,9 @@ func (c *sloCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label 
 
 // ingestCollector exports the ingest watermarks and malformed lines, read
 // at scrape time (they are few).
-type ingestCollector struct{ c *sloCollector }
+type ingestCollector struct{ s *Server }
 
 func (ingestCollector) Describe(chan<- *prometheus.Desc) {}
-
-func (i ingestCollector) Collect(ch chan<- prometheus.Metric) { i.c.collectIngest(ch) }
 
 // render encodes a snapshot's slo_* series once, plain and gzipped, so that
 // every scrape until the next evaluation serves the same bytes: concurrent
@@ -237,7 +232,7 @@ var (
 		"ALB log lines skipped as malformed, by reason.", []string{"reason"}, nil)
 )
 
-func (c *sloCollector) collectIngest(ch chan<- prometheus.Metric) {
+func (c ingestCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	if s.source == nil || !s.active.Load() {
 		return

@@ -53,7 +53,7 @@ type Config struct {
 	Templates *alerting.Templates
 	// AlertmanagerURLs receive alerts as well.
 	AlertmanagerURLs []string
-	// ReadConcurrency is how many log objects are read at once (default 32).
+	// ReadConcurrency is how many log objects are read at once (default 256).
 	ReadConcurrency int
 	// ExternalURL is where people reach this service (links, generatorURL).
 	ExternalURL string
@@ -531,11 +531,18 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	s.ready.Store(caughtUp)
 }
 
-func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
+// sources is what the specs are evaluated against: Prometheus, and the
+// ingested ALB records when a log source is configured.
+func (s *Server) sources() Sources {
 	src := Sources{Prometheus: s.prom, PrometheusDeadline: s.cfg.EvalInterval}
 	if s.source != nil {
 		src.ALB = s.albDB
 	}
+	return src
+}
+
+func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
+	src := s.sources()
 	results := Evaluate(ctx, src, objs, time.Time{}, now)
 	for i := range results {
 		results[i] = slo.MarkStale(results[i], now, slo.DefaultStaleAfter)

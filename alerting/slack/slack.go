@@ -72,10 +72,6 @@ func New(cfg Config) (*Notifier, error) {
 	return n, nil
 }
 
-// Webhook reports whether the notifier posts through an incoming webhook,
-// which can only post to the channel it was made for.
-func (s *Notifier) Webhook() bool { return s.api == nil }
-
 // metadataType marks kakeibo's messages so a delivery can be verified.
 const metadataType = "kakeibo_notification"
 
@@ -432,13 +428,6 @@ func ratio(f *float64) string {
 		return "no data"
 	}
 	return strconv.FormatFloat(*f*100, 'f', 3, 64) + "%"
-}
-
-func budget(f *float64) string {
-	if f == nil {
-		return "unknown"
-	}
-	return strconv.FormatFloat(*f*100, 'f', 1, 64) + "%"
 }
 
 func burn(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "×" }

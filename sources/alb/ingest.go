@@ -58,6 +58,11 @@ type IngestConfig struct {
 // Ingester reads new access log objects into a Store.
 type Ingester struct {
 	cfg IngestConfig
+	// reopen and reset reach a source that remembers which folders it has
+	// listed (S3): reopen keeps an unread object's folder listed, reset
+	// lists every folder again. No-ops for other sources.
+	reopen func(key string)
+	reset  func()
 }
 
 // NewIngester returns an Ingester.
@@ -86,7 +91,14 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = &Progress{}
 	}
-	return &Ingester{cfg: cfg}, nil
+	in := &Ingester{cfg: cfg, reopen: func(string) {}, reset: func() {}}
+	if r, ok := cfg.Source.(interface {
+		Reopen(string)
+		Reset()
+	}); ok {
+		in.reopen, in.reset = r.Reopen, r.Reset
+	}
+	return in, nil
 }
 
 // Stats sums up one Ingest call.
@@ -168,12 +180,8 @@ func (in *Ingester) backfill(ctx context.Context, from, to time.Time) error {
 func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier, ledgered bool) (Stats, error) {
 	var todo []Object
 	var st Stats
-	if r, ok := in.cfg.Source.(interface{ Reset() }); ok && ledgered {
-		r.Reset() // new SLOs are counted from every ledgered object: list all days again
-	}
-	reopen := func(string) {}
-	if r, ok := in.cfg.Source.(interface{ Reopen(string) }); ok {
-		reopen = r.Reopen
+	if ledgered {
+		in.reset() // new SLOs are counted from every ledgered object: list all days again
 	}
 	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
@@ -188,7 +196,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		}
 		if !seen && !in.cfg.Failures.Due(o.Key, in.cfg.Now()) {
 			st.Deferred++
-			reopen(o.Key) // to be tried again: keep listing its folder
+			in.reopen(o.Key) // to be tried again: keep listing its folder
 			return nil
 		}
 		if seen {
@@ -304,10 +312,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		firstErr = ctx.Err()
 	}
 	if firstErr != nil {
-		// Objects listed but not read: list every folder again next time.
-		if r, ok := in.cfg.Source.(interface{ Reset() }); ok {
-			r.Reset()
-		}
+		in.reset() // objects listed but not read: list every folder again next time
 	}
 	return st, firstErr
 }
@@ -328,9 +333,7 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 			// stalled) leaves the object out of the ledger and never stops
 			// the ingest: it is tried again later, and given up after a few
 			// attempts.
-			if ro, ok := in.cfg.Source.(interface{ Reopen(string) }); ok {
-				ro.Reopen(r.rec.Key) // to be tried again: keep listing its folder
-			}
+			in.reopen(r.rec.Key) // to be tried again: keep listing its folder
 			f := in.cfg.Failures.Fail(r.rec.Key, r.rec.Size, r.err, in.cfg.Now())
 			if f == nil {
 				f = &Failure{Key: r.rec.Key, Reason: FailureReason(r.err), Error: r.err.Error(), Attempts: 1}

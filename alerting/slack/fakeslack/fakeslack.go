@@ -128,11 +128,7 @@ func (s *Server) FailPosts(n, status, retryAfter int, apiErr string) {
 // after d (0: answer at once).
 func (s *Server) SlowPosts(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
 
-// HangPosts makes chat.postMessage store the message and never answer
-// until Unhang (or the client gives up).
-func (s *Server) HangPosts() { s.SlowPosts(time.Duration(1 << 62)) }
-
-// Unhang releases posts held by HangPosts and answers at once from now.
+// Unhang releases posts held by SlowPosts and answers at once from now.
 func (s *Server) Unhang() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
