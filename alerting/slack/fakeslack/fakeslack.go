@@ -344,21 +344,46 @@ func page(msgs []map[string]any, cursor string, limit, def, maxLimit int) ([]map
 	return msgs[off:end], next
 }
 
+// flag reads a boolean argument as Slack does: "1" or "true".
+func flag(r *http.Request, name string) bool {
+	v := r.Form.Get(name)
+	return v == "1" || v == "true"
+}
+
+// between reports whether a message timestamp lies within the request's
+// oldest and latest. As https://api.slack.com/methods/conversations.history
+// and conversations.replies document, both bounds are exclusive unless
+// inclusive is set.
+func between(r *http.Request) func(ts string) bool {
+	oldest, latest := tsFloat(r.Form.Get("oldest")), tsFloat(r.Form.Get("latest"))
+	inclusive := flag(r, "inclusive")
+	return func(ts string) bool {
+		t := tsFloat(ts)
+		if r.Form.Get("oldest") != "" && (t < oldest || (t == oldest && !inclusive)) {
+			return false
+		}
+		if r.Form.Get("latest") != "" && (t > latest || (t == latest && !inclusive)) {
+			return false
+		}
+		return true
+	}
+}
+
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	ch := r.Form.Get("channel")
 	if !s.isID(ch) {
 		apiError(w, "channel_not_found")
 		return
 	}
-	oldest, latest := tsFloat(r.Form.Get("oldest")), tsFloat(r.Form.Get("latest"))
-	meta := r.Form.Get("include_all_metadata") == "1" || r.Form.Get("include_all_metadata") == "true"
+	within := between(r)
+	meta := flag(r, "include_all_metadata")
 	var out []map[string]any
 	for i := len(s.msgs) - 1; i >= 0; i-- { // newest first
 		m := s.msgs[i]
 		if m.Channel != ch || (m.ThreadTS != "" && !m.Broadcast) {
 			continue
 		}
-		if t := tsFloat(m.TS); t < oldest || (latest > 0 && t > latest) {
+		if !within(m.TS) {
 			continue
 		}
 		out = append(out, s.view(m, meta))
@@ -380,11 +405,11 @@ func (s *Server) replies(w http.ResponseWriter, r *http.Request) {
 		apiError(w, "thread_not_found")
 		return
 	}
-	meta := r.Form.Get("include_all_metadata") == "1" || r.Form.Get("include_all_metadata") == "true"
+	meta := flag(r, "include_all_metadata")
 	out := []map[string]any{s.view(parent, meta)}
-	oldest := tsFloat(r.Form.Get("oldest"))
+	within := between(r)
 	for _, m := range s.msgs {
-		if m.Channel == ch && m.ThreadTS == ts && tsFloat(m.TS) >= oldest {
+		if m.Channel == ch && m.ThreadTS == ts && within(m.TS) {
 			out = append(out, s.view(m, meta))
 		}
 	}
