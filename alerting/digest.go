@@ -80,7 +80,7 @@ func BuildDigest(channel, language string, results []slo.Result, at time.Time, l
 		l := DigestLine{
 			Service: o.Service, SLO: o.Name, Status: r.Status, SLI: rep.SLI, Objective: o.Target,
 			Window: o.Window.String(), Calendar: o.Window.IsCalendar(), BudgetRemaining: rep.ErrorBudget.Remaining,
-			BudgetSeconds: rep.ErrorBudget.RemainingSeconds, Dashboard: o.Links.Dashboard, DataEnd: r.At,
+			BudgetSeconds: rep.ErrorBudget.RemainingSeconds, Dashboard: o.Links.Dashboard, DataEnd: r.LastData(),
 		}
 		if rate, w, ok := r.FastestBurn(); ok && r.Err == nil {
 			l.FastestBurn, l.FastestWindow = &rate, slo.FormatDuration(w)

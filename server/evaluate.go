@@ -87,5 +87,11 @@ func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time) slo.Resu
 		}
 		when = alb.MinuteTime(w)
 	}
-	return slo.Evaluate(o, when, alb.Input(src.ALB, o, when))
+	r := slo.Evaluate(o, when, alb.Input(src.ALB, o, when))
+	if at.IsZero() {
+		if newest, ok, err := src.ALB.Newest(o.SLI.ALB.LoadBalancer); err == nil && ok {
+			r.DataEnd = alb.MinuteTime(newest)
+		}
+	}
+	return r
 }

@@ -98,7 +98,7 @@ var sloNames = map[string]string{
 	"slo_time_to_exhaustion_seconds":     "Time until the budget is spent at the current burn rate (+Inf: never).",
 	"slo_alert_firing":                   "1 while an alert of the SLO fires, else 0.",
 	"slo_info":                           "The SLO's window, budgeting, source and status, and the spec's labels (value 1): join them with group_left.",
-	"slo_data_age_seconds":               "How old the SLO's newest data was at the last evaluation (ALB: the ingestion watermark).",
+	"slo_data_age_seconds":               "How old the SLO's newest data was at the last evaluation (ALB: the newest interval a node delivered).",
 }
 
 // SeriesNames lists the slo_* series the service exports.
@@ -185,7 +185,7 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range snap.results {
 		o := r.Objective
 		emit("slo_objective_ratio", o.Target, r, nil, nil)
-		emit("slo_data_age_seconds", max(snap.at.Sub(r.At).Seconds(), 0), r, nil, nil)
+		emit("slo_data_age_seconds", max(snap.at.Sub(r.LastData()).Seconds(), 0), r, nil, nil)
 		info(r)
 		firing := map[string]bool{}
 		for _, a := range r.Alerts {

@@ -518,7 +518,7 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	rep := slo.Report{At: now.UTC(), SLOs: []slo.ReportSLO{}}
 	for _, r := range results {
 		rs := slo.NewReportSLO(r)
-		age := max(now.Sub(r.At).Seconds(), 0)
+		age := max(now.Sub(r.LastData()).Seconds(), 0)
 		rs.DataAgeSeconds = &age
 		rep.SLOs = append(rep.SLOs, rs)
 	}

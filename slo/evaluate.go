@@ -32,7 +32,7 @@ func MarkStale(r Result, now time.Time, def time.Duration) Result {
 	if after == 0 {
 		after = def
 	}
-	if r.Status == StatusNoData || after <= 0 || r.At.IsZero() || now.Sub(r.At) <= after {
+	if r.Status == StatusNoData || after <= 0 || r.At.IsZero() || now.Sub(r.LastData()) <= after {
 		return r
 	}
 	r.Status = StatusStale
@@ -82,6 +82,21 @@ type Result struct {
 	BudgetExhausted bool
 	// Err is the source's error, if any.
 	Err error
+	// DataEnd is where the source's newest data ends when that is after At
+	// (ALB: the newest interval a node delivered, while At waits for every
+	// node to be complete). Zero means At.
+	DataEnd time.Time
+}
+
+// LastData is where the data behind a result ends: DataEnd, or At. How
+// stale a result is counts from here, so a load balancer node that left
+// (and is waited for before minutes count as complete) does not make fresh
+// logs look stale.
+func (r *Result) LastData() time.Time {
+	if r.DataEnd.After(r.At) {
+		return r.DataEnd
+	}
+	return r.At
 }
 
 // WindowResult is the burn over one alert window.

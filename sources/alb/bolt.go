@@ -253,6 +253,19 @@ func (s *BoltStore) Watermark(lb string) (int64, bool, error) {
 	return w, ok, err
 }
 
+func (s *BoltStore) Newest(lb string) (int64, bool, error) {
+	var newest int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWatermarks).Cursor()
+		prefix := []byte(lb + "|")
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			newest = max(newest, int64(getU64(v)))
+		}
+		return nil
+	})
+	return newest, newest > 0, err
+}
+
 func (s *BoltStore) MalformedLines() (map[string]int64, error) {
 	out := map[string]int64{}
 	err := s.db.View(func(tx *bolt.Tx) error {

@@ -64,6 +64,10 @@ type Store interface {
 	// Watermark is the newest minute believed complete for a load balancer:
 	// entries up to its end are in. ok is false before any object is ingested.
 	Watermark(lb string) (minute int64, ok bool, err error)
+	// Newest is the newest interval end (minute) any node of a load
+	// balancer delivered: how far its logs reach, complete or not. It is
+	// ahead of the watermark while a node that left is waited for.
+	Newest(lb string) (minute int64, ok bool, err error)
 	// MalformedLines returns the lines skipped so far, by reason.
 	MalformedLines() (map[string]int64, error)
 	// Prune drops minute buckets before a minute, and ledger records of
@@ -205,6 +209,18 @@ func completeMinute(nodes map[string]int64) (int64, bool) {
 	}
 	complete = max(complete, newest-nodeGrace)
 	return complete - 5, true
+}
+
+func (s *MemStore) Newest(lb string) (int64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var newest int64
+	for k, w := range s.watermarks {
+		if strings.HasPrefix(k, lb+"|") {
+			newest = max(newest, w)
+		}
+	}
+	return newest, newest > 0, nil
 }
 
 func (s *MemStore) Range(sli string, from, to int64, fn func(int64, Count)) error {

@@ -214,6 +214,13 @@ func TestWatermarkWaitsForEveryNode(t *testing.T) {
 			deliver("a", hhmm)
 		}
 		require.Equal(t, "10:05", wm(), "b is 15 minutes behind: within the grace")
+		newest := func() string {
+			w, ok, err := store.Newest(lb)
+			require.NoError(t, err)
+			require.True(t, ok)
+			return MinuteTime(w).Format("15:04")
+		}
+		require.Equal(t, "10:25", newest(), "the logs reach 10:25 though only 10:05 is complete")
 		deliver("a", "10:30")
 		require.Equal(t, "10:10", wm(), "beyond the grace: newest - 15m")
 		// b's late file arrives: the watermark never goes back.
