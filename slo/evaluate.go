@@ -269,8 +269,9 @@ func evaluateSlices(o *Objective, at time.Time, slicesIn []Counts, r *Result) {
 		return
 	}
 	r.HasData = true
-	r.SLI = float64(r.GoodSlices) / float64(withData)
-	budgetSlices := (1 - o.Target) * float64(o.Window.Period(at)/slice)
+	periodSlices := float64(o.Window.Period(at) / slice)
+	r.SLI = 1 - float64(r.BadSlices)/periodSlices
+	budgetSlices := (1 - o.Target) * periodSlices
 	r.BudgetRemaining = 1 - float64(r.BadSlices)/budgetSlices
 	for _, d := range o.Windows() {
 		n := float64(d / slice)

@@ -211,7 +211,10 @@ func TestEvaluateTimeslices(t *testing.T) {
 	require.NoError(t, r.Err)
 	require.Equal(t, 10, r.BadSlices)
 	require.Equal(t, 1440-10-60, r.GoodSlices)
-	require.InDelta(t, 1370.0/1380, r.SLI, 1e-12)
+	// The SLI is the share of October's 44,640 minutes not bad: what the
+	// month ends with if no other minute goes bad. It meets the objective
+	// exactly while budget is left.
+	require.InDelta(t, 1-10.0/44640, r.SLI, 1e-12)
 	require.Equal(t, slo.Counts{Good: 1380*100 - 10*2 - 1, Total: 1380 * 100}, r.Counts)
 	// Budget: 0.0005 × 44,640 minutes of October = 22.32 bad minutes; 10 spent.
 	require.InDelta(t, 1-10/22.32, r.BudgetRemaining, 1e-9)
@@ -223,10 +226,30 @@ func TestEvaluateTimeslices(t *testing.T) {
 	require.Contains(t, firing(r), "page-1h")
 	require.Equal(t, slo.StatusAtRisk, r.Status)
 
+	// One definition: budget is left exactly while the SLI is above the
+	// objective, however many minutes go bad.
+	for bad := 0; bad <= 30; bad++ {
+		in := goodSlicesThenBad(n, bad)
+		r := slo.Evaluate(o, at, slo.Input{Slices: in})
+		require.Equal(t, r.SLI > o.Target, r.BudgetRemaining > 0, "%d bad minutes: SLI %v, budget %v", bad, r.SLI, r.BudgetRemaining)
+	}
+
 	// The wrong number of slices is a source error, reported as no data.
 	r = slo.Evaluate(o, at, slo.Input{Slices: slices[1:]})
 	require.Error(t, r.Err)
 	require.Equal(t, slo.StatusNoData, r.Status)
+}
+
+// goodSlicesThenBad is n good one-minute slices, the last `bad` of them bad.
+func goodSlicesThenBad(n, bad int) []slo.Counts {
+	out := make([]slo.Counts, n)
+	for i := range out {
+		out[i] = slo.Counts{Good: 100, Total: 100}
+		if i >= n-bad {
+			out[i] = slo.Counts{Good: 50, Total: 100}
+		}
+	}
+	return out
 }
 
 // TestTimesliceMinEvents: a slice with fewer events than the per-slice

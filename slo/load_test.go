@@ -121,7 +121,7 @@ func TestLoadExamples(t *testing.T) {
 	uptime := byID["mart-api/uptime"]
 	require.Equal(t, slo.Month, uptime.Window.Calendar)
 	require.Equal(t, "Asia/Tokyo", uptime.Window.Location.String())
-	require.Equal(t, slo.Budgeting{Method: slo.Timeslices, Slice: time.Minute, SliceTarget: 0.99}, uptime.Budgeting)
+	require.Equal(t, slo.Budgeting{Method: slo.Timeslices, Slice: 5 * time.Minute, SliceTarget: 0.95, SliceMinEvents: 20}, uptime.Budgeting)
 
 	svc := set.Services[1] // files load in name order: checkout, mart-api, search, web-storefront
 	require.Equal(t, "mart-api", svc.Name)

@@ -89,7 +89,10 @@ func rowOf(s slo.ReportSLO) reportRow {
 	if s.SLI != nil {
 		r.sli = trimFloat(*s.SLI*100, 3) + "%"
 	}
-	if s.ErrorBudget.Remaining != nil {
+	if rem := s.ErrorBudget.Remaining; rem != nil && *rem < 0 {
+		// Overspent: say by how much, not "-1140.4% (0s)".
+		r.budget = fmt.Sprintf("overspent %s×", trimFloat(1-*rem, 2))
+	} else if rem != nil {
 		r.budget = fmt.Sprintf("%s%% (%s)", trimFloat(*s.ErrorBudget.Remaining*100, 1), humanDuration(time.Duration(s.ErrorBudget.RemainingSeconds*float64(time.Second)).Round(time.Second)))
 	}
 	var best float64

@@ -67,12 +67,13 @@ func TestReportCountsEqualGeneratorTruth(t *testing.T) {
 			require.Equal(t, total, s.Total, id)
 			require.Positive(t, total, id)
 		} else {
-			// Timeslices: judge each minute from the truth.
+			// Timeslices: judge each slice from the truth.
 			var goodSlices, badSlices int
-			for m := start; m.Before(at); m = m.Add(time.Minute) {
-				good, total := sum(id, m, m.Add(time.Minute))
+			slice := o.Budgeting.Slice
+			for m := start; !m.Add(slice).After(at); m = m.Add(slice) {
+				good, total := sum(id, m, m.Add(slice))
 				switch {
-				case total == 0:
+				case total == 0 || total < o.Budgeting.SliceMinEvents:
 				case good/total >= o.Budgeting.SliceTarget:
 					goodSlices++
 				default:
@@ -121,7 +122,7 @@ func TestReportDefaultsToWatermark(t *testing.T) {
 	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb")
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "at 2026-10-01T23:55:00Z")
-	require.Regexp(t, `mart-api/availability\s+✗ violated\s+99.95%\s+30d`, out)
+	require.Regexp(t, `mart-api/availability\s+✗ violated\s+99.95%\s+30d\s+99.38%\s+overspent 12.4×`, out)
 	require.Regexp(t, `web-storefront/page-latency\s+✓ ok`, out)
 
 	code, out, _ = kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--format", "markdown")
