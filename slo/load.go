@@ -166,6 +166,13 @@ func (l *loader) file(name string, data []byte) {
 }
 
 func (l *loader) document(name string, root *yaml.Node) {
+	if root.Kind == yaml.SequenceNode && len(root.Content) > 0 && isOpenSLOList(root) {
+		// OpenSLO's tools (the Go SDK, oslo) write a YAML list of documents.
+		for _, item := range root.Content {
+			l.document(name, item)
+		}
+		return
+	}
 	d := newDecoder(name)
 	defer func() {
 		l.errs = append(l.errs, d.errs...)
@@ -258,6 +265,14 @@ func (l *loader) checkUnique() {
 			slos[o.Name] = o
 		}
 	}
+}
+
+// isOpenSLOList says whether a list is a list of OpenSLO documents: its
+// first item is a mapping with an apiVersion. (Later items that are not are
+// reported one by one.)
+func isOpenSLOList(seq *yaml.Node) bool {
+	first := seq.Content[0]
+	return first.Kind == yaml.MappingNode && mappingValue(first, "apiVersion") != nil
 }
 
 func mappingValue(m *yaml.Node, key string) *yaml.Node {

@@ -221,11 +221,18 @@ func (x *openSLOIndex) compile(errs *Errors) []*Service {
 			if s := x.services[svcName]; s != nil {
 				svc.Description = s.Spec.Description
 				svc.Pos = s.d.at[&s.Metadata.Name]
+				sc := &compiler{d: s.d}
+				svc.Labels = osLabels(sc, fmt.Sprintf("OpenSLO Service %q", svcName), sc.at(&s.Metadata.Labels, &s.Metadata), s.Metadata.Labels)
 			}
 			byName[svcName] = svc
 			order = append(order, svc)
 		}
 		o.Service = svcName
+		for k, v := range svc.Labels {
+			if _, own := o.Labels[k]; !own {
+				o.Labels[k] = v // the service's labels, the SLO's own on top
+			}
+		}
 		svc.SLOs = append(svc.SLOs, o)
 	}
 	// Errors found while decoding SLI, Service and DataSource documents.
@@ -251,30 +258,7 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 	if err := checkName(s.Metadata.Name); err != nil {
 		c.errorAt(top, "%s: metadata.name: %v", ctx, err)
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Metadata.Labels)) {
-		at := c.at(&s.Metadata.Labels, &s.Metadata)
-		switch {
-		case !labelNameRE.MatchString(k) || strings.HasPrefix(k, "__"):
-			c.errorAt(at, "%s: metadata.labels: %q is not a valid Prometheus label name", ctx, k)
-			continue
-		case slices.Contains(reservedLabels, k):
-			c.errorAt(at, "%s: metadata.labels: %q is set by kakeibo; reserved names are %s", ctx, k, strings.Join(reservedLabels, ", "))
-			continue
-		}
-		switch v := s.Metadata.Labels[k].(type) {
-		case string:
-			o.Labels[k] = v
-		case []any:
-			// OpenSLO allows a list of values; a Prometheus label holds one.
-			var parts []string
-			for _, e := range v {
-				parts = append(parts, fmt.Sprint(e))
-			}
-			o.Labels[k] = strings.Join(parts, ",")
-		default:
-			o.Labels[k] = fmt.Sprint(v)
-		}
-	}
+	o.Labels = osLabels(c, ctx, c.at(&s.Metadata.Labels, &s.Metadata), s.Metadata.Labels)
 	svcName := s.Spec.Service
 	if err := checkName(svcName); err != nil {
 		c.errorAt(c.at(&s.Spec.Service, &s.Spec), "%s: spec.service: %v", ctx, err)
@@ -286,9 +270,18 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 		return nil, ""
 	}
 	obj := &s.Spec.Objectives[0]
+	switch obj.Op {
+	case "", "gt", "gte":
+		// OpenSLO needs op only for threshold metrics; its examples also put
+		// gt on ratio objectives, which is what a ratio objective means.
+	case "lt", "lte":
+		c.warnAt(c.at(&obj.Op, obj), "%s: spec.objectives[0].op: %q is ignored: a ratioMetric objective is met while the good ratio is at or above the target (op applies to threshold metrics)", ctx, obj.Op)
+	default:
+		c.errorAt(c.at(&obj.Op, obj), "%s: spec.objectives[0].op: %q is not an OpenSLO operator (lt, lte, gt, gte)", ctx, obj.Op)
+	}
 	switch {
-	case obj.Op != "" || obj.Value != nil:
-		c.errorAt(c.at(&s.Spec.Objectives[0], &s.Spec), "%s: spec.objectives[0]: op/value belong to threshold metrics, which kakeibo does not support; use a ratioMetric", ctx)
+	case obj.Value != nil:
+		c.errorAt(c.at(&obj.Value, obj), "%s: spec.objectives[0].value: a threshold value belongs to threshold metrics, which kakeibo does not support; use a ratioMetric with target", ctx)
 	case obj.Target != nil && obj.TargetPercent != nil:
 		c.errorAt(c.at(&obj.TargetPercent, obj), "%s: spec.objectives[0]: set target or targetPercent, not both", ctx)
 	case obj.Target != nil:
@@ -344,6 +337,36 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 	return o, svcName
 }
 
+// osLabels maps OpenSLO metadata labels onto Prometheus labels: a list of
+// values (OpenSLO allows one) is joined with commas; names must be valid
+// label names and not kakeibo's own.
+func osLabels(c *compiler, ctx string, at Pos, in map[string]any) map[string]string {
+	out := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		switch {
+		case !labelNameRE.MatchString(k) || strings.HasPrefix(k, "__"):
+			c.errorAt(at, "%s: metadata.labels: %q is not a valid Prometheus label name", ctx, k)
+			continue
+		case slices.Contains(reservedLabels, k):
+			c.errorAt(at, "%s: metadata.labels: %q is set by kakeibo; reserved names are %s", ctx, k, strings.Join(reservedLabels, ", "))
+			continue
+		}
+		switch v := in[k].(type) {
+		case string:
+			out[k] = v
+		case []any:
+			var parts []string
+			for _, e := range v {
+				parts = append(parts, fmt.Sprint(e))
+			}
+			out[k] = strings.Join(parts, ",")
+		default:
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
 func (x *openSLOIndex) window(c *compiler, ctx string, tw *osTimeWindow) Window {
 	rolling := tw.Calendar == nil
 	if tw.IsRolling != nil {
@@ -359,20 +382,46 @@ func (x *openSLOIndex) window(c *compiler, ctx string, tw *osTimeWindow) Window 
 			c.errorAt(at, "%s: spec.timeWindow[0].duration: bad rolling duration %q: use e.g. 28d or 4w", ctx, tw.Duration)
 			return Window{}
 		}
+		if l := time.Duration(d); l < time.Hour || l > 366*24*time.Hour {
+			c.errorAt(at, "%s: spec.timeWindow[0].duration: %s is out of range: use between 1h and 366d", ctx, tw.Duration)
+			return Window{}
+		}
 		return Rolling(time.Duration(d))
 	}
 	var loc = time.UTC
+	var anchor time.Time
 	if tw.Calendar != nil {
 		loc = c.location(ctx, "spec.timeWindow[0].calendar.timeZone", &tw.Calendar.TimeZone, tw.Calendar)
+		if st := tw.Calendar.StartTime; st != "" {
+			var err error
+			if anchor, err = parseStartTime(st, loc); err != nil {
+				c.errorAt(c.at(&tw.Calendar.StartTime, tw.Calendar), "%s: spec.timeWindow[0].calendar.startTime: %q: want a date and time such as 2022-01-01 12:00:00 (in calendar.timeZone)", ctx, st)
+			}
+		}
 	}
 	switch tw.Duration {
 	case "1M":
-		return CalendarWindow(Month, loc)
+		w := CalendarWindow(Month, loc)
+		w.Anchor = anchor
+		return w
 	case "1w", "7d":
-		return CalendarWindow(Week, loc)
+		w := CalendarWindow(Week, loc)
+		w.Anchor = anchor
+		return w
 	}
 	c.errorAt(at, "%s: spec.timeWindow[0].duration: calendar window %q is not supported: use 1M (month) or 1w (week)", ctx, tw.Duration)
 	return Window{}
+}
+
+// parseStartTime reads OpenSLO's calendar.startTime: a wall-clock date and
+// time without zone (the zone is calendar.timeZone), or RFC 3339.
+func parseStartTime(s string, loc *time.Location) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Parse(time.RFC3339, s)
 }
 
 func (x *openSLOIndex) timeslices(c *compiler, ctx string, obj *osObjective) Budgeting {
@@ -486,6 +535,10 @@ func (x *openSLOIndex) ratio(c *compiler, ctx string, sli *osSLI, at Pos) *Prome
 			}
 		}
 		tmpl, err := counterQueryTemplate(q, fn)
+		if err == nil {
+			// The rewritten query is checked like a native one.
+			err = CheckQueryTemplate(tmpl)
+		}
 		if err != nil {
 			sc.errorAt(sc.at(&src.Spec, src), "%s: spec.ratioMetric.%s.metricSource.spec.query: %v", ctx, key, err)
 			return ""

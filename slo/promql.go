@@ -52,15 +52,21 @@ func counterQueryTemplate(q, fn string) (string, error) {
 		return "", cleanParseError(err)
 	}
 	var bad error
+	selectors := 0
 	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
 		switch n.(type) {
 		case *parser.MatrixSelector, *parser.SubqueryExpr:
 			bad = fmt.Errorf("the query already has a range (%s); OpenSLO queries select series without one, kakeibo adds the window", n)
+		case *parser.VectorSelector:
+			selectors++
 		}
 		return nil
 	})
 	if bad != nil {
 		return "", bad
+	}
+	if selectors == 0 {
+		return "", fmt.Errorf("the query %q selects no series: it must select the counters of the events", q)
 	}
 	rewritten := rewriteSelectors(expr, fn)
 	if agg, ok := rewritten.(*parser.AggregateExpr); !ok || agg.Op != parser.SUM || len(agg.Grouping) > 0 || agg.Without {

@@ -25,6 +25,11 @@ type Window struct {
 	Calendar CalendarUnit
 	// Location is the time zone calendar periods start in (UTC by default).
 	Location *time.Location
+	// Anchor, when set, is when one calendar period started (OpenSLO's
+	// calendar.startTime): weeks then start on its weekday and months on its
+	// day of the month, at its wall-clock time. Zero: months start on the
+	// 1st and weeks on Monday, at midnight.
+	Anchor time.Time
 }
 
 // Rolling returns a rolling window of length d.
@@ -63,6 +68,9 @@ func FormatDuration(d time.Duration) string {
 // somewhere inside it. Calendar boundaries are midnight in the window's time
 // zone, so a period that spans a DST change is an hour shorter or longer.
 func (w Window) Bounds(at time.Time) (start, end time.Time) {
+	if w.IsCalendar() && !w.Anchor.IsZero() {
+		return w.anchoredBounds(at)
+	}
 	switch w.Calendar {
 	case Month:
 		t := at.In(w.loc())
@@ -75,6 +83,43 @@ func (w Window) Bounds(at time.Time) (start, end time.Time) {
 		return start, start.AddDate(0, 0, 7)
 	}
 	return at.Add(-w.Length), at
+}
+
+// anchoredBounds is Bounds for a window with an Anchor: the period
+// boundaries are the anchor moved by whole weeks or months of wall-clock
+// time in the window's zone (a month anchored on the 31st starts on the last
+// day of shorter months).
+func (w Window) anchoredBounds(at time.Time) (start, end time.Time) {
+	a := w.Anchor.In(w.loc())
+	nth := func(k int) time.Time {
+		if w.Calendar == Week {
+			return time.Date(a.Year(), a.Month(), a.Day()+7*k, a.Hour(), a.Minute(), a.Second(), 0, w.loc())
+		}
+		first := time.Date(a.Year(), a.Month()+time.Month(k), 1, 0, 0, 0, 0, w.loc())
+		day := min(a.Day(), daysIn(first.Year(), first.Month()))
+		return time.Date(first.Year(), first.Month(), day, a.Hour(), a.Minute(), a.Second(), 0, w.loc())
+	}
+	// A first guess from the average period length, then step to the period
+	// that holds at (DST and month lengths move it by at most one).
+	avg := 7 * 24 * time.Hour
+	if w.Calendar == Month {
+		avg = time.Duration(30.436875 * 24 * float64(time.Hour))
+	}
+	k := int(at.Sub(a) / avg)
+	if at.Before(a) {
+		k--
+	}
+	for nth(k).After(at) {
+		k--
+	}
+	for !nth(k + 1).After(at) {
+		k++
+	}
+	return nth(k), nth(k + 1)
+}
+
+func daysIn(y int, m time.Month) int {
+	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // Period is the length of the period that holds at: the rolling length, or

@@ -83,3 +83,46 @@ func TestWindowNominalAndString(t *testing.T) {
 	require.Equal(t, "month", slo.CalendarWindow(slo.Month, nil).String())
 	require.Equal(t, "1h30m", slo.FormatDuration(90*time.Minute))
 }
+
+// TestAnchoredWindowBounds: OpenSLO's calendar.startTime moves the period
+// start: a week from Saturday 12:00 New York, a month from the 15th, a month
+// from the 31st (the last day of shorter months), across DST.
+func TestAnchoredWindowBounds(t *testing.T) {
+	ny := mustLoc(t, "America/New_York")
+	tokyo := mustLoc(t, "Asia/Tokyo")
+	anchored := func(u slo.CalendarUnit, loc *time.Location, anchor string) slo.Window {
+		w := slo.CalendarWindow(u, loc)
+		a, err := time.ParseInLocation("2006-01-02 15:04", anchor, loc)
+		require.NoError(t, err)
+		w.Anchor = a
+		return w
+	}
+	at := func(loc *time.Location, s string) time.Time {
+		tm, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+		require.NoError(t, err)
+		return tm
+	}
+	for _, tc := range []struct {
+		name       string
+		w          slo.Window
+		at         time.Time
+		start, end time.Time
+	}{
+		{"week from Saturday noon", anchored(slo.Week, ny, "2022-01-01 12:00"), at(ny, "2026-11-25 10:00"), at(ny, "2026-11-21 12:00"), at(ny, "2026-11-28 12:00")},
+		{"on the boundary", anchored(slo.Week, ny, "2022-01-01 12:00"), at(ny, "2026-11-21 12:00"), at(ny, "2026-11-21 12:00"), at(ny, "2026-11-28 12:00")},
+		{"a minute before it", anchored(slo.Week, ny, "2022-01-01 12:00"), at(ny, "2026-11-21 11:59"), at(ny, "2026-11-14 12:00"), at(ny, "2026-11-21 12:00")},
+		{"week over the DST end is 7d1h", anchored(slo.Week, ny, "2022-01-01 12:00"), at(ny, "2026-11-02 09:00"), at(ny, "2026-10-31 12:00"), at(ny, "2026-11-07 12:00")},
+		{"before the anchor", anchored(slo.Week, ny, "2022-01-01 12:00"), at(ny, "2021-12-30 00:00"), at(ny, "2021-12-25 12:00"), at(ny, "2022-01-01 12:00")},
+		{"month from the 15th", anchored(slo.Month, tokyo, "2026-01-15 00:00"), at(tokyo, "2026-03-10 08:00"), at(tokyo, "2026-02-15 00:00"), at(tokyo, "2026-03-15 00:00")},
+		{"month from the 31st in February", anchored(slo.Month, tokyo, "2026-01-31 00:00"), at(tokyo, "2026-02-28 12:00"), at(tokyo, "2026-02-28 00:00"), at(tokyo, "2026-03-31 00:00")},
+		{"month from the 31st in April", anchored(slo.Month, tokyo, "2026-01-31 00:00"), at(tokyo, "2026-04-29 23:00"), at(tokyo, "2026-03-31 00:00"), at(tokyo, "2026-04-30 00:00")},
+		{"month from the 1st at 09:00 (the anchor's time of day)", anchored(slo.Month, ny, "2020-06-01 09:00"), at(ny, "2026-11-01 08:59"), at(ny, "2026-10-01 09:00"), at(ny, "2026-11-01 09:00")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start, end := tc.w.Bounds(tc.at)
+			require.True(t, tc.start.Equal(start), "start %s, want %s", start.In(tc.start.Location()), tc.start)
+			require.True(t, tc.end.Equal(end), "end %s, want %s", end.In(tc.end.Location()), tc.end)
+		})
+	}
+	require.Equal(t, 7*24*time.Hour+time.Hour, anchored(slo.Week, ny, "2022-01-01 12:00").Period(at(ny, "2026-11-02 09:00")))
+}

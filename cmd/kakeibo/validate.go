@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -184,6 +186,13 @@ func explain(w io.Writer, set *slo.Set) {
 		for _, o := range svc.SLOs {
 			fmt.Fprintf(w, "\n%s  (%s)\n", o.ID(), o.Pos)
 			fmt.Fprintf(w, "  objective  %s%% over %s\n", percent(o.Target), describeWindow(o.Window))
+			if len(o.Labels) > 0 {
+				var kv []string
+				for _, k := range slices.Sorted(maps.Keys(o.Labels)) {
+					kv = append(kv, fmt.Sprintf("%s=%q", k, o.Labels[k]))
+				}
+				fmt.Fprintf(w, "  labels     %s\n", strings.Join(kv, " "))
+			}
 			fmt.Fprintf(w, "  budget     %s%% of %s: %s\n", percent(1-o.Target), budgetUnit(o), describeBudget(o))
 			fmt.Fprintf(w, "  source     %s\n", describeSource(o))
 			if len(o.Alerting.Windows) == 0 {
@@ -216,6 +225,13 @@ func budgetUnit(o *slo.Objective) string {
 }
 
 func describeWindow(w slo.Window) string {
+	if w.IsCalendar() && !w.Anchor.IsZero() {
+		a := w.Anchor.In(w.Location)
+		if w.Calendar == slo.Week {
+			return fmt.Sprintf("each week from %s %s (%s)", a.Weekday(), a.Format("15:04"), w.Location)
+		}
+		return fmt.Sprintf("each month from day %d %s (%s)", a.Day(), a.Format("15:04"), w.Location)
+	}
 	if w.IsCalendar() {
 		return fmt.Sprintf("each calendar %s (%s)", w.Calendar, w.Location)
 	}
@@ -247,7 +263,7 @@ func describeSource(o *slo.Objective) string {
 		}
 	}
 	if o.Budgeting.Method == slo.Timeslices {
-		s += fmt.Sprintf("\n             a %s slice is good when at least %s%% of its events are", shortDuration(o.Budgeting.Slice), percent(o.Budgeting.SliceTarget))
+		s += fmt.Sprintf("\n             a %s slice is good when at least %s%% of its events are good", shortDuration(o.Budgeting.Slice), percent(o.Budgeting.SliceTarget))
 		if o.Budgeting.SliceMinEvents > 0 {
 			s += fmt.Sprintf("; slices with fewer than %s events do not count", strconv.FormatFloat(o.Budgeting.SliceMinEvents, 'f', -1, 64))
 		}
