@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	_ "time/tzdata" // time zones resolve in minimal containers too
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -140,6 +141,11 @@ type loader struct {
 }
 
 func (l *loader) file(name string, data []byte) {
+	if pos, ok := invalidUTF8(data); !ok {
+		pos.File = name
+		l.errs = append(l.errs, &Error{Pos: pos, Msg: "bad UTF-8: specs must be UTF-8 text (is the file in another encoding?)"})
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	docs := 0
 	for {
@@ -154,7 +160,7 @@ func (l *loader) file(name string, data []byte) {
 			return
 		}
 		if err != nil {
-			l.errs = append(l.errs, yamlSyntaxError(name, err))
+			l.errs = append(l.errs, yamlSyntaxError(name, data, err))
 			return
 		}
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
@@ -286,13 +292,54 @@ func mappingValue(m *yaml.Node, key string) *yaml.Node {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func yamlSyntaxError(file string, err error) *Error {
+func yamlSyntaxError(file string, data []byte, err error) *Error {
 	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &Error{Pos: Pos{File: file, Line: line}, Msg: "bad YAML: " + m[2], Err: err}
+	m := yamlLineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return &Error{Pos: Pos{File: file, Line: 1}, Msg: "bad YAML: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
 	}
-	return &Error{Pos: Pos{File: file, Line: 1}, Msg: "bad YAML: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
+	line, _ := strconv.Atoi(m[1])
+	pos := Pos{File: file, Line: line}
+	text := m[2]
+	// yaml.v3 names the line only: point at the tab that broke it, or at
+	// where the line's content starts.
+	if lines := bytes.Split(data, []byte("\n")); line >= 1 && line <= len(lines) {
+		l := string(lines[line-1])
+		indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]
+		switch i := strings.IndexByte(l, '\t'); {
+		case strings.Contains(indent, "\t"):
+			pos.Col = i + 1
+			text = "a tab indents this line; YAML indents with spaces (" + text + ")"
+		case i >= 0 && strings.Contains(text, "cannot start any token"):
+			pos.Col = i + 1
+			text = "a tab where YAML expects a value or key; use spaces (" + text + ")"
+		case strings.TrimSpace(l) != "":
+			pos.Col = utf8.RuneCountInString(indent) + 1
+		}
+	}
+	return &Error{Pos: pos, Msg: "bad YAML: " + text, Err: err}
+}
+
+// invalidUTF8 finds the first byte that is not UTF-8, with its line and
+// column (counted in characters).
+func invalidUTF8(data []byte) (Pos, bool) {
+	if utf8.Valid(data) {
+		return Pos{}, true
+	}
+	line, col := 1, 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			return Pos{Line: line, Col: col}, false
+		}
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+		data = data[size:]
+	}
+	return Pos{Line: line, Col: col}, false
 }
 
 // routeWarnings flags SLOs whose alerts would go nowhere: page (or ticket)

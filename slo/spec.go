@@ -188,8 +188,14 @@ func (ls *specLabels) decodeNode(d *decoder, n *yaml.Node, path string) {
 		d.errorf(n, "%s: expected a mapping of label names to values, got %s", path, describe(n))
 		return
 	}
+	first := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
+		if prev, dup := first[k.Value]; dup {
+			d.errorf(k, "%s: duplicate key %q (first at line %d)", join(path, k.Value), k.Value, prev.Line)
+			continue
+		}
+		first[k.Value] = k
 		if v.Kind != yaml.ScalarNode || isNull(v) {
 			d.errorf(v, "%s: label value must be a string, got %s", join(path, k.Value), describe(v))
 			continue
