@@ -222,7 +222,7 @@ func group(o *slo.Objective) (Group, error) {
 			Annotations: annotations(o,
 				fmt.Sprintf("%s is burning its error budget too fast (%s)", o.ID(), a.Name),
 				fmt.Sprintf("The burn rate is above %s over both %s and %s: at this pace %s%% of the %s error budget is spent in %s.",
-					number(round(th, 4)), slo.FormatDuration(a.Long), slo.FormatDuration(a.Short), number(a.BudgetPercent), o.Window, slo.FormatDuration(a.Long))),
+					number(round(th, 4)), slo.FormatDuration(a.Long), slo.FormatDuration(a.Short), number(round(a.BudgetPercent, 2)), o.Window, slo.FormatDuration(a.Long))),
 		})
 	}
 	if o.Alerting.BudgetExhausted && !o.Window.IsCalendar() {

@@ -153,19 +153,19 @@ slos:
 	var h History
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &h))
 	require.Len(t, h.Points, 48)
-	var page1h bool
+	var page14m bool
 	for _, a := range h.Alerts {
-		if a.Alert == "page-1h" {
-			page1h = true
+		if a.Alert == "page-14m" {
+			page14m = true
 			require.True(t, a.From.After(end.Add(-3*time.Hour)), "it fired in the last hours: %v", a.From)
 		}
 	}
-	require.True(t, page1h, "%+v", h.Alerts)
+	require.True(t, page14m, "7d: the fast page pair scaled to 14m: %+v", h.Alerts)
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/slos/checkout/requests?range=1d", nil))
 	require.Equal(t, 200, rec.Code)
 	require.Regexp(t, `<polyline data-series="sli" data-points="4[0-8]"`, rec.Body.String())
-	require.Contains(t, rec.Body.String(), `class="firing-span" data-alert="page-1h"`)
+	require.Contains(t, rec.Body.String(), `class="firing-span" data-alert="page-14m"`)
 
 	// As a browser sees it.
 	chromium := promtest.Need(t, "chromium")
@@ -175,5 +175,5 @@ slos:
 		"--user-data-dir="+filepath.Join(t.TempDir(), "profile"), "--window-size=1280,1800", "--dump-dom", srv.URL+"/slos/checkout/requests?range=1d").Output()
 	require.NoError(t, err)
 	require.Regexp(t, `<polyline data-series="sli" data-points="4[0-8]"`, string(out))
-	require.Contains(t, string(out), `class="firing-span" data-alert="page-1h"`)
+	require.Contains(t, string(out), `class="firing-span" data-alert="page-14m"`)
 }

@@ -609,7 +609,7 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 		}
 	}
 
-	windows := DefaultAlertWindows()
+	windows := DefaultAlertWindowsFor(o.Window.Nominal(), o.SLI.MinWindow())
 	if !a.Windows.Default && a.Windows.set {
 		windows = nil
 		names := map[string]bool{}
@@ -618,6 +618,7 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 			if w.Name == "" {
 				continue
 			}
+			c.checkPairFitsPeriod(ctx, i, &a.Windows.List[i], w, o.Window)
 			if names[w.Name] {
 				c.errorAt(c.at(&a.Windows.List[i], a), "%s: alerting.windows[%d]: duplicate window name %q", ctx, i, w.Name)
 				continue
@@ -640,6 +641,29 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 		}
 	}
 	return pol
+}
+
+// checkPairFitsPeriod rejects a custom pair that cannot work for the
+// objective's period: a long window longer than the period, a short window
+// under the 1-minute evaluation step, or a threshold below burn 1, which
+// fires while the SLO is on track. (Burn 1 itself is the Workbook's slowest
+// ticket: a pair fires above its threshold, so it means "on pace to
+// overspend".)
+func (c *compiler) checkPairFitsPeriod(ctx string, i int, s *specAlertWindow, w AlertWindow, win Window) {
+	key := fmt.Sprintf("%s: alerting.windows[%d]", ctx, i)
+	period := win.Nominal()
+	if period <= 0 || w.Long <= 0 || w.Short <= 0 {
+		return
+	}
+	switch {
+	case w.Long > period:
+		c.errorAt(c.at(&s.Long, s), "%s.long: %s is longer than the %s period: use at most %s (the defaults scale with the period: windows: default)", key, FormatDuration(w.Long), win, FormatDuration(period))
+	case w.Short < time.Minute:
+		c.errorAt(c.at(&s.Short, s), "%s.short: %s is shorter than the 1m evaluation step: use at least 1m", key, FormatDuration(w.Short))
+	case w.BudgetPercent > 0 && roundSignificant(w.Threshold(period), 9) < 1:
+		c.errorAt(c.at(&s.BudgetPercent, s), "%s.budget_percent: %s%% of the budget in %s is a burn rate of %s, below 1: it fires while the SLO is on track; use at least %s%% (burn rate = budget_percent/100 × period / long)",
+			key, formatFloat(w.BudgetPercent), FormatDuration(w.Long), formatFloat(roundSignificant(w.Threshold(period), 4)), formatFloat(roundSignificant(100*float64(w.Long)/float64(period), 4)))
+	}
 }
 
 func (c *compiler) alertWindow(ctx string, i int, s *specAlertWindow) AlertWindow {

@@ -1,6 +1,8 @@
 package slo
 
 import (
+	"fmt"
+	"math"
 	"regexp"
 	"time"
 )
@@ -157,6 +159,20 @@ func (s SLI) Kind() string {
 	return "prometheus"
 }
 
+// PrometheusMinWindow is the shortest default alert window on Prometheus:
+// a rate over it spans several scrapes even at a 1-minute interval.
+const PrometheusMinWindow = 5 * time.Minute
+
+// MinWindow is the shortest window the SLI's source measures well, the floor
+// for default alert windows: 1m for ALB logs (minute buckets),
+// PrometheusMinWindow for Prometheus.
+func (s SLI) MinWindow() time.Duration {
+	if s.ALB != nil {
+		return time.Minute
+	}
+	return PrometheusMinWindow
+}
+
 // ALBSLI selects requests from an Application Load Balancer's access logs.
 type ALBSLI struct {
 	// LoadBalancer is the `elb` field, e.g. app/mart-api/50dc6c495c0c9188.
@@ -258,6 +274,62 @@ func DefaultAlertWindows() []AlertWindow {
 		{Name: "ticket-1d", Severity: Ticket, Long: 24 * time.Hour, Short: 2 * time.Hour, BudgetPercent: 10},
 		{Name: "ticket-3d", Severity: Ticket, Long: 72 * time.Hour, Short: 6 * time.Hour, BudgetPercent: 10},
 	}
+}
+
+// DefaultAlertWindowsFor returns the default pairs for a period (its nominal
+// length). Every period keeps the Workbook's burn rates, 14.4, 6, 3 and 1
+// (2%, 5%, 10% and 10% of a 30-day budget in 1h, 6h, 1d and 3d), so no
+// default pair fires while the SLO is on track. For 28 to 30 days the
+// windows are the Workbook's; for any other period they scale with it (long
+// and short in proportion to period / 30d, rounded to the minute; short at
+// least minShort, long at least 5m and twice short): a 7-day SLO on ALB logs
+// pages at 14.4× over 14m and 1m, not at 3.36× over 1h and 5m. minShort is
+// the shortest window the source measures well: 1m for ALB logs (minute
+// buckets), 5m for Prometheus (a rate needs several scrapes). A scaled pair
+// is named after its long window; a pair that scales to the same windows as
+// an earlier one of its severity is dropped.
+func DefaultAlertWindowsFor(period, minShort time.Duration) []AlertWindow {
+	base := DefaultAlertWindows()
+	const ref = 30 * 24 * time.Hour
+	if period <= 0 || period == ref {
+		return base
+	}
+	keep := period >= 28*24*time.Hour && period <= ref
+	scale := func(d time.Duration) time.Duration {
+		return time.Duration(float64(d) * float64(period) / float64(ref)).Round(time.Minute)
+	}
+	var out []AlertWindow
+	seen := map[string]bool{}
+	for _, w := range base {
+		burn := w.Threshold(ref)
+		long, short, name := w.Long, w.Short, w.Name
+		if !keep {
+			short = max(scale(w.Short), minShort, time.Minute)
+			long = max(scale(w.Long), 5*time.Minute, 2*short)
+			name = string(w.Severity) + "-" + FormatDuration(long)
+		}
+		key := fmt.Sprintf("%s %d %d", w.Severity, long, short)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, AlertWindow{
+			Name: name, Severity: w.Severity, Long: long, Short: short,
+			// The share of the budget the burn rate spends in the long window.
+			BudgetPercent: roundSignificant(burn*float64(long)/float64(period)*100, 12),
+		})
+	}
+	return out
+}
+
+// roundSignificant rounds x to n significant digits, so that thresholds
+// computed back from a derived budget share print as 14.4, not 14.399999999999999.
+func roundSignificant(x float64, n int) float64 {
+	if x == 0 {
+		return 0
+	}
+	f := math.Pow(10, float64(n)-math.Ceil(math.Log10(math.Abs(x))))
+	return math.Round(x*f) / f
 }
 
 // DefaultRepeat is how often a firing alert is notified again by default.

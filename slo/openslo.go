@@ -333,7 +333,7 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 	if len(s.Spec.AlertPolicies) > 0 {
 		c.warnAt(c.at(&s.Spec.AlertPolicies, &s.Spec), "%s: spec.alertPolicies are ignored: kakeibo alerts with its default multi-window multi-burn-rate policy", ctx)
 	}
-	o.Alerting = AlertPolicy{Windows: DefaultAlertWindows(), BudgetExhausted: true, Repeat: maps.Clone(DefaultRepeat), Cooldown: DefaultCooldown}
+	o.Alerting = AlertPolicy{Windows: DefaultAlertWindowsFor(o.Window.Nominal(), PrometheusMinWindow), BudgetExhausted: true, Repeat: maps.Clone(DefaultRepeat), Cooldown: DefaultCooldown}
 	return o, svcName
 }
 

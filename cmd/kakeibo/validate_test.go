@@ -94,7 +94,7 @@ func TestValidateJSON(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &ok))
 	require.True(t, ok.Valid)
 	require.Equal(t, "requests", ok.SLOs[0].SLO)
-	require.Equal(t, 13.44, ok.SLOs[0].Alerts[0].Threshold, "28d scales the 14.4 page")
+	require.Equal(t, 14.4, ok.SLOs[0].Alerts[0].Threshold, "28d keeps the page at burn 14.4")
 }
 
 func TestValidateUsage(t *testing.T) {

@@ -144,12 +144,15 @@ func TestSourceAgainstKnownHistory(t *testing.T) {
 	// The bad/total form gives the same good count.
 	errs := in[objs["errors"]]
 	require.NoError(t, errs.Err)
-	require.Equal(t, slo.Counts{Good: 6000, Total: 6600}, roundCounts(errs.Windows[time.Hour]))
+	require.Equal(t, slo.Counts{Good: 1400, Total: 1540}, roundCounts(errs.Windows[14*time.Minute]), "7d: the page pair scaled to 14m")
 
 	lat := in[objs["latency"]]
 	require.NoError(t, lat.Err)
-	require.Equal(t, slo.Counts{Good: 4800, Total: 6000}, roundCounts(lat.Windows[time.Hour]))
-	require.Equal(t, slo.Counts{Good: 98 * 60 * 24, Total: 100 * 60 * 24}, roundCounts(subtract(lat.Windows[24*time.Hour], lat.Windows[time.Hour], slo.Counts{Good: 98 * 60, Total: 100 * 60})))
+	// 7d: the default windows scale to 14m, 5h36m, ... An hour into the
+	// incident, 14m is all incident (80 of 100 fast); 5h36m is 1h of it and
+	// 4h36m before it (98 of 100).
+	require.Equal(t, slo.Counts{Good: 80 * 14, Total: 100 * 14}, roundCounts(lat.Windows[14*time.Minute]))
+	require.Equal(t, slo.Counts{Good: 80*60 + 98*276, Total: 100 * 336}, roundCounts(lat.Windows[5*time.Hour+36*time.Minute]))
 
 	// Timeslices: 7 days of 1m slices; the last 60 are bad (10/110 < 95%).
 	up := in[objs["uptime"]]
@@ -177,11 +180,6 @@ func TestSourceAgainstKnownHistory(t *testing.T) {
 
 func roundCounts(c slo.Counts) slo.Counts {
 	return slo.Counts{Good: math.Round(c.Good*1e6) / 1e6, Total: math.Round(c.Total*1e6) / 1e6}
-}
-
-// subtract returns a - b + c (to check a 1d window that spans the incident start).
-func subtract(a, b, c slo.Counts) slo.Counts {
-	return slo.Counts{Good: a.Good - b.Good + c.Good, Total: a.Total - b.Total + c.Total}
 }
 
 // TestStoppedPrometheusIsNoData: a source that cannot reach Prometheus makes
