@@ -299,6 +299,9 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 		c.errorAt(c.at(&s.Objective, s), "%s: objective: is required (a percentage such as 99.9)", ctx)
 	case !(*s.Objective > 0 && *s.Objective < 100):
 		c.errorAt(c.at(&s.Objective, s), "%s: objective must be in (0, 100), got %s", ctx, formatFloat(*s.Objective))
+	case *s.Objective < 1:
+		c.errorAt(c.at(&s.Objective, s), "%s: objective %s is a percent: %s%% of events would be enough; for a ratio of %s write %s", ctx,
+			formatFloat(*s.Objective), formatFloat(*s.Objective), formatFloat(*s.Objective), formatFloat(*s.Objective*100))
 	case *s.Objective > MaxObjectivePercent:
 		// Beyond this the error budget is below a millionth: it rounds to
 		// nothing (a budget of 0s, rules dividing by 0) and no log can show it.
@@ -356,6 +359,9 @@ func (c *compiler) budgeting(ctx string, s *specObjective) Budgeting {
 			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above: is required (the percentage a slice must reach, e.g. 99)", ctx)
 		case !(*ts.GoodAbove > 0 && *ts.GoodAbove <= 100):
 			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above must be in (0, 100], got %s", ctx, formatFloat(*ts.GoodAbove))
+		case *ts.GoodAbove <= 1:
+			c.errorAt(c.at(&ts.GoodAbove, ts), "%s: budgeting.timeslices.good_above %s is a percent: a slice would be good with %s%% of its events good; for a ratio of %s write %s", ctx,
+				formatFloat(*ts.GoodAbove), formatFloat(*ts.GoodAbove), formatFloat(*ts.GoodAbove), formatFloat(*ts.GoodAbove*100))
 		default:
 			out.SliceTarget = percentToRatio(*ts.GoodAbove)
 		}

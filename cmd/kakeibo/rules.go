@@ -30,6 +30,11 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	if code != exitOK {
 		return code
 	}
+	// The loader's warnings concern the alerts these rules carry (a pair
+	// that can never fire, alerts without a route): say them.
+	for _, w := range set.Warnings {
+		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", w)
+	}
 	var data []byte
 	var notes []string
 	var err error

@@ -145,3 +145,15 @@ func TestValidateWarnsAboutWebhookMode(t *testing.T) {
 	_, out, _ = kakeibo(t, env, "validate", "../../testdata/specs/mart-api.yaml")
 	require.NotContains(t, out, "SLACK_WEBHOOK_URL")
 }
+
+// TestRulesSaysWarnings: `rules` reports the loader's warnings, which
+// concern the alerts it writes (here: the OpenSLO example's pages have no
+// route), beside its notes.
+func TestRulesSaysWarnings(t *testing.T) {
+	code, out, errOut := kakeibo(t, nil, "rules", "--specs", "../../testdata/specs")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, "groups:")
+	require.Contains(t, errOut, `search-openslo.yaml:`)
+	require.Contains(t, errOut, `warning: service "search" slo "availability": has page alerts but the service has no notify.page route`)
+	require.Contains(t, errOut, "skipped: ALB-backed SLOs are evaluated by kakeibo serve")
+}
