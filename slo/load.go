@@ -188,6 +188,14 @@ func (l *loader) document(name string, root *yaml.Node) {
 		d.errorf(root, "document: expected a mapping with a service key (or an OpenSLO document), got %s", describe(root))
 		return
 	}
+	if v := mappingValue(root, "version"); v != nil && strings.HasPrefix(v.Value, "prometheus/") {
+		d.errorf(v, "version: %q: this is a Sloth spec; kakeibo reads its own specs and OpenSLO: convert it with `kakeibo import sloth %s`", v.Value, name)
+		return
+	}
+	if v := mappingValue(root, "apiVersion"); v != nil && strings.HasPrefix(v.Value, "sloth.slok.dev/") {
+		d.errorf(v, "apiVersion: %q: this is a Sloth PrometheusServiceLevel; convert it with `kakeibo import sloth %s`", v.Value, name)
+		return
+	}
 	if v := mappingValue(root, "apiVersion"); v != nil {
 		if !strings.HasPrefix(v.Value, "openslo/") {
 			d.errorf(v, "apiVersion: %q is not supported: kakeibo reads its own specs (no apiVersion) and openslo/v1", v.Value)

@@ -399,6 +399,10 @@ func (x *openSLOIndex) window(c *compiler, ctx string, tw *osTimeWindow) Window 
 			}
 		}
 	}
+	if a := anchor; !a.IsZero() && a.Hour() == 0 && a.Minute() == 0 && a.Second() == 0 &&
+		((tw.Duration == "1M" && a.Day() == 1) || (tw.Duration != "1M" && a.Weekday() == time.Monday)) {
+		anchor = time.Time{} // kakeibo's own calendar: months on the 1st, weeks on Monday
+	}
 	switch tw.Duration {
 	case "1M":
 		w := CalendarWindow(Month, loc)

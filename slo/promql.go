@@ -102,3 +102,90 @@ func rewriteSelectors(e parser.Expr, fn string) parser.Expr {
 	}
 	return e
 }
+
+// RateToCount turns a Sloth-style query template, which takes rates
+// (sum(rate(x[{{.window}}]))), into one that counts events
+// (sum(increase(x[{{.window}}]))): the same ratio over a window, but counts
+// that min_events and budget totals can use. ok is false when the template
+// has a rate over anything but a plain selector ranged by {{.window}} (irate,
+// subqueries, other ranges): it is then returned unchanged.
+func RateToCount(tmpl string) (string, bool) {
+	q := strings.ReplaceAll(tmpl, "{{.window}}", windowSentinel.String())
+	expr, err := promqlParser.ParseExpr(q)
+	if err != nil {
+		return tmpl, false
+	}
+	ok, rates := true, 0
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		switch n := n.(type) {
+		case *parser.Call:
+			switch n.Func.Name {
+			case "rate":
+				ms, isMS := n.Args[0].(*parser.MatrixSelector)
+				if !isMS || ms.Range != time.Duration(windowSentinel) {
+					ok = false
+					return nil
+				}
+				n.Func = parser.Functions["increase"]
+				rates++
+			case "irate", "deriv", "delta", "idelta":
+				ok = false
+			}
+		case *parser.SubqueryExpr:
+			ok = false
+		}
+		return nil
+	})
+	if !ok || rates == 0 {
+		return tmpl, false
+	}
+	return strings.ReplaceAll(expr.String(), windowSentinel.String(), "{{.window}}"), true
+}
+
+// OpenSLOQuery is the reverse of counterQueryTemplate: a kakeibo template
+// whose every range is fn(selector[{{.window}}]) with one fn (increase for
+// counters, sum_over_time for gauges of per-interval counts) becomes the
+// OpenSLO query without ranges, and counter says which fn it was. ok is
+// false for any other shape.
+func OpenSLOQuery(tmpl string) (query string, counter bool, ok bool) {
+	q := strings.ReplaceAll(tmpl, "{{.window}}", windowSentinel.String())
+	expr, err := promqlParser.ParseExpr(q)
+	if err != nil {
+		return "", false, false
+	}
+	fns := map[string]bool{}
+	ok = true
+	var unwrap func(e parser.Expr) parser.Expr
+	unwrap = func(e parser.Expr) parser.Expr {
+		switch n := e.(type) {
+		case *parser.Call:
+			if ms, isMS := n.Args[0].(*parser.MatrixSelector); len(n.Args) == 1 && isMS {
+				if ms.Range != time.Duration(windowSentinel) || (n.Func.Name != "increase" && n.Func.Name != "sum_over_time") {
+					ok = false
+					return e
+				}
+				fns[n.Func.Name] = true
+				return ms.VectorSelector
+			}
+			for i, a := range n.Args {
+				n.Args[i] = unwrap(a)
+			}
+		case *parser.AggregateExpr:
+			n.Expr = unwrap(n.Expr)
+		case *parser.BinaryExpr:
+			n.LHS, n.RHS = unwrap(n.LHS), unwrap(n.RHS)
+		case *parser.ParenExpr:
+			n.Expr = unwrap(n.Expr)
+		case *parser.UnaryExpr:
+			n.Expr = unwrap(n.Expr)
+		case *parser.MatrixSelector, *parser.SubqueryExpr:
+			ok = false
+		}
+		return e
+	}
+	expr = unwrap(expr)
+	if !ok || len(fns) != 1 {
+		return "", false, false
+	}
+	return expr.String(), fns["increase"], true
+}

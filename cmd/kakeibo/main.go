@@ -53,6 +53,8 @@ func commands() []command {
 		{"serve", "run the service: ingest, evaluate, alert, remind, export metrics, status page", runServe},
 		{"dashboard", "print the Grafana dashboard JSON for the exported metrics", runDashboard},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
+		{"import", "convert Sloth specs or OpenSLO documents into kakeibo specs", runImport},
+		{"export", "write kakeibo specs as OpenSLO documents", runExport},
 		{"healthcheck", "exit 0 when a running kakeibo is ready (container health checks without curl)", runHealthcheck},
 	}
 }
@@ -93,7 +95,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'kakeibo COMMAND --help' for a command's flags. Every flag can also be set")

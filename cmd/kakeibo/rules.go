@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/kakeibo-slo/kakeibo/rules"
 )
@@ -57,13 +56,5 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", err)
 		return exitFail
 	}
-	if out == "" {
-		_, _ = env.stdout.Write(data)
-		return exitOK
-	}
-	if err := os.WriteFile(out, data, 0o644); err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", err)
-		return exitFail
-	}
-	return exitOK
+	return writeOutput(env, "rules", out, data)
 }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/kakeibo-slo/kakeibo/slo/convert"
+)
+
+func runImport(_ context.Context, env *cmdEnv, args []string) int {
+	var out, window string
+	f := newFlagSet("import", "sloth|openslo [flags] FILE...",
+		"Convert specs of another tool into kakeibo specs, printed (or written with -o).\n"+
+			"What kakeibo cannot carry over is a comment in the output and a line on stderr.\n"+
+			"  sloth    Sloth prometheus/v1 specs (and PrometheusServiceLevel resources);\n"+
+			"           rate() queries become increase(), so the SLI counts events\n"+
+			"  openslo  OpenSLO v1 documents (kakeibo also reads them as they are)")
+	f.stringVar(&out, "o", "", "", "write to this `file` instead of stdout")
+	f.stringVar(&window, "window", "", "30d", "sloth: the SLO period the specs are generated with (Sloth's --default-slo-period)")
+	if len(args) == 0 || (args[0] != "sloth" && args[0] != "openslo") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			f.usage(env.stdout)
+			return exitOK
+		}
+		fmt.Fprintln(env.stderr, "kakeibo import: say what to import: sloth or openslo")
+		f.usage(env.stderr)
+		return exitUsage
+	}
+	from := args[0]
+	if err := f.parse(args[1:], env); err != nil {
+		return exitFor(err)
+	}
+	files := f.fs.Args()
+	if len(files) == 0 {
+		fmt.Fprintln(env.stderr, "kakeibo import: give the file(s) to convert")
+		return exitUsage
+	}
+	var data []byte
+	var notes []string
+	var err error
+	switch from {
+	case "sloth":
+		period, perr := model.ParseDuration(window)
+		if perr != nil || time.Duration(period) < time.Hour {
+			fmt.Fprintf(env.stderr, "kakeibo import: --window %q: want a period such as 30d\n", window)
+			return exitUsage
+		}
+		for _, name := range files {
+			in, rerr := os.ReadFile(name)
+			if rerr != nil {
+				fmt.Fprintf(env.stderr, "kakeibo import: %v\n", rerr)
+				return exitUsage
+			}
+			part, n, cerr := convert.FromSloth(name, in, time.Duration(period))
+			notes = append(notes, n...)
+			if cerr != nil {
+				err = cerr
+				break
+			}
+			if len(data) > 0 {
+				data = append(data, "---\n"...)
+			}
+			data = append(data, part...)
+		}
+	case "openslo":
+		set, code := loadSpecs(env, "import", files...)
+		if code != exitOK {
+			return code
+		}
+		data, notes, err = convert.Native(set.Services)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(env.stderr, "kakeibo import: %s\n", n)
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo import: %v\n", err)
+		return exitFail
+	}
+	return writeOutput(env, "import", out, data)
+}
+
+func runExport(_ context.Context, env *cmdEnv, args []string) int {
+	var out, specs string
+	f := newFlagSet("export", "openslo [flags]",
+		"Write kakeibo specs as OpenSLO v1 documents (a Service and an SLO per\n"+
+			"Prometheus-backed SLO). What OpenSLO cannot express is said on stderr.")
+	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec `path` (file or directory)")
+	f.stringVar(&out, "o", "", "", "write to this `file` instead of stdout")
+	if len(args) == 0 || args[0] != "openslo" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			f.usage(env.stdout)
+			return exitOK
+		}
+		fmt.Fprintln(env.stderr, "kakeibo export: say what to export to: openslo (for Sloth: kakeibo rules --format sloth)")
+		return exitUsage
+	}
+	if err := f.parse(args[1:], env); err != nil {
+		return exitFor(err)
+	}
+	if specs == "" {
+		fmt.Fprintln(env.stderr, "kakeibo export: --specs is required (or set KAKEIBO_SPECS)")
+		return exitUsage
+	}
+	set, code := loadSpecs(env, "export", specs)
+	if code != exitOK {
+		return code
+	}
+	data, notes, err := convert.ToOpenSLO(set.Services)
+	for _, n := range notes {
+		fmt.Fprintf(env.stderr, "kakeibo export: %s\n", n)
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo export: %v\n", err)
+		return exitFail
+	}
+	return writeOutput(env, "export", out, data)
+}
+
+// writeOutput writes a command's output to stdout, or to a file.
+func writeOutput(env *cmdEnv, cmd, path string, data []byte) int {
+	if path == "" {
+		if _, err := env.stdout.Write(data); err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo %s: write: %v\n", cmd, err)
+			return exitFail
+		}
+		return exitOK
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %v\n", cmd, err)
+		return exitFail
+	}
+	return exitOK
+}
