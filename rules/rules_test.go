@@ -92,12 +92,31 @@ func TestGenerateSkips(t *testing.T) {
 	require.Contains(t, notes, "search/uptime: skipped: timeslice budgeting is evaluated by kakeibo serve")
 }
 
+// TestSloth: the Prometheus-backed SLOs as Sloth specs, one set per period
+// (Sloth sets the period per run), each SLO's alerts named after it, and
+// what Sloth cannot express as a comment and a note.
 func TestSloth(t *testing.T) {
 	set, err := slo.Load("../testdata/specs")
 	require.NoError(t, err)
-	out, notes, err := rules.Sloth(set.Services)
+	periods, notes, err := rules.Sloth(set.Services)
 	require.NoError(t, err)
 	require.Contains(t, notes, "search/uptime: skipped: Sloth has no calendar windows or timeslices")
+	require.Contains(t, notes, "checkout/requests: min_events 100 is not carried: Sloth has no minimum of events")
+	require.Contains(t, notes, "checkout/payment-latency: kakeibo's alert pairs (page-1h 1h/5m > 14.4, ticket-slow 3d/6h > 1) are not carried: Sloth uses its own windows for the period")
+	var got []string
+	for _, p := range periods {
+		got = append(got, slo.FormatDuration(p.Period))
+	}
+	require.Equal(t, []string{"7d", "28d", "30d"}, got)
+	var all bytes.Buffer
+	for i, p := range periods {
+		if i > 0 {
+			all.WriteString("---\n")
+		}
+		all.Write(p.Data)
+	}
+	out := all.Bytes()
+	require.Regexp(t, `(?m)^  # min_events 100 is not carried: Sloth has no minimum of events\n(  #.*\n)*  - name: requests$`, string(out))
 	dec := yaml.NewDecoder(bytes.NewReader(out))
 	type doc struct {
 		Version, Service string
@@ -111,6 +130,7 @@ func TestSloth(t *testing.T) {
 				}
 			}
 			Alerting struct {
+				Name      string
 				PageAlert struct{ Disable bool } `yaml:"page_alert"`
 			}
 		}
@@ -123,17 +143,19 @@ func TestSloth(t *testing.T) {
 		}
 		docs = append(docs, d)
 	}
-	require.Len(t, docs, 2)
-	require.Equal(t, "prometheus/v1", docs[0].Version)
-	require.Equal(t, "checkout", docs[0].Service)
-	require.Len(t, docs[0].SLOs, 3)
-	require.Equal(t, 99.9, docs[0].SLOs[0].Objective)
+	names := map[string]bool{}
+	var services []string
 	for _, d := range docs {
+		require.Equal(t, "prometheus/v1", d.Version)
+		services = append(services, d.Service)
 		for _, s := range d.SLOs {
+			require.False(t, names[s.Alerting.Name], "alert name %s twice", s.Alerting.Name)
+			names[s.Alerting.Name] = true
 			for _, q := range []string{s.SLI.Events.ErrorQuery, s.SLI.Events.TotalQuery} {
 				require.NoError(t, slo.CheckQueryTemplate(q), q)
 			}
 		}
 	}
-	require.Equal(t, "search", docs[1].Service)
+	require.Equal(t, []string{"checkout", "checkout", "search", "checkout"}, services, "7d: checkout; 28d: checkout, search; 30d: checkout")
+	require.True(t, names["CheckoutPaymentLatencyErrorBudgetBurn"])
 }

@@ -184,3 +184,25 @@ func TestImportOpenSLOSaysWhatIsLost(t *testing.T) {
 	require.Len(t, set.Objectives(), 2)
 	require.Equal(t, "team-a,team-b", set.Objectives()[0].Labels["team"])
 }
+
+// TestSlothExportRunsInSloth: `rules --format sloth -o FILE` writes one file
+// per period; `sloth generate` takes the 28d and 30d ones with their period,
+// and promtool accepts what it generates (each SLO's alerts have their own
+// name: no duplicate rules).
+func TestSlothExportRunsInSloth(t *testing.T) {
+	sloth := promtest.Need(t, "sloth")
+	promtool := promtest.Need(t, "promtool")
+	dir := t.TempDir()
+	code, _, errOut := kakeibo(t, nil, "rules", "--specs", "../../testdata/specs", "--format", "sloth", "-o", filepath.Join(dir, "sloth.yml"))
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "wrote "+filepath.Join(dir, "sloth-7d.yml"))
+	for _, period := range []string{"28d", "30d"} {
+		in := filepath.Join(dir, "sloth-"+period+".yml")
+		out := filepath.Join(dir, "generated-"+period+".yml")
+		b, err := exec.Command(sloth, "generate", "--default-slo-period", period, "-i", in, "-o", out).CombinedOutput()
+		require.NoError(t, err, string(b))
+		b, err = exec.Command(promtool, "check", "rules", out).CombinedOutput()
+		require.NoError(t, err, string(b))
+		require.NotContains(t, string(b), "duplicate")
+	}
+}

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/kakeibo-slo/kakeibo/rules"
+	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
@@ -44,7 +47,32 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 			data, err = rules.Marshal(file)
 		}
 	case "sloth":
-		data, notes, err = rules.Sloth(set.Services)
+		var periods []rules.SlothPeriod
+		periods, notes, err = rules.Sloth(set.Services)
+		if err == nil && len(periods) > 1 && out != "" {
+			// Sloth takes the period per run: one file per period.
+			for _, n := range notes {
+				fmt.Fprintf(env.stderr, "kakeibo rules: %s\n", n)
+			}
+			ext := filepath.Ext(out)
+			for _, p := range periods {
+				name := strings.TrimSuffix(out, ext) + "-" + slo.FormatDuration(p.Period) + ext
+				if code := writeOutput(env, "rules", name, p.Data); code != exitOK {
+					return code
+				}
+				fmt.Fprintf(env.stderr, "kakeibo rules: wrote %s (sloth generate --default-slo-period %s)\n", name, slo.FormatDuration(p.Period))
+			}
+			return exitOK
+		}
+		for i, p := range periods {
+			if i > 0 {
+				data = append(data, "---\n"...)
+			}
+			data = append(data, p.Data...)
+		}
+		if len(periods) > 1 {
+			notes = append(notes, "the SLOs have several periods and Sloth takes one per run: -o FILE writes one file per period")
+		}
 	default:
 		fmt.Fprintf(env.stderr, "kakeibo rules: --format %q: want prometheus or sloth\n", format)
 		return exitUsage
