@@ -55,6 +55,7 @@ func commands() []command {
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
 		{"import", "convert Sloth specs or OpenSLO documents into kakeibo specs", runImport},
 		{"export", "write kakeibo specs as OpenSLO documents", runExport},
+		{"schema", "print the JSON Schema of kakeibo specs, for editors", runSchema},
 		{"healthcheck", "exit 0 when a running kakeibo is ready (container health checks without curl)", runHealthcheck},
 	}
 }

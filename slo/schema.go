@@ -1,0 +1,126 @@
+package slo
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+
+	"github.com/prometheus/common/model"
+)
+
+// JSONSchema returns a JSON Schema (draft-07) of kakeibo's spec format, made
+// from the same Go types the loader decodes, for editors: with
+// yaml-language-server, a first line
+//
+//	# yaml-language-server: $schema=kakeibo.schema.json
+//
+// completes keys and flags mistakes as people type. The loader stays the
+// authority (positions, cross-field rules); the schema knows the shape,
+// the enums and the descriptions.
+func JSONSchema() ([]byte, error) {
+	root := schemaOf(reflect.TypeOf(specService{}), "")
+	root["$schema"] = "http://json-schema.org/draft-07/schema#"
+	root["$id"] = "https://github.com/kakeibo-slo/kakeibo/kakeibo.schema.json"
+	root["title"] = "kakeibo SLO spec"
+	root["required"] = []string{"service", "slos"}
+	return json.MarshalIndent(root, "", "  ")
+}
+
+var durationSchema = map[string]any{"type": "string", "pattern": `^([0-9]+(y|w|d|h|m|s|ms))+$`, "description": "a duration such as 5m, 1h or 30d"}
+
+// schemaDocs describes keys by path (dots between keys, [] for list items).
+var schemaDocs = map[string]string{
+	"service":                                  "The service's name: lowercase letters, digits, '-' and '_'. One spec per service.",
+	"description":                              "What the service is, for people.",
+	"labels":                                   "Copied onto every metric and alert of the service's SLOs.",
+	"links.dashboard":                          "Linked from alerts, digests and the status page.",
+	"links.runbook":                            "Linked from alerts, digests and the status page.",
+	"notify.page":                              "Where page alerts go.",
+	"notify.ticket":                            "Where ticket alerts go.",
+	"notify.reminders":                         "Scheduled Slack digests of every SLO of the service.",
+	"notify.reminders[].schedule":              "Cron (minute hour day month weekday) in the reminder's time zone.",
+	"notify.timezone":                          "Zone of times in alert messages; default the first reminder's.",
+	"slos":                                     "The service's SLOs.",
+	"slos[].name":                              "The SLO's name, unique in the service.",
+	"slos[].objective":                         "Percent of good events (or slices), e.g. 99.9. Not a ratio.",
+	"slos[].window":                            "A rolling length (30d, 4w) or a calendar `month` / `week` in `timezone`.",
+	"slos[].timezone":                          "IANA zone calendar windows start in (default UTC).",
+	"slos[].stale_after":                       "How old the newest data may be before the SLO is stale (default 20m).",
+	"slos[].budgeting.timeslices":              "Budget in slices: a slice is good when good_above percent of its events are good.",
+	"slos[].budgeting.timeslices.good_above":   "Percent a slice must reach to be good, e.g. 99. Not a ratio.",
+	"slos[].budgeting.timeslices.min_events":   "A slice with fewer events is neither good nor bad.",
+	"slos[].sli.alb":                           "Requests from AWS ALB access logs; bad = elb_status_code 5xx unless bad_status says otherwise.",
+	"slos[].sli.alb.load_balancer":             "As logged: app/NAME/ID.",
+	"slos[].sli.prometheus":                    "PromQL counting events over {{.window}}: good or bad, and total; or a histogram.",
+	"slos[].alerting.windows":                  "`default` (the SRE Workbook's pairs, scaled to the period) or a list of pairs.",
+	"slos[].alerting.windows[].budget_percent": "The share of the budget the long window may spend; threshold = budget% × period / long.",
+	"slos[].alerting.min_events":               "No burn alert while the long window has fewer events.",
+}
+
+var severities = []string{"page", "ticket"}
+
+func schemaOf(t reflect.Type, path string) map[string]any {
+	s := schemaType(t, path)
+	if doc := schemaDocs[path]; doc != "" {
+		s["description"] = doc
+	}
+	return s
+}
+
+func schemaType(t reflect.Type, path string) map[string]any {
+	switch t {
+	case reflect.TypeOf(model.Duration(0)):
+		return clone(durationSchema)
+	case reflect.TypeOf(specLabels{}):
+		return map[string]any{"type": "object", "additionalProperties": map[string]any{"type": "string"},
+			"propertyNames": map[string]any{"pattern": `^[a-zA-Z_][a-zA-Z0-9_]*$`}}
+	case reflect.TypeOf(specWindows{}):
+		return map[string]any{"oneOf": []any{
+			map[string]any{"const": "default"},
+			map[string]any{"type": "array", "items": schemaOf(reflect.TypeOf(specAlertWindow{}), path+"[]")},
+		}}
+	case reflect.TypeOf(struct{}{}):
+		return map[string]any{"type": "object", "additionalProperties": false}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return schemaType(t.Elem(), path)
+	case reflect.String:
+		s := map[string]any{"type": "string"}
+		switch {
+		case strings.HasSuffix(path, ".severity"):
+			s["enum"] = severities
+		case strings.HasSuffix(path, ".language"):
+			s["enum"] = []string{"en", "ja"}
+		}
+		return s
+	case reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Int, reflect.Int64:
+		return map[string]any{"type": "integer", "minimum": 0}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), path+"[]")}
+	case reflect.Struct:
+		props := map[string]any{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if key == "" || key == "-" || !f.IsExported() {
+				continue
+			}
+			props[key] = schemaOf(f.Type, strings.TrimPrefix(path+"."+key, "."))
+		}
+		return map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	}
+	return map[string]any{}
+}
+
+func clone(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
