@@ -12,6 +12,7 @@ import (
 
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	var specs, out, format string
+	var exact bool
 	f := newFlagSet("rules", "--specs DIR [-o FILE]",
 		"Generate a Prometheus rule file for the Prometheus-backed SLOs: recording rules\n"+
 			"for the same slo_* series kakeibo serve exports (events, SLI and burn rate per\n"+
@@ -20,6 +21,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 			"ALB-backed and timeslice SLOs are skipped with a note on stderr.")
 	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
 	f.stringVar(&out, "o", "KAKEIBO_RULES_OUT", "", "write to this `file` instead of stdout")
+	f.boolVar(&exact, "exact", "KAKEIBO_RULES_EXACT", false, "measure the period with increase() over the raw series (exact to the event, but reads every sample of the period each evaluation) instead of summing the recorded 5-minute counts")
 	f.stringVar(&format, "format", "KAKEIBO_RULES_FORMAT", "prometheus", "output `format`: prometheus (a rule file) or sloth (Sloth prometheus/v1 specs)")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
@@ -43,7 +45,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	switch format {
 	case "prometheus":
 		var file *rules.File
-		if file, notes, err = rules.Generate(set.Objectives()); err == nil {
+		if file, notes, err = rules.Generate(set.Objectives(), rules.Options{Exact: exact}); err == nil {
 			data, err = rules.Marshal(file)
 		}
 	case "sloth":

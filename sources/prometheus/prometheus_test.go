@@ -241,7 +241,7 @@ slos:
 // built-in evaluator computes through the source, at the same instant.
 func TestRulesAgreeWithEvaluator(t *testing.T) {
 	objs := objectives(t)
-	file, _, err := rules.Generate(list(objs))
+	file, _, err := rules.Generate(list(objs), rules.Options{Exact: true, Interval: 2 * time.Second})
 	require.NoError(t, err)
 	data, err := rules.Marshal(file)
 	require.NoError(t, err)
