@@ -178,7 +178,9 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if cfg.Prometheus != nil {
-		if s.prom, err = promsource.New(*cfg.Prometheus); err != nil {
+		pc := *cfg.Prometheus
+		pc.Ledger = true // the same periods every minute: keep hourly sums
+		if s.prom, err = promsource.New(pc); err != nil {
 			s.Close()
 			return nil, err
 		}

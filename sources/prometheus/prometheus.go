@@ -33,6 +33,10 @@ type Config struct {
 	Timeout time.Duration
 	// Concurrency bounds the queries in flight (default 8).
 	Concurrency int
+	// Ledger keeps hourly sums of each query for the period (see ledger.go),
+	// for a service that evaluates the same SLOs every minute. One-shot
+	// commands leave it off: they ask for the period once anyway.
+	Ledger bool
 }
 
 // fileConfig is the YAML of --prometheus-config.
@@ -77,6 +81,10 @@ type Source struct {
 	api     v1.API
 	timeout time.Duration
 	sem     chan struct{}
+	ledger  *ledger // nil: every period is asked raw
+	// onQuery, when set (tests), sees every query and the time range it reads.
+	onQuery func(q string, reads time.Duration)
+	now     func() time.Time // the wall clock, for the ledger's re-anchoring
 }
 
 // New returns a Source for a Prometheus-compatible query endpoint.
@@ -98,7 +106,11 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus %s: %w", cfg.URL, err)
 	}
-	return &Source{api: v1.NewAPI(client), timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency)}, nil
+	src := &Source{api: v1.NewAPI(client), timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency), now: time.Now}
+	if cfg.Ledger {
+		src.ledger = &ledger{series: map[string]*hourly{}}
+	}
+	return src, nil
 }
 
 // queryKey is one distinct instant query of an evaluation.
@@ -155,6 +167,11 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 			if d < time.Minute {
 				continue // a calendar period that has just begun: no data yet
 			}
+			if d == o.Window.Elapsed(at) && s.useLedger(o, at) {
+				if _, alert := slicesIndex(o.Windows(), d); !alert {
+					continue // from the ledger, below
+				}
+			}
 			var n need
 			var err error
 			if ps.Good != "" {
@@ -193,6 +210,11 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 				in.Windows[d] = c
 			}
 		}
+		if in.Err == nil && s.useLedger(o, at) {
+			if _, alert := slicesIndex(o.Windows(), o.Window.Elapsed(at)); !alert {
+				in.Period, in.Err = s.ledgerPeriod(ctx, o, at)
+			}
+		}
 		out[o] = in
 	}
 	for _, o := range objs {
@@ -201,6 +223,51 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		}
 	}
 	return out
+}
+
+// useLedger says whether an objective's period at `at` comes from the
+// ledger: a long enough period, evaluated at (or within 10 minutes of) the
+// newest time asked for; the SLO page's history asks for past times, which
+// are asked raw.
+func (s *Source) useLedger(o *slo.Objective, at time.Time) bool {
+	if s.ledger == nil || o.Window.Elapsed(at) < ledgerMin {
+		return false
+	}
+	s.ledger.mu.Lock()
+	defer s.ledger.mu.Unlock()
+	if at.After(s.ledger.newest) {
+		s.ledger.newest = at
+	}
+	return !at.Before(s.ledger.newest.Add(-10 * time.Minute))
+}
+
+// ledgerPeriod measures an objective's period from the ledger.
+func (s *Source) ledgerPeriod(ctx context.Context, o *slo.Objective, at time.Time) (slo.Counts, error) {
+	ps := o.SLI.Prometheus
+	start := at.Add(-o.Window.Elapsed(at))
+	now := s.now()
+	total, hasTotal, err := s.periodSum(ctx, ps.Total, start, at, now)
+	if err != nil {
+		return slo.Counts{}, fmt.Errorf("slo %s period: %w", o.ID(), err)
+	}
+	num := ps.Good
+	if num == "" {
+		num = ps.Bad
+	}
+	g, hasG, err := s.periodSum(ctx, num, start, at, now)
+	if err != nil {
+		return slo.Counts{}, fmt.Errorf("slo %s period: %w", o.ID(), err)
+	}
+	if !hasTotal {
+		return slo.Counts{}, nil // no data
+	}
+	if !hasG {
+		g = 0
+	}
+	if ps.Good == "" {
+		g = total - g
+	}
+	return slo.Counts{Good: g, Total: total}, nil
 }
 
 func slicesIndex(ds []time.Duration, d time.Duration) (int, bool) {
@@ -255,6 +322,9 @@ func (s *Source) run(ctx context.Context, p *plan) {
 func (s *Source) instant(ctx context.Context, q string, at time.Time) (float64, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	if s.onQuery != nil {
+		s.onQuery(q, 0)
+	}
 	v, _, _, err := s.api.Query(ctx, q, at)
 	if err != nil {
 		return 0, false, fmt.Errorf("query %q: %w", q, err)

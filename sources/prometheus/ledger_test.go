@@ -1,0 +1,132 @@
+package prometheus
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
+)
+
+// TestLedgerPeriod: with the ledger, the period of a 7-day SLO (rolling,
+// and a calendar week) agrees with the raw increase over it within 1e-4 on
+// eight days of traffic that changes every hour; a second evaluation reads
+// no range longer than the longest alert window; after an hour the ledger
+// fetches every hour again (re-anchoring).
+func TestLedgerPeriod(t *testing.T) {
+	end := time.Now().UTC().Truncate(time.Minute).Add(-time.Minute)
+	start := end.Add(-8 * 24 * time.Hour)
+	var b strings.Builder
+	b.WriteString("# TYPE http_requests counter\n")
+	var good, bad float64
+	type pt struct{ good, bad float64 }
+	var pts []pt
+	for at := start; !at.After(end); at = at.Add(time.Minute) {
+		pts = append(pts, pt{good, bad})
+		h := float64(at.Hour())
+		good += 100 + 80*math.Sin(h/24*2*math.Pi) // a daily cycle
+		if at.Hour()%7 == 3 {
+			bad += 5 // an error burst every seventh hour
+		}
+	}
+	for i, p := range pts {
+		fmt.Fprintf(&b, "http_requests_total{job=\"shop\",code=\"200\"} %g %d\n", p.good, start.Add(time.Duration(i)*time.Minute).Unix())
+	}
+	for i, p := range pts {
+		fmt.Fprintf(&b, "http_requests_total{job=\"shop\",code=\"500\"} %g %d\n", p.bad, start.Add(time.Duration(i)*time.Minute).Unix())
+	}
+	b.WriteString("# EOF\n")
+	prom := promtest.Start(t, b.String(), time.Minute)
+
+	set, err := slo.LoadBytes("shop.yaml", []byte(`service: shop
+slos:
+  - name: rolling
+    objective: 99
+    window: 7d
+    sli:
+      prometheus:
+        bad: sum(increase(http_requests_total{job="shop",code=~"5.."}[{{.window}}]))
+        total: sum(increase(http_requests_total{job="shop"}[{{.window}}]))
+  - name: weekly
+    objective: 99
+    window: week
+    timezone: Asia/Kolkata
+    sli:
+      prometheus:
+        good: sum(increase(http_requests_total{job="shop",code!~"5.."}[{{.window}}]))
+        total: sum(increase(http_requests_total{job="shop"}[{{.window}}]))
+`))
+	require.NoError(t, err)
+	objs := set.Objectives()
+
+	raw, err := New(Config{URL: prom.URL})
+	require.NoError(t, err)
+	led, err := New(Config{URL: prom.URL, Ledger: true})
+	require.NoError(t, err)
+	clock := time.Now()
+	led.now = func() time.Time { return clock }
+	rangeRE := regexp.MustCompile(`\[([0-9a-z]+)\]`)
+	var reads []time.Duration
+	var mu sync.Mutex
+	led.onQuery = func(q string, r time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r == 0 {
+			for _, m := range rangeRE.FindAllStringSubmatch(q, -1) {
+				d, err := model.ParseDuration(m[1])
+				require.NoError(t, err)
+				r = max(r, time.Duration(d))
+			}
+		}
+		reads = append(reads, r)
+	}
+	longest := func() time.Duration {
+		var l time.Duration
+		for _, r := range reads {
+			l = max(l, r)
+		}
+		return l
+	}
+
+	for i, at := range []time.Time{end.Add(-37 * time.Minute), end} {
+		want := raw.Inputs(t.Context(), objs, at)
+		reads = nil
+		got := led.Inputs(t.Context(), objs, at)
+		for _, o := range objs {
+			require.NoError(t, got[o].Err, o.ID())
+			w, g := want[o].Period, got[o].Period
+			require.InEpsilon(t, w.Total, g.Total, 1e-4, "%s total at %s", o.ID(), at)
+			require.InEpsilon(t, w.Total-w.Good, g.Total-g.Good, 1e-4, "%s bad at %s", o.ID(), at)
+			for d, c := range want[o].Windows {
+				require.Equal(t, c, got[o].Windows[d], "alert windows are asked raw")
+			}
+		}
+		if i == 0 {
+			require.GreaterOrEqual(t, longest(), 6*24*time.Hour, "the first evaluation fetches the hours of the period")
+		}
+	}
+	// A steady cycle: nothing longer than the longest alert window (16h48m for 7d).
+	reads = nil
+	led.Inputs(t.Context(), objs, end)
+	require.LessOrEqual(t, longest(), 17*time.Hour, "a steady cycle reads no period-long range")
+	// A past time (the SLO page's history) is asked raw and leaves the ledger be.
+	reads = nil
+	past := led.Inputs(t.Context(), objs, end.Add(-3*time.Hour))
+	require.GreaterOrEqual(t, longest(), 7*24*time.Hour, "history is asked raw")
+	require.Equal(t, raw.Inputs(t.Context(), objs, end.Add(-3*time.Hour))[objs[0]].Period, past[objs[0]].Period)
+	// An hour later every hour is fetched again.
+	clock = clock.Add(ledgerReanchor)
+	reads = nil
+	got := led.Inputs(t.Context(), objs, end)
+	require.GreaterOrEqual(t, longest(), 6*24*time.Hour, "re-anchored")
+	want := raw.Inputs(t.Context(), objs, end)
+	require.InEpsilon(t, want[objs[0]].Period.Total, got[objs[0]].Period.Total, 1e-4)
+}
