@@ -2,13 +2,20 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
 )
 
 // TestNodeThatLeftIsNotStale: when one of a load balancer's two nodes stops
@@ -46,4 +53,61 @@ func TestNodeThatLeftIsNotStale(t *testing.T) {
 	later := t0.Add(46 * time.Minute)
 	r = Evaluate(context.Background(), Sources{ALB: store}, []*slo.Objective{o}, time.Time{}, later)[0]
 	require.Equal(t, slo.StatusStale, slo.MarkStale(r, later, slo.DefaultStaleAfter).Status)
+}
+
+// TestPrometheusStale: a Prometheus SLO whose series stopped being scraped
+// two hours ago is stale (its data ends at the newest sample, more than 5
+// minutes ago), keeps its last numbers, and says since when; one whose
+// series are current is not.
+func TestPrometheusStale(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Minute)
+	stopped := now.Add(-2 * time.Hour)
+	var b strings.Builder
+	b.WriteString("# TYPE http_requests counter\n")
+	for _, job := range []string{"gone", "live"} {
+		last := now
+		if job == "gone" {
+			last = stopped
+		}
+		n := 0.0
+		for at := now.Add(-24 * time.Hour); !at.After(last); at = at.Add(time.Minute) {
+			fmt.Fprintf(&b, "http_requests_total{job=%q,code=\"200\"} %g %d\n", job, n, at.Unix())
+			n += 100
+		}
+	}
+	b.WriteString("# EOF\n")
+	prom := promtest.Start(t, b.String(), time.Minute)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "shop.yaml"), []byte(`service: shop
+slos:
+  - name: gone
+    objective: 99.9
+    window: 7d
+    sli:
+      prometheus:
+        bad: sum(increase(http_requests_total{job="gone",code=~"5.."}[{{.window}}]))
+        total: sum(increase(http_requests_total{job="gone"}[{{.window}}]))
+  - name: live
+    objective: 99.9
+    window: 7d
+    sli:
+      prometheus:
+        bad: sum(increase(http_requests_total{job="live",code=~"5.."}[{{.window}}]))
+        total: sum(increase(http_requests_total{job="live"}[{{.window}}]))
+`), 0o644))
+	s, err := New(Config{SpecPaths: []string{dir}, DataDir: t.TempDir(), Registry: prometheus.NewRegistry(),
+		Prometheus: &promsource.Config{URL: prom.URL}, EvalInterval: time.Minute, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	s.evaluateOnce(t.Context())
+	byName := map[string]slo.Result{}
+	for _, r := range s.latest.Load().results {
+		byName[r.Objective.Name] = r
+	}
+	gone, live := byName["gone"], byName["live"]
+	require.Equal(t, slo.StatusStale, gone.Status)
+	require.True(t, gone.LastData().Equal(stopped), "data ends at the newest sample: %s, want %s", gone.LastData(), stopped)
+	require.True(t, gone.HasData, "the last numbers are kept")
+	require.NotEqual(t, slo.StatusStale, live.Status)
+	require.LessOrEqual(t, now.Sub(live.LastData()), time.Minute)
 }

@@ -24,12 +24,17 @@ const (
 )
 
 // MarkStale makes a result stale when its data ends more than the
-// objective's stale_after (def when unset) before now. A stale result keeps
+// objective's stale_after before now (unset: def for ALB logs,
+// DefaultPrometheusStaleAfter for Prometheus). A stale result keeps
 // its numbers (they are true as of r.At) but no burn-rate alert may fire or
 // resolve from it.
 func MarkStale(r Result, now time.Time, def time.Duration) Result {
 	after := r.Objective.StaleAfter
-	if after == 0 {
+	switch {
+	case after != 0:
+	case r.Objective.SLI.Prometheus != nil:
+		after = DefaultPrometheusStaleAfter
+	default:
 		after = def
 	}
 	if r.Status == StatusNoData || after <= 0 || r.At.IsZero() || now.Sub(r.LastData()) <= after {
@@ -52,6 +57,9 @@ type Input struct {
 	Slices []Counts
 	// Err, when set, says the source could not measure: the result is no_data.
 	Err error
+	// DataEnd, when set, is the time of the source's newest data (see
+	// Result.DataEnd).
+	DataEnd time.Time
 }
 
 // Result is the evaluation of one objective at one time.
@@ -82,18 +90,19 @@ type Result struct {
 	BudgetExhausted bool
 	// Err is the source's error, if any.
 	Err error
-	// DataEnd is where the source's newest data ends when that is after At
-	// (ALB: the newest interval a node delivered, while At waits for every
-	// node to be complete). Zero means At.
+	// DataEnd is where the source's newest data ends, when the source knows:
+	// ALB, the newest interval a node delivered (ahead of At, which waits for
+	// every node to be complete); Prometheus, the newest sample of the total
+	// query's series (behind At when scrapes stopped). Zero means At.
 	DataEnd time.Time
 }
 
 // LastData is where the data behind a result ends: DataEnd, or At. How
 // stale a result is counts from here, so a load balancer node that left
 // (and is waited for before minutes count as complete) does not make fresh
-// logs look stale.
+// logs look stale, and a Prometheus target that stopped being scraped does.
 func (r *Result) LastData() time.Time {
-	if r.DataEnd.After(r.At) {
+	if !r.DataEnd.IsZero() {
 		return r.DataEnd
 	}
 	return r.At
@@ -140,7 +149,7 @@ func (o *Objective) SliceRange(at time.Time) (from, to time.Time) {
 // Evaluate computes the SLI, error budget, burn rates, alert conditions and
 // status of an objective at `at` from what a source counted. It is pure.
 func Evaluate(o *Objective, at time.Time, in Input) Result {
-	r := Result{Objective: o, At: at, Windows: map[time.Duration]WindowResult{}, Err: in.Err}
+	r := Result{Objective: o, At: at, Windows: map[time.Duration]WindowResult{}, Err: in.Err, DataEnd: in.DataEnd}
 	period := o.Window.Period(at)
 	nominal := o.Window.Nominal()
 

@@ -98,7 +98,8 @@ type Objective struct {
 	// Links are the SLO's links, or the service's where the SLO has none.
 	Links Links
 	// StaleAfter is how old the newest data may be before the SLO is stale;
-	// zero means the source's default (DefaultStaleAfter).
+	// zero means the source's default (DefaultStaleAfter for ALB logs,
+	// DefaultPrometheusStaleAfter for Prometheus).
 	StaleAfter time.Duration
 	Pos        Pos
 }
@@ -107,6 +108,12 @@ type Objective struct {
 // writes a file per node every 5 minutes and delivers it a few minutes
 // later, so 20 minutes is four intervals missed.
 const DefaultStaleAfter = 20 * time.Minute
+
+// DefaultPrometheusStaleAfter is how old the newest sample of a Prometheus
+// SLO's total series may get: Prometheus itself treats a series as gone
+// after 5 minutes without a sample (its lookback), longer than any usual
+// scrape and evaluation interval.
+const DefaultPrometheusStaleAfter = 5 * time.Minute
 
 // ID is "service/slo", unique across loaded specs.
 func (o *Objective) ID() string { return o.Service + "/" + o.Name }

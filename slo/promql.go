@@ -189,3 +189,32 @@ func OpenSLOQuery(tmpl string) (query string, counter bool, ok bool) {
 	}
 	return expr.String(), fns["increase"], true
 }
+
+// NewestSampleQuery is a query for the time of the newest sample of the
+// series a query template selects: max(timestamp(s1) or timestamp(s2) ...),
+// at most lookback old (a subquery at a 1m step when lookback is longer
+// than Prometheus' own 5-minute lookback). ok is false when the template
+// selects no series.
+func NewestSampleQuery(tmpl string, lookback time.Duration) (string, bool) {
+	q := strings.ReplaceAll(tmpl, "{{.window}}", windowSentinel.String())
+	expr, err := promqlParser.ParseExpr(q)
+	if err != nil {
+		return "", false
+	}
+	var parts []string
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			sel := (&parser.VectorSelector{Name: vs.Name, LabelMatchers: vs.LabelMatchers}).String()
+			if lookback > 5*time.Minute {
+				parts = append(parts, fmt.Sprintf("max_over_time(timestamp(%s)[%s:1m])", sel, model.Duration(lookback)))
+			} else {
+				parts = append(parts, fmt.Sprintf("timestamp(%s)", sel))
+			}
+		}
+		return nil
+	})
+	if len(parts) == 0 {
+		return "", false
+	}
+	return "max(" + strings.Join(parts, " or ") + ")", true
+}

@@ -45,8 +45,10 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// specs: 10 SLOs of one service, each over every series of the metric
-// (different objectives, so the rules differ).
+// specs: 10 SLOs of one service, each over every series of the metric.
+// Each query carries a matcher no series fails (bench!="slo-N"), so every
+// SLO asks its own questions, as different teams' SLOs do, and neither
+// Prometheus nor kakeibo can answer one SLO's query from another's.
 func specs() string {
 	var b strings.Builder
 	b.WriteString("service: shop\nslos:\n")
@@ -56,9 +58,9 @@ func specs() string {
     window: 30d
     sli:
       prometheus:
-        bad: sum(increase(http_requests_total{job="shop",code=~"5.."}[{{.window}}]))
-        total: sum(increase(http_requests_total{job="shop"}[{{.window}}]))
-`, i, 99+float64(i)/10)
+        bad: sum(increase(http_requests_total{job="shop",code=~"5..",bench!="slo-%d"}[{{.window}}]))
+        total: sum(increase(http_requests_total{job="shop",bench!="slo-%d"}[{{.window}}]))
+`, i, 99+float64(i)/10, i, i)
 	}
 	return b.String()
 }
@@ -260,7 +262,7 @@ func BenchmarkRuleCost(b *testing.B) {
 	}
 
 	// Warm the page cache and Prometheus' caches once.
-	measure(b, prom, sets["kakeibo --exact"], at)
+	measure(b, prom, sets["kakeibo"], at)
 	results := map[string]cost{}
 	for _, name := range []string{"kakeibo", "kakeibo --exact", "sloth"} {
 		if sets[name] == nil {

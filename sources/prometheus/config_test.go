@@ -72,8 +72,10 @@ slos:
 	}
 	require.Equal(t, "Bearer s3cr3t-token", auth)
 	require.Equal(t, "tenant-a", tenant)
-	// 8 windows (7 alert windows and the 30d period) × good and total, once each.
-	require.Len(t, queries, 16)
+	// 8 windows (7 alert windows and the 30d period) × good and total, and
+	// the newest sample of the total's series (where the data ends), once each.
+	require.Len(t, queries, 17)
+	require.Contains(t, queries, "max(timestamp(t))")
 	for q, n := range queries {
 		require.Equal(t, 1, n, q)
 	}

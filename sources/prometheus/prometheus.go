@@ -154,10 +154,18 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		good, bad, total queryKey
 	}
 	needs := map[*slo.Objective]map[time.Duration]need{}
+	newest := map[*slo.Objective]queryKey{} // the newest sample of the total's series
 	for _, o := range objs {
 		ps := o.SLI.Prometheus
 		if ps == nil {
 			continue
+		}
+		if q, ok := slo.NewestSampleQuery(ps.Total, 0); ok {
+			k := queryKey{expr: q, at: at}
+			if p.queries[k] == nil {
+				p.queries[k] = &queryResult{}
+			}
+			newest[o] = k
 		}
 		if o.Budgeting.Method == slo.Timeslices {
 			continue // range queries, below
@@ -221,6 +229,28 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		if o.SLI.Prometheus != nil && o.Budgeting.Method == slo.Timeslices {
 			out[o] = s.sliceInput(ctx, o, at)
 		}
+	}
+	// Where each SLO's data ends: the newest sample of its total's series,
+	// within Prometheus' 5-minute lookback, else within a day, else a day ago
+	// at least (the SLO is then stale; its period may still hold data).
+	for o, k := range newest {
+		in := out[o]
+		if in.Err != nil {
+			continue
+		}
+		r := p.queries[k]
+		switch {
+		case r.err == nil && r.ok:
+			in.DataEnd = time.Unix(int64(r.value), 0).UTC()
+		case r.err == nil:
+			in.DataEnd = at.Add(-24 * time.Hour)
+			if q, ok := slo.NewestSampleQuery(o.SLI.Prometheus.Total, 24*time.Hour); ok {
+				if v, has, err := s.instantLimited(ctx, q, at); err == nil && has {
+					in.DataEnd = time.Unix(int64(v), 0).UTC()
+				}
+			}
+		}
+		out[o] = in
 	}
 	return out
 }
