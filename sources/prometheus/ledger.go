@@ -23,13 +23,13 @@ import (
 //
 // so a steady cycle asks only for the head and the tail (under an hour
 // each) and, once an hour, for the hour that just settled. Every
-// ledgerReanchor it fetches all the hours again, so late samples and
+// ledgerReanchor (6h) it fetches all the hours again, so late samples and
 // counter resets are re-read from Prometheus. Alert windows (3 days at most)
 // are still asked raw, as the generated rules do.
 const (
 	ledgerStep     = time.Hour
 	ledgerSettle   = 5 * time.Minute // an hour is fetched this long after it ends, when late samples are in
-	ledgerReanchor = time.Hour
+	ledgerReanchor = 6 * time.Hour
 	ledgerMin      = 6 * time.Hour // shorter periods are asked raw
 )
 
