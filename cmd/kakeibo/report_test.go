@@ -224,3 +224,13 @@ func TestReportSaysMalformedLines(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, errOut, "1 malformed log line(s) skipped (unterminated_quote 1)")
 }
+
+// TestReadmeShowsTheReport: the table in the README is what the README's
+// first command prints.
+func TestReadmeShowsTheReport(t *testing.T) {
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb")
+	require.Equal(t, exitOK, code, errOut)
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```text\n"+out+"```", "regenerate the README's table from the command")
+}
