@@ -2,13 +2,9 @@ package prometheus
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sync"
 	"time"
-
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 
 	"github.com/kakeibo-slo/kakeibo/slo"
 )
@@ -154,39 +150,7 @@ func (s *Source) rangeHourly(ctx context.Context, tmpl string, first, last time.
 	if err != nil {
 		return nil, err
 	}
-	n := int(last.Sub(first)/ledgerStep) + 1
-	out := make([]float64, n)
-	for i := range out {
-		out[i] = math.NaN()
-	}
-	s.sem <- struct{}{}
-	defer func() { <-s.sem }()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if s.onQuery != nil {
-		s.onQuery(q, last.Sub(first)+ledgerStep)
-	}
-	v, _, _, err := s.api.QueryRange(ctx, q, v1.Range{Start: first, End: last, Step: ledgerStep})
-	if err != nil {
-		return nil, fmt.Errorf("query range %q: %w", q, err)
-	}
-	m, ok := v.(model.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("query range %q: got a %s, want a matrix", q, v.Type())
-	}
-	for _, series := range m {
-		for _, p := range series.Values {
-			i := int(p.Timestamp.Time().Sub(first) / ledgerStep)
-			if i < 0 || i >= n || math.IsNaN(float64(p.Value)) {
-				continue
-			}
-			if math.IsNaN(out[i]) {
-				out[i] = 0
-			}
-			out[i] += float64(p.Value)
-		}
-	}
-	return out, nil
+	return s.stepSums(ctx, q, first, ledgerStep, int(last.Sub(first)/ledgerStep)+1)
 }
 
 // instantLimited is instant under the concurrency bound.

@@ -423,10 +423,12 @@ func (s *Source) rangeSums(ctx context.Context, tmpl string, slice time.Duration
 	if err != nil {
 		return nil, err
 	}
-	s.sem <- struct{}{}
-	defer func() { <-s.sem }()
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	return s.stepSums(ctx, q, from.Add(slice), slice, n)
+}
+
+// stepSums runs a range query at n steps from first (a step apart) and sums
+// the series at each step; NaN marks a step without data.
+func (s *Source) stepSums(ctx context.Context, q string, first time.Time, step time.Duration, n int) ([]float64, error) {
 	out := make([]float64, n)
 	for i := range out {
 		out[i] = math.NaN()
@@ -434,7 +436,14 @@ func (s *Source) rangeSums(ctx context.Context, tmpl string, slice time.Duration
 	if n == 0 {
 		return out, nil
 	}
-	v, _, _, err := s.api.QueryRange(ctx, q, v1.Range{Start: from.Add(slice), End: from.Add(time.Duration(n) * slice), Step: slice})
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if s.onQuery != nil {
+		s.onQuery(q, time.Duration(n)*step)
+	}
+	v, _, _, err := s.api.QueryRange(ctx, q, v1.Range{Start: first, End: first.Add(time.Duration(n-1) * step), Step: step})
 	if err != nil {
 		return nil, fmt.Errorf("query range %q: %w", q, err)
 	}
@@ -444,7 +453,7 @@ func (s *Source) rangeSums(ctx context.Context, tmpl string, slice time.Duration
 	}
 	for _, series := range m {
 		for _, p := range series.Values {
-			i := int(p.Timestamp.Time().Sub(from)/slice) - 1
+			i := int(p.Timestamp.Time().Sub(first) / step)
 			if i < 0 || i >= n || math.IsNaN(float64(p.Value)) {
 				continue
 			}
