@@ -21,6 +21,5 @@ func runDashboard(_ context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "kakeibo dashboard: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintln(env.stdout, string(data))
-	return exitOK
+	return writeOutput(env, "dashboard", "", append(data, '\n'))
 }
