@@ -66,7 +66,7 @@ func Generate(objs []*slo.Objective, opts Options) (*File, []string, error) {
 			notes = append(notes, fmt.Sprintf("%s: skipped: ALB-backed SLOs are evaluated by kakeibo serve", o.ID()))
 			continue
 		case o.Budgeting.Method == slo.Timeslices:
-			notes = append(notes, fmt.Sprintf("%s: skipped: timeslice budgeting is evaluated by kakeibo serve", o.ID()))
+			notes = append(notes, fmt.Sprintf("%s: skipped: timeslice budgeting is evaluated by kakeibo serve (a rule would have to judge every slice of the period at each evaluation, or record a verdict per slice that a restart or a late sample leaves wrong for the whole period)", o.ID()))
 			continue
 		case o.Window.IsCalendar():
 			notes = append(notes, fmt.Sprintf("%s: calendar window: rules record burn rates and alerts; the budget series come from kakeibo serve", o.ID()))
