@@ -32,6 +32,7 @@ import (
 
 	"github.com/kakeibo-slo/kakeibo/rules"
 	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/slo/convert"
 	promsource "github.com/kakeibo-slo/kakeibo/sources/prometheus"
 	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
 )
@@ -246,7 +247,7 @@ func BenchmarkRuleCost(b *testing.B) {
 		sets[name], _ = rules.Marshal(rf)
 	}
 	if sloth, err := exec.LookPath("sloth"); err == nil {
-		periods, _, err := rules.Sloth(set.Services)
+		periods, _, err := convert.ToSloth(set.Services, rules.Header)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kakeibo-slo/kakeibo/rules"
 	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/slo/convert"
 )
 
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
@@ -49,8 +50,8 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 			data, err = rules.Marshal(file)
 		}
 	case "sloth":
-		var periods []rules.SlothPeriod
-		periods, notes, err = rules.Sloth(set.Services)
+		var periods []convert.SlothPeriod
+		periods, notes, err = convert.ToSloth(set.Services, rules.Header)
 		if err == nil && len(periods) > 1 && out != "" {
 			// Sloth takes the period per run: one file per period.
 			for _, n := range notes {
