@@ -50,9 +50,10 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 		close(promDone)
 	}
 	out := make([]slo.Result, len(objs))
+	ends := map[string]logEnds{} // per load balancer, read once per evaluation
 	for i, o := range objs {
 		if o.SLI.Prometheus == nil {
-			out[i] = evaluateALB(src, o, at, fallback)
+			out[i] = evaluateALB(src, o, at, fallback, ends)
 		}
 	}
 	<-promDone
@@ -73,25 +74,46 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 	return out
 }
 
+// logEnds is where a load balancer's logs end: the newest minute every node
+// is complete up to (the watermark), and the newest any node delivered.
+type logEnds struct {
+	complete, newest time.Time
+	ok               bool // false before any of its logs were read
+}
+
+func readLogEnds(store alb.Store, lb string) logEnds {
+	w, ok, err := store.Watermark(lb)
+	if err != nil || !ok {
+		return logEnds{}
+	}
+	e := logEnds{complete: alb.MinuteTime(w), ok: true}
+	if newest, ok, err := store.Newest(lb); err == nil && ok {
+		e.newest = alb.MinuteTime(newest)
+	}
+	return e
+}
+
 // evaluateALB evaluates an objective that is not Prometheus-backed: at
-// `at`, or when that is zero at its load balancer's watermark.
-func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time) slo.Result {
+// `at`, or when that is zero at its load balancer's watermark, where its
+// data ends at the newest log delivered. ends caches each load balancer's
+// ends for one evaluation.
+func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time, ends map[string]logEnds) slo.Result {
 	if src.ALB == nil {
 		return slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
 	}
-	when := at
-	if when.IsZero() {
-		w, ok, err := src.ALB.Watermark(o.SLI.ALB.LoadBalancer)
-		if err != nil || !ok {
-			return slo.Evaluate(o, fallback, slo.Input{Err: fmt.Errorf("no access logs of %s were read", o.SLI.ALB.LoadBalancer)})
-		}
-		when = alb.MinuteTime(w)
+	if !at.IsZero() {
+		return slo.Evaluate(o, at, alb.Input(src.ALB, o, at))
 	}
-	r := slo.Evaluate(o, when, alb.Input(src.ALB, o, when))
-	if at.IsZero() {
-		if newest, ok, err := src.ALB.Newest(o.SLI.ALB.LoadBalancer); err == nil && ok {
-			r.DataEnd = alb.MinuteTime(newest)
-		}
+	lb := o.SLI.ALB.LoadBalancer
+	e, seen := ends[lb]
+	if !seen {
+		e = readLogEnds(src.ALB, lb)
+		ends[lb] = e
 	}
-	return r
+	if !e.ok {
+		return slo.Evaluate(o, fallback, slo.Input{Err: fmt.Errorf("no access logs of %s were read", lb)})
+	}
+	in := alb.Input(src.ALB, o, e.complete)
+	in.DataEnd = e.newest
+	return slo.Evaluate(o, e.complete, in)
 }

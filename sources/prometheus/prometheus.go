@@ -155,6 +155,7 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 	}
 	needs := map[*slo.Objective]map[time.Duration]need{}
 	newest := map[*slo.Objective]queryKey{} // the newest sample of the total's series
+	fromLedger := map[*slo.Objective]bool{} // the period comes from the ledger
 	for _, o := range objs {
 		ps := o.SLI.Prometheus
 		if ps == nil {
@@ -171,14 +172,14 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 			continue // range queries, below
 		}
 		windows := map[time.Duration]need{}
-		for _, d := range append([]time.Duration{o.Window.Elapsed(at)}, o.Windows()...) {
+		period := o.Window.Elapsed(at)
+		fromLedger[o] = s.useLedger(o, at)
+		for _, d := range append([]time.Duration{period}, o.Windows()...) {
 			if d < time.Minute {
 				continue // a calendar period that has just begun: no data yet
 			}
-			if d == o.Window.Elapsed(at) && s.useLedger(o, at) {
-				if _, alert := slicesIndex(o.Windows(), d); !alert {
-					continue // from the ledger, below
-				}
+			if d == period && fromLedger[o] {
+				continue // from the ledger, below
 			}
 			var n need
 			var err error
@@ -218,10 +219,8 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 				in.Windows[d] = c
 			}
 		}
-		if in.Err == nil && s.useLedger(o, at) {
-			if _, alert := slicesIndex(o.Windows(), o.Window.Elapsed(at)); !alert {
-				in.Period, in.Err = s.ledgerPeriod(ctx, o, at)
-			}
+		if in.Err == nil && fromLedger[o] {
+			in.Period, in.Err = s.ledgerPeriod(ctx, o, at)
 		}
 		out[o] = in
 	}
@@ -256,11 +255,15 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 }
 
 // useLedger says whether an objective's period at `at` comes from the
-// ledger: a long enough period, evaluated at (or within 10 minutes of) the
-// newest time asked for; the SLO page's history asks for past times, which
-// are asked raw.
+// ledger: a long enough period that is not also an alert window (those are
+// asked raw anyway), evaluated at (or within 10 minutes of) the newest time
+// asked for; the SLO page's history asks for past times, which are asked raw.
 func (s *Source) useLedger(o *slo.Objective, at time.Time) bool {
-	if s.ledger == nil || o.Window.Elapsed(at) < ledgerMin {
+	period := o.Window.Elapsed(at)
+	if s.ledger == nil || period < ledgerMin {
+		return false
+	}
+	if _, alert := slicesIndex(o.Windows(), period); alert {
 		return false
 	}
 	s.ledger.mu.Lock()
