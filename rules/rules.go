@@ -6,6 +6,7 @@ package rules
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -56,7 +57,8 @@ const (
 // Generate builds rule groups for every Prometheus-backed objective, one
 // group per SLO. Objectives it cannot express as rules are skipped with a
 // note: ALB-backed ones (evaluated by kakeibo serve) and timeslice ones.
-// Calendar windows get burn rates and alerts but no budget series.
+// Calendar windows in zones with daylight saving time get burn rates and
+// alerts but no budget series.
 func Generate(objs []*slo.Objective, opts Options) (*File, []string, error) {
 	f := &File{Groups: []Group{}}
 	var notes []string
@@ -68,13 +70,12 @@ func Generate(objs []*slo.Objective, opts Options) (*File, []string, error) {
 		case o.Budgeting.Method == slo.Timeslices:
 			notes = append(notes, fmt.Sprintf("%s: skipped: timeslice budgeting is evaluated by kakeibo serve (a rule would have to judge every slice of the period at each evaluation, or record a verdict per slice that a restart or a late sample leaves wrong for the whole period)", o.ID()))
 			continue
-		case o.Window.IsCalendar():
-			notes = append(notes, fmt.Sprintf("%s: calendar window: rules record burn rates and alerts; the budget series come from kakeibo serve", o.ID()))
 		}
-		gs, err := groups(o, opts)
+		gs, n, err := groups(o, opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("slo %s: %w", o.ID(), err)
 		}
+		notes = append(notes, n...)
 		f.Groups = append(f.Groups, gs...)
 	}
 	if err := check(f); err != nil {
@@ -95,21 +96,22 @@ func Marshal(f *File) ([]byte, error) {
 	return b.Bytes(), enc.Close()
 }
 
-// exprs are the rule expressions, filled from a selector of the SLO's own
+// exprs are the rule expressions, filled from selectors of the SLO's own
 // series ({service="...",slo="..."}). Go templates with missingkey=error, so
 // a typo fails loudly; every result is parsed again in check.
 var exprs = template.Must(template.New("").Option("missingkey=error").Parse(`
 {{define "sli"}}clamp_max(slo_good_events{{.sel}} / slo_total_events{{.sel}}, 1){{end}}
-{{define "periodTotal"}}sum_over_time(slo_total_events{{.baseSel}}[{{.range}}]) * {{.perSample}}{{end}}
-{{define "periodGood"}}sum_over_time(slo_good_events{{.baseSel}}[{{.range}}]) * {{.perSample}}{{end}}
 {{define "burn"}}(1 - slo_sli_ratio{{.sel}}) / {{.budget}}{{end}}
+{{define "periodSum"}}sum_over_time({{.metric}}{{.baseSel}}[{{.range}}]) * {{.perSample}}{{end}}
+{{define "calendarTag"}}label_replace({{.metric}}{{.baseSel}} and on () {{.index}} == {{.residue}}, "period_mod3", "{{.residue}}", "", ""){{end}}
+{{define "calendarSum"}}sum(sum_over_time({{.metric}}{{.residueSel}}[{{.range}}])) * {{.perSample}} and on () {{.index}} == {{.residue}}{{end}}
 {{define "remaining"}}1 - sum without (window) (1 - slo_sli_ratio{{.periodSel}}) / {{.budget}}{{end}}
 {{define "remainingSeconds"}}clamp_min(slo_error_budget_remaining_ratio{{.sel}}, 0) * {{.budget}} * {{.periodSeconds}}{{end}}
 {{define "exhaustion"}}clamp_min(slo_error_budget_remaining_ratio{{.sel}}, 0) * {{.periodSeconds}} / sum without (window) (slo_burn_rate{{.burnSel}}){{end}}
 {{define "pair"}}(slo_burn_rate{{.longSel}} > {{.threshold}}) and ignoring (window) (slo_burn_rate{{.shortSel}} > {{.threshold}}){{if .minEvents}} and ignoring (window) (slo_total_events{{.longSel}} >= {{.minEvents}}){{end}}{{end}}
 {{define "pairFiring"}}label_replace(label_replace(max without (window) ((slo_burn_rate{{.longSel}} > bool {{.threshold}}) * ignoring (window) (slo_burn_rate{{.shortSel}} > bool {{.threshold}}){{if .minEvents}} * ignoring (window) (slo_total_events{{.longSel}} >= bool {{.minEvents}}){{end}}), "alert", "{{.alert}}", "", ""), "severity", "{{.severity}}", "", ""){{end}}
-{{define "exhausted"}}slo_error_budget_remaining_ratio{{.sel}} <= 0{{end}}
-{{define "exhaustedFiring"}}slo_error_budget_remaining_ratio{{.sel}} <= bool 0{{end}}
+{{define "exhausted"}}slo_error_budget_remaining_ratio{{.sel}} <= 0{{if .minEvents}} and sum without (window) (slo_total_events{{.periodSel}}) >= {{.minEvents}}{{end}}{{end}}
+{{define "exhaustedFiring"}}label_replace(label_replace((slo_error_budget_remaining_ratio{{.sel}} <= bool 0){{if .minEvents}} * (sum without (window) (slo_total_events{{.periodSel}}) >= bool {{.minEvents}}){{end}}, "alert", "budget-exhausted", "", ""), "severity", "ticket", "", ""){{end}}
 `))
 
 func render(name string, data map[string]any) (string, error) {
@@ -134,33 +136,50 @@ func number(f float64) string {
 
 // Options choose how rules measure the period.
 type Options struct {
-	// Exact measures the period with an increase() over the raw series for
-	// the whole period, as the alert windows are: exact to the last event,
-	// at the cost of reading every sample of every series of the period at
-	// each evaluation. Default: the period is summed from the recorded
-	// 5-minute counts, in its own group evaluated every 5 minutes.
+	// Exact measures a rolling period with an increase() over the raw
+	// series for the whole period, as the alert windows are: exact to the
+	// last event, at the cost of reading every sample of every series of the
+	// period at each evaluation of the period group. Default: the period is
+	// summed from the recorded 5-minute counts. Calendar periods are always
+	// summed from them (a PromQL range cannot start at a month's start).
 	Exact bool
-	// Interval is the alert group's evaluation interval (default 1m); the
-	// period group runs at five times it. It is written into the groups
-	// because the period's event counts depend on how many 5-minute samples
-	// a period holds.
+	// Interval is the alert group's evaluation interval (default 1m). It is
+	// written into the groups because the period's event counts depend on
+	// how many 5-minute samples a period holds. The period group runs at
+	// 2.5 times it, at most every 2m30s (or at it, when it is longer), so
+	// its series are never older than Prometheus' 5-minute lookback.
 	Interval time.Duration
 }
 
 // baseWindow is the window whose recorded counts the period is summed from.
 const baseWindow = 5 * time.Minute
 
-// groups builds an SLO's rule groups: the alert group (events, SLI and burn
-// rate over every alert window, read from the raw series once each; the
-// pairs), and for rolling periods the period group.
-func groups(o *slo.Objective, opts Options) ([]Group, error) {
-	alertInterval := opts.Interval
-	if alertInterval <= 0 {
-		alertInterval = time.Minute
+// maxPeriodInterval keeps the period group's series fresher than
+// Prometheus' default 5-minute lookback, even while it evaluates.
+const maxPeriodInterval = 150 * time.Second
+
+// groups builds an SLO's rule groups. The alert group records the event
+// counts of every alert window (and of the 5-minute base), each read from
+// the raw series once, in one rule per count; then SLI and burn rate of
+// every window and of the period, the budget series and the alerts. The
+// period group, evaluated less often, records only the period's counts.
+// Together they hold at most 14 recording rules per SLO (12 for a rolling
+// period), fewer than the 15 Sloth writes.
+func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
+	interval := opts.Interval
+	if interval <= 0 {
+		interval = time.Minute
 	}
-	g := Group{Name: "kakeibo-" + o.Service + "-" + o.Name, Interval: model.Duration(alertInterval).String()}
+	periodInterval := 5 * interval / 2
+	if periodInterval > maxPeriodInterval {
+		periodInterval = max(maxPeriodInterval, interval)
+	}
+	g := Group{Name: "kakeibo-" + o.Service + "-" + o.Name, Interval: model.Duration(interval).String()}
+	pg := Group{Name: g.Name + "-period", Interval: model.Duration(periodInterval).String()}
 	ps := o.SLI.Prometheus
 	budget := number(1 - o.Target)
+	var notes []string
+
 	// Recorded series carry service, slo and their own labels, as serve's
 	// /metrics does; the specs' labels go on slo_info (join with
 	// group_left) and on the alerts, where Alertmanager routes by them.
@@ -186,98 +205,132 @@ func groups(o *slo.Objective, opts Options) ([]Group, error) {
 			g.Rules = append(g.Rules, Rule{Record: record, Expr: e, Labels: l})
 		}
 	}
-	events := func(g *Group, d time.Duration) {
-		if err != nil {
-			return
-		}
-		w := slo.FormatDuration(d)
-		var good, total string
-		if good, total, err = eventExprs(ps, d, selector(o, "window", w)); err == nil {
-			// total first: with a bad query, good reads the total just recorded.
-			g.Rules = append(g.Rules,
-				Rule{Record: "slo_total_events", Expr: total, Labels: labels("window", w)},
-				Rule{Record: "slo_good_events", Expr: good, Labels: labels("window", w)})
+
+	// Which period series the rules can record: a rolling period always; a
+	// calendar one when its periods start at instants PromQL can compute
+	// (UTC, or any zone without daylight saving time).
+	periodW := o.Window.String()
+	var cal *calendarIndex
+	budgetSeries := true
+	if o.Window.IsCalendar() {
+		var why string
+		if cal, why = newCalendarIndex(o.Window, time.Now()); cal == nil {
+			budgetSeries = false
+			notes = append(notes, fmt.Sprintf("%s: calendar window: rules record burn rates and alerts; the budget series come from kakeibo serve (%s)", o.ID(), why))
+		} else if opts.Exact {
+			notes = append(notes, fmt.Sprintf("%s: calendar window: --exact does not apply, the period is summed from the recorded 5-minute counts (a PromQL range cannot start at the period's start)", o.ID()))
 		}
 	}
+	sumsBase := budgetSeries && (o.Window.IsCalendar() || !opts.Exact)
 
 	// The alert windows (and the 5-minute base the period is summed from),
-	// each read from the raw series once; SLI and burn rate of all of them
-	// in one rule each.
-	period := o.Window.Nominal()
-	rolling := !o.Window.IsCalendar()
+	// each read from the raw series once, all windows in one rule per count.
 	windows := o.Windows()
-	if rolling && !opts.Exact && !slices.Contains(windows, baseWindow) {
+	if sumsBase && !slices.Contains(windows, baseWindow) {
 		windows = append([]time.Duration{baseWindow}, windows...)
 	}
-	for _, d := range windows {
-		events(&g, d)
+	good, total, e := countExprs(ps, windows, selector(o))
+	if e != nil {
+		return nil, nil, e
 	}
-	periodW := slo.FormatDuration(o.Window.Length)
-	alertSel := selector(o)
-	if rolling {
-		alertSel = selector(o, "window!", periodW)
-		if opts.Exact {
-			events(&g, o.Window.Length)
-			alertSel = selector(o)
+	g.Rules = append(g.Rules,
+		// total first: with a bad query, good reads the total just recorded.
+		Rule{Record: "slo_total_events", Expr: total, Labels: labels()},
+		Rule{Record: "slo_good_events", Expr: good, Labels: labels()})
+
+	// The period's counts, in the slower group: increase() over the raw
+	// period with --exact; else the recorded 5-minute counts summed over the
+	// period (a ratio of sums: exact under any traffic shift, unlike an
+	// average of ratios), for a calendar period only those of its own
+	// period, told apart by the period's index mod 3 recorded with them.
+	baseSel := selector(o, "window", slo.FormatDuration(baseWindow))
+	perSample := number(float64(interval) / float64(baseWindow))
+	switch {
+	case !budgetSeries:
+	case cal != nil:
+		for _, m := range []string{"total", "good"} {
+			metric := "slo_" + m + "_events"
+			var tags, sums []string
+			for r := range 3 {
+				// A 5-minute count recorded at t holds events from t-5m on, so
+				// it is tagged with the period holding t-5m: no event of the
+				// last period is counted in the next (the first minutes of a
+				// period count less, as the last minutes of a rolling one do).
+				data := map[string]any{"metric": metric, "baseSel": baseSel, "residue": r,
+					"index":      cal.index(fmt.Sprintf("time() - %d", int(baseWindow.Seconds()))),
+					"residueSel": selector(o, "period_mod3", strconv.Itoa(r)), "range": slo.FormatDuration(cal.longest), "perSample": perSample}
+				tag, e1 := render("calendarTag", data)
+				data["metric"], data["index"] = "slo_calendar_"+m+"_events", cal.index("time()")
+				sum, e2 := render("calendarSum", data)
+				if err = errors.Join(e1, e2); err != nil {
+					return nil, nil, err
+				}
+				tags, sums = append(tags, tag), append(sums, sum)
+			}
+			g.Rules = append(g.Rules, Rule{Record: "slo_calendar_" + m + "_events", Expr: strings.Join(tags, "\nor "), Labels: labels()})
+			pg.Rules = append(pg.Rules, Rule{Record: metric, Expr: strings.Join(sums, "\nor "), Labels: labels("window", periodW)})
+		}
+	case opts.Exact:
+		pgood, ptotal, e := countExprs(ps, []time.Duration{o.Window.Length}, selector(o, "window", periodW))
+		if e != nil {
+			return nil, nil, e
+		}
+		pg.Rules = append(pg.Rules,
+			Rule{Record: "slo_total_events", Expr: ptotal, Labels: labels("window", periodW)},
+			Rule{Record: "slo_good_events", Expr: pgood, Labels: labels("window", periodW)})
+	default:
+		for _, metric := range []string{"slo_total_events", "slo_good_events"} {
+			add(&pg, metric, "periodSum", map[string]any{"metric": metric, "baseSel": baseSel, "range": periodW, "perSample": perSample}, labels("window", periodW))
 		}
 	}
-	add(&g, "slo_sli_ratio", "sli", map[string]any{"sel": alertSel}, labels())
-	add(&g, "slo_burn_rate", "burn", map[string]any{"sel": alertSel, "budget": budget}, labels())
+
+	// SLI and burn rate of every window, the period's included.
+	add(&g, "slo_sli_ratio", "sli", map[string]any{"sel": selector(o)}, labels())
+	add(&g, "slo_burn_rate", "burn", map[string]any{"sel": selector(o), "budget": budget}, labels())
 	g.Rules = append(g.Rules,
 		Rule{Record: "slo_objective_ratio", Expr: fmt.Sprintf("vector(%s)", number(o.Target)), Labels: labels()},
-		Rule{Record: "slo_info", Expr: "vector(1)", Labels: team("window", o.Window.String(), "budgeting", o.Budgeting.Method.String(), "source", "prometheus")})
+		Rule{Record: "slo_info", Expr: "vector(1)", Labels: team("window", periodW, "budgeting", o.Budgeting.Method.String(), "source", "prometheus")})
 
-	// The period: in the alert group when exact, else summed from the
-	// 5-minute counts (sum_over_time of counts, a ratio of sums: exact under
-	// any traffic shift, unlike an average of ratios) in its own slower group.
-	pg := &g
-	var periodGroup Group
-	own := map[string]any{"sel": selector(o), "budget": budget, "periodSeconds": number(period.Seconds()),
-		"periodSel": selector(o, "window", periodW)}
-	if rolling {
-		if !opts.Exact {
-			periodGroup = Group{Name: g.Name + "-period", Interval: model.Duration(5 * alertInterval).String()}
-			pg = &periodGroup
-			data := map[string]any{"baseSel": selector(o, "window", slo.FormatDuration(baseWindow)), "range": periodW,
-				"perSample": number(float64(alertInterval) / float64(baseWindow))}
-			add(pg, "slo_total_events", "periodTotal", data, labels("window", periodW))
-			add(pg, "slo_good_events", "periodGood", data, labels("window", periodW))
-			add(pg, "slo_sli_ratio", "sli", map[string]any{"sel": own["periodSel"]}, labels("window", periodW))
-			add(pg, "slo_burn_rate", "burn", map[string]any{"sel": own["periodSel"], "budget": budget}, labels("window", periodW))
-		}
-		add(pg, "slo_error_budget_remaining_ratio", "remaining", own, labels())
-		add(pg, "slo_error_budget_remaining_seconds", "remainingSeconds", own, labels())
+	// The budget series.
+	own := map[string]any{"sel": selector(o), "budget": budget, "periodSel": selector(o, "window", periodW),
+		"periodSeconds": number(o.Window.Nominal().Seconds()), "minEvents": ""}
+	if cal != nil {
+		own["periodSeconds"] = cal.seconds("time()")
+	}
+	if o.Alerting.MinEvents > 0 {
+		own["minEvents"] = number(o.Alerting.MinEvents)
+	}
+	if budgetSeries {
+		add(&g, "slo_error_budget_remaining_ratio", "remaining", own, labels())
+		add(&g, "slo_error_budget_remaining_seconds", "remainingSeconds", own, labels())
 		if burnW := shortestLong(o); burnW > 0 {
 			own["burnSel"] = selector(o, "window", slo.FormatDuration(burnW))
-			add(pg, "slo_time_to_exhaustion_seconds", "exhaustion", own, labels())
+			add(&g, "slo_time_to_exhaustion_seconds", "exhaustion", own, labels())
 		}
 	}
 
 	// Alerts: the multi-window multi-burn-rate pairs and budget exhaustion,
-	// their states recorded as slo_alert_firing (1 or 0) for dashboards, one
-	// rule for all the pairs.
+	// their states recorded as slo_alert_firing (1 or 0) for dashboards, in
+	// one rule.
 	var firing []string
 	for _, a := range o.Alerting.Windows {
-		th := a.Threshold(period)
+		th := a.Threshold(o.Window.Nominal())
 		data := map[string]any{
 			"longSel":   selector(o, "window", slo.FormatDuration(a.Long)),
 			"shortSel":  selector(o, "window", slo.FormatDuration(a.Short)),
 			"threshold": number(th),
-			"minEvents": "",
+			"minEvents": own["minEvents"],
 			"alert":     a.Name,
 			"severity":  string(a.Severity),
 		}
-		if o.Alerting.MinEvents > 0 {
-			data["minEvents"] = number(o.Alerting.MinEvents)
-		}
-		f, e := render("pairFiring", data)
-		if e != nil {
-			return nil, e
+		f, e1 := render("pairFiring", data)
+		e, e2 := render("pair", data)
+		if err := errors.Join(e1, e2); err != nil {
+			return nil, nil, err
 		}
 		firing = append(firing, f)
-		e2, _ := render("pair", data)
 		g.Rules = append(g.Rules, Rule{
-			Alert: AlertBurnRate, Expr: e2,
+			Alert: AlertBurnRate, Expr: e,
 			Labels: team("alert", a.Name, "severity", string(a.Severity)),
 			Annotations: annotations(o,
 				fmt.Sprintf("%s is burning its error budget too fast (%s)", o.ID(), a.Name),
@@ -285,13 +338,14 @@ func groups(o *slo.Objective, opts Options) ([]Group, error) {
 					number(round(th, 4)), slo.FormatDuration(a.Long), slo.FormatDuration(a.Short), number(round(a.BudgetPercent, 2)), o.Window, slo.FormatDuration(a.Long))),
 		})
 	}
-	if len(firing) > 0 {
-		g.Rules = append(g.Rules, Rule{Record: "slo_alert_firing", Expr: strings.Join(firing, " or "), Labels: labels()})
-	}
-	if o.Alerting.BudgetExhausted && rolling {
-		add(pg, "slo_alert_firing", "exhaustedFiring", own, labels("alert", "budget-exhausted", "severity", string(slo.Ticket)))
-		e, _ := render("exhausted", own)
-		pg.Rules = append(pg.Rules, Rule{
+	if o.Alerting.BudgetExhausted && budgetSeries {
+		f, e1 := render("exhaustedFiring", own)
+		e, e2 := render("exhausted", own)
+		if err := errors.Join(e1, e2); err != nil {
+			return nil, nil, err
+		}
+		firing = append(firing, f)
+		g.Rules = append(g.Rules, Rule{
 			Alert: AlertBudgetExhausted, Expr: e,
 			Labels: team("alert", "budget-exhausted", "severity", string(slo.Ticket)),
 			Annotations: annotations(o,
@@ -299,14 +353,102 @@ func groups(o *slo.Objective, opts Options) ([]Group, error) {
 				fmt.Sprintf("The SLI over %s is below the objective of %s%%.", o.Window, number(o.Target*100))),
 		})
 	}
+	if len(firing) > 0 {
+		g.Rules = append(g.Rules, Rule{Record: "slo_alert_firing", Expr: strings.Join(firing, "\nor "), Labels: labels()})
+	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := []Group{g}
-	if len(periodGroup.Rules) > 0 {
-		out = append(out, periodGroup)
+	if len(pg.Rules) > 0 {
+		out = append(out, pg)
 	}
-	return out, nil
+	return out, notes, nil
+}
+
+// calendarIndex is what PromQL needs to know of a calendar window: the
+// index of the period holding a time mod 3 (two periods of one residue are
+// at least 59 days apart for months, 14 for weeks, farther than the range
+// summed), the length in seconds of the period holding a time, and the
+// longest period. Times are PromQL expressions in seconds, such as time().
+type calendarIndex struct {
+	index, seconds func(t string) string
+	longest        time.Duration
+}
+
+// newCalendarIndex says how to compute a calendar window's periods in
+// PromQL, whose calendar functions know only UTC: possible when the
+// window's zone keeps one UTC offset (UTC, Etc/GMT-9, Asia/Tokyo), and for
+// months anchored on the 1st to the 28th (later days move with the length
+// of the month). why says what stops it.
+func newCalendarIndex(w slo.Window, now time.Time) (c *calendarIndex, why string) {
+	loc := w.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	offset, ok := fixedOffset(loc, now)
+	if !ok {
+		return nil, fmt.Sprintf("the time zone %s changes its UTC offset, and PromQL's calendar functions know only UTC", loc)
+	}
+	shifted := func(t string, s int64) string {
+		switch {
+		case s > 0:
+			return fmt.Sprintf("%s + %d", t, s)
+		case s < 0:
+			return fmt.Sprintf("%s - %d", t, -s)
+		}
+		return t
+	}
+	switch w.Calendar {
+	case slo.Week:
+		// Weeks start on Monday midnight local time (1970-01-05 was a
+		// Monday), or at the anchor; with a fixed offset every week is
+		// exactly 7 days long. Any week start before every sample will do
+		// (only residues count): one in the three weeks before the epoch.
+		start := int64(4*86400) - int64(offset)
+		if !w.Anchor.IsZero() {
+			start = w.Anchor.Unix()
+		}
+		start = (start%604800+604800)%604800 - 3*604800
+		return &calendarIndex{
+			index:   func(t string) string { return fmt.Sprintf("floor(vector(%s) / 604800) %% 3", shifted(t, -start)) },
+			seconds: func(string) string { return "604800" },
+			longest: 7 * 24 * time.Hour,
+		}, ""
+	case slo.Month:
+		// A month anchored on day d at h:m:s starts where the local wall
+		// clock moved back by d-1 days and h:m:s reads the 1st, midnight.
+		shift := int64(offset)
+		if !w.Anchor.IsZero() {
+			a := w.Anchor.In(loc)
+			if a.Day() > 28 {
+				return nil, fmt.Sprintf("months start on day %d, which shorter months do not have", a.Day())
+			}
+			shift -= int64(a.Day()-1)*86400 + int64(a.Hour()*3600+a.Minute()*60+a.Second())
+		}
+		local := func(t string) string { return fmt.Sprintf("vector(%s)", shifted(t, shift)) }
+		return &calendarIndex{
+			index: func(t string) string {
+				return fmt.Sprintf("(year(%s) * 12 + month(%s)) %% 3", local(t), local(t))
+			},
+			seconds: func(t string) string { return fmt.Sprintf("scalar(days_in_month(%s)) * 86400", local(t)) },
+			longest: 31 * 24 * time.Hour,
+		}, ""
+	}
+	return nil, fmt.Sprintf("unknown calendar unit %q", w.Calendar)
+}
+
+// fixedOffset returns loc's UTC offset in seconds when it keeps one offset
+// from a year before now to five years after (checked daily: daylight
+// saving time lasts months).
+func fixedOffset(loc *time.Location, now time.Time) (int, bool) {
+	_, want := now.In(loc).Zone()
+	for t := now.AddDate(-1, 0, 0); t.Before(now.AddDate(5, 0, 0)); t = t.Add(24 * time.Hour) {
+		if _, off := t.In(loc).Zone(); off != want {
+			return 0, false
+		}
+	}
+	return want, true
 }
 
 func annotations(o *slo.Objective, summary, description string) map[string]string {
@@ -320,28 +462,44 @@ func annotations(o *slo.Objective, summary, description string) map[string]strin
 	return a
 }
 
-// eventExprs are the good and total events over d, each selector read once.
-// A missing good (or bad) series counts as zero, as the built-in evaluator
-// does; everything is summed to one series. With a bad query, good is the
-// total just recorded (totalSel) minus bad.
-func eventExprs(ps *slo.PrometheusSLI, d time.Duration, totalSel string) (good, total string, err error) {
-	t, err := slo.RenderQuery(ps.Total, d)
-	if err != nil {
-		return "", "", err
+// countExprs are the good and total events over each window of ws, every
+// selector read once per window. A missing good (or bad) series counts as
+// zero, as the built-in evaluator does; each count is one series. Several
+// windows share one expression, told apart by their window label; a single
+// window's count is unlabelled (its rule sets the window). With a bad
+// query, good is the total just recorded (totalSel) minus bad.
+func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel string) (good, total string, err error) {
+	eventsQuery := ps.Good
+	if eventsQuery == "" {
+		eventsQuery = ps.Bad
 	}
-	total = sumOnce(t)
-	if ps.Good != "" {
-		q, err := slo.RenderQuery(ps.Good, d)
+	var goods, totals []string
+	for _, d := range ws {
+		t, err := slo.RenderQuery(ps.Total, d)
 		if err != nil {
 			return "", "", err
 		}
-		return fmt.Sprintf("%s or vector(0)", sumOnce(q)), total, nil
+		q, err := slo.RenderQuery(eventsQuery, d)
+		if err != nil {
+			return "", "", err
+		}
+		t, q = sumOnce(t), sumOnce(q)+" or vector(0)"
+		if len(ws) > 1 {
+			w := slo.FormatDuration(d)
+			t = fmt.Sprintf("label_replace(%s, \"window\", %q, \"\", \"\")", t, w)
+			q = fmt.Sprintf("label_replace(%s, \"window\", %q, \"\", \"\")", q, w)
+		}
+		totals, goods = append(totals, t), append(goods, q)
 	}
-	q, err := slo.RenderQuery(ps.Bad, d)
-	if err != nil {
-		return "", "", err
+	total, good = strings.Join(totals, "\nor "), strings.Join(goods, "\nor ")
+	if ps.Good == "" {
+		on := "on ()"
+		if len(ws) > 1 {
+			on = "on (window)"
+		}
+		good = fmt.Sprintf("slo_total_events%s - %s (%s)", totalSel, on, good)
 	}
-	return fmt.Sprintf("slo_total_events%s - on () (%s or vector(0))", totalSel, sumOnce(q)), total, nil
+	return good, total, nil
 }
 
 func shortestLong(o *slo.Objective) time.Duration {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -111,4 +112,22 @@ func TestGenerateSkips(t *testing.T) {
 		"kakeibo-checkout-api-latency", "kakeibo-checkout-api-latency-period", "kakeibo-search-availability", "kakeibo-search-availability-period"}, names)
 	require.Contains(t, notes, "mart-api/availability: skipped: ALB-backed SLOs are evaluated by kakeibo serve")
 	require.Contains(t, notes, "search/uptime: skipped: timeslice budgeting is evaluated by kakeibo serve (a rule would have to judge every slice of the period at each evaluation, or record a verdict per slice that a restart or a late sample leaves wrong for the whole period)")
+}
+
+// TestPromtoolCalendarWeek runs a calendar week in Tokyo through promtool:
+// the budget series count only the current week's events, from Monday
+// 00:00 JST (Sunday 15:00 UTC), and an exhausted budget resets there.
+func TestPromtoolCalendarWeek(t *testing.T) {
+	promtool := promtest.Need(t, "promtool")
+	dir := t.TempDir()
+	rulesFile := generate(t, "testdata/promtool/calendar.yaml", rules.Options{Interval: 5 * time.Minute})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "calendar.rules.yaml"), rulesFile, 0o644))
+	b, err := os.ReadFile("testdata/promtool/calendar.test.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "calendar.test.yaml"), b, 0o644))
+	cmd := exec.Command(promtool, "test", "rules", "calendar.test.yaml")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "SUCCESS")
 }

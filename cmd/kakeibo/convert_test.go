@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
@@ -96,13 +97,17 @@ func TestSlothRoundTrip(t *testing.T) {
 			dir := t.TempDir()
 			code, _, errOut := kakeibo(t, nil, "import", "sloth", "--window", period, "-o", filepath.Join(dir, "spec.yaml"), f)
 			if code != exitOK {
-				require.Contains(t, errOut, "no SLO could be converted", f) // plugin and raw SLIs
+				// Plugin, raw and MetricsQL SLIs; OpenSLO files, which Sloth reads too.
+				require.Regexp(t, "no SLO could be converted|is OpenSLO, which Sloth reads too", errOut, f)
 				continue
 			}
 			code, ours, errOut := kakeibo(t, nil, "rules", "--specs", filepath.Join(dir, "spec.yaml"))
 			require.Equal(t, exitOK, code, errOut)
-			theirs, err := exec.Command(sloth, "generate", "--default-slo-period", period, "-i", f).CombinedOutput()
-			require.NoError(t, err, string(theirs))
+			var slothErr strings.Builder
+			cmd := exec.Command(sloth, "generate", "--default-slo-period", period, "-i", f)
+			cmd.Stderr = &slothErr
+			theirs, err := cmd.Output()
+			require.NoError(t, err, slothErr.String())
 			want := thresholds(slothTh, string(theirs)) // none when both alerts are disabled
 			if period == "28d" {
 				// Sloth keeps the budget shares (2%, 5%, 10%, 10%), so its
@@ -114,11 +119,48 @@ func TestSlothRoundTrip(t *testing.T) {
 				}
 			}
 			require.Equal(t, want, thresholds(ourTh, ours), "%s at %s", f, period)
+			// And kakeibo records no more series per SLO than Sloth does.
+			mine, slothsRules := recordingRules(t, ours, "service", "slo"), recordingRules(t, string(theirs), "sloth_service", "sloth_slo")
+			for id, n := range mine {
+				require.LessOrEqual(t, n, slothsRules[id], "%s at %s: recording rules of %s", f, period, id)
+			}
 			compared++
 		}
 	}
 	require.Positive(t, compared)
 	t.Logf("%d spec/period pairs agree with sloth generate", compared)
+}
+
+// recordingRules counts a rule file's recording rules per SLO, named by
+// two of their labels.
+func recordingRules(t *testing.T, file, serviceLabel, sloLabel string) map[string]int {
+	type groups []struct {
+		Rules []struct {
+			Record string            `yaml:"record"`
+			Labels map[string]string `yaml:"labels"`
+		} `yaml:"rules"`
+	}
+	// A rule file, or a Kubernetes PrometheusRule (Sloth's output for CRDs).
+	var f struct {
+		Groups groups `yaml:"groups"`
+		Spec   struct {
+			Groups groups `yaml:"groups"`
+		} `yaml:"spec"`
+	}
+	n := map[string]int{}
+	dec := yaml.NewDecoder(strings.NewReader(file))
+	for dec.Decode(&f) == nil {
+		for _, g := range append(f.Groups, f.Spec.Groups...) {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					n[r.Labels[serviceLabel]+"/"+r.Labels[sloLabel]]++
+				}
+			}
+		}
+		f.Groups, f.Spec.Groups = nil, nil
+	}
+	require.NotEmpty(t, n)
+	return n
 }
 
 // TestExportOpenSLORoundTrip: `kakeibo export openslo` writes OpenSLO v1

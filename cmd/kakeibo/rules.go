@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kakeibo-slo/kakeibo/rules"
 	"github.com/kakeibo-slo/kakeibo/slo"
@@ -14,6 +15,7 @@ import (
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	var specs, out, format string
 	var exact bool
+	var interval time.Duration
 	f := newFlagSet("rules", "--specs DIR [-o FILE]",
 		"Generate a Prometheus rule file for the Prometheus-backed SLOs: recording rules\n"+
 			"for the same slo_* series kakeibo serve exports (events, SLI and burn rate per\n"+
@@ -23,9 +25,14 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
 	f.stringVar(&out, "o", "KAKEIBO_RULES_OUT", "", "write to this `file` instead of stdout")
 	f.boolVar(&exact, "exact", "KAKEIBO_RULES_EXACT", false, "measure the period with increase() over the raw series (exact to the event, but reads every sample of the period each evaluation) instead of summing the recorded 5-minute counts")
+	f.durationVar(&interval, "interval", "KAKEIBO_RULES_INTERVAL", time.Minute, "evaluation `interval` of the alert groups (the period groups run at 2.5 times it, at most every 2m30s)")
 	f.stringVar(&format, "format", "KAKEIBO_RULES_FORMAT", "prometheus", "output `format`: prometheus (a rule file) or sloth (Sloth prometheus/v1 specs)")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
+	}
+	if interval < 10*time.Second || interval > 5*time.Minute {
+		fmt.Fprintf(env.stderr, "kakeibo rules: --interval %s: want 10s to 5m (the 5-minute window needs an evaluation in it)\n", interval)
+		return exitUsage
 	}
 	if specs == "" {
 		fmt.Fprintln(env.stderr, "kakeibo rules: --specs is required (or set KAKEIBO_SPECS)")
@@ -46,7 +53,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	switch format {
 	case "prometheus":
 		var file *rules.File
-		if file, notes, err = rules.Generate(set.Objectives(), rules.Options{Exact: exact}); err == nil {
+		if file, notes, err = rules.Generate(set.Objectives(), rules.Options{Exact: exact, Interval: interval}); err == nil {
 			data, err = rules.Marshal(file)
 		}
 	case "sloth":

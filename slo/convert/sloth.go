@@ -85,15 +85,32 @@ type slothAlert struct {
 // annotations, plugins, raw ratio SLIs) is a comment in the output and a
 // note. The output is checked by loading it.
 func FromSloth(name string, data []byte, period time.Duration) ([]byte, []string, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	// Two decoders step through the documents together: a strict one
+	// (unknown keys are errors, at their lines) for prometheus/v1 specs,
+	// and one into nodes that finds Kubernetes CRDs, whose keys are
+	// renamed before a strict decode.
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	nodes := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []nativeDoc
 	var notes []string
 	for i := 1; ; i++ {
-		var s slothSpec
-		err := dec.Decode(&s)
+		var doc yaml.Node
+		err := nodes.Decode(&doc)
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		var s slothSpec
+		strictErr := strict.Decode(&s)
+		switch {
+		case err != nil:
+		case strings.HasPrefix(apiVersion(&doc), "openslo/"):
+			err = fmt.Errorf("apiVersion %s is OpenSLO, which Sloth reads too: convert it with kakeibo import openslo", apiVersion(&doc))
+		case isCRD(&doc):
+			s = slothSpec{}
+			err = decodeCRD(&doc, &s)
+		default:
+			err = strictErr
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: document %d: %w", name, i, err)
@@ -127,6 +144,68 @@ func FromSloth(name string, data []byte, period time.Duration) ([]byte, []string
 	return out, notes, nil
 }
 
+// crdKeys are the Kubernetes spelling (sloth.slok.dev/v1
+// PrometheusServiceLevel) of the prometheus/v1 keys that differ.
+var crdKeys = map[string]string{
+	"errorQuery": "error_query", "totalQuery": "total_query", "errorRatioQuery": "error_ratio_query",
+	"pageAlert": "page_alert", "ticketAlert": "ticket_alert", "sloPlugins": "slo_plugins",
+}
+
+func rootMapping(doc *yaml.Node) *yaml.Node {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
+	}
+	if doc.Kind != yaml.MappingNode {
+		return nil
+	}
+	return doc
+}
+
+func apiVersion(doc *yaml.Node) string {
+	root := rootMapping(doc)
+	for i := 0; root != nil && i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "apiVersion" {
+			return root.Content[i+1].Value
+		}
+	}
+	return ""
+}
+
+// isCRD says whether a document is a Sloth Kubernetes CRD.
+func isCRD(doc *yaml.Node) bool { return strings.HasPrefix(apiVersion(doc), "sloth.slok.dev/") }
+
+// decodeCRD decodes a Kubernetes CRD strictly after renaming its spec's
+// camelCase keys to prometheus/v1's (line numbers in its errors are those
+// of the document as re-encoded).
+func decodeCRD(doc *yaml.Node, s *slothSpec) error {
+	var rename func(n *yaml.Node)
+	rename = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if to, ok := crdKeys[n.Content[i].Value]; ok {
+					n.Content[i].Value = to
+				}
+			}
+		}
+		for _, c := range n.Content {
+			rename(c)
+		}
+	}
+	root := rootMapping(doc)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "spec" {
+			rename(root.Content[i+1])
+		}
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	return dec.Decode(s)
+}
+
 func slothService(s *slothSpec, period time.Duration) (nativeDoc, []string) {
 	d := nativeDoc{svc: nativeService{Service: s.Service, Labels: s.Labels}}
 	var notes []string
@@ -145,6 +224,13 @@ func slothService(s *slothSpec, period time.Duration) (nativeDoc, []string) {
 		case in.SLI.Events != nil:
 			bad, okBad := slo.RateToCount(in.SLI.Events.ErrorQuery)
 			total, okTotal := slo.RateToCount(in.SLI.Events.TotalQuery)
+			if err := errors.Join(slo.CheckQueryTemplate(bad), slo.CheckQueryTemplate(total)); err != nil {
+				// Sloth passes queries through unparsed: MetricsQL for
+				// VictoriaMetrics, say.
+				d.notes = append(d.notes, fmt.Sprintf("%s: not converted: its queries are not PromQL kakeibo can run (%v).", in.Name, err))
+				notes = append(notes, fmt.Sprintf("%s/%s: skipped: not PromQL: %v", s.Service, in.Name, err))
+				continue
+			}
 			o.SLI.Prometheus = &nativePrometheus{Bad: bad, Total: total}
 			if !okBad || !okTotal {
 				note(&o, "A query is kept as Sloth wrote it (no rate(x[{{.window}}]) to turn into increase): if it is a rate, ratios and burn rates are right but event counts (min_events) are per second.")

@@ -1,0 +1,103 @@
+package rules
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
+)
+
+// TestCalendarIndexAgreesWithBounds asks a real Prometheus for the period
+// index and length the calendar rules use, one second either side of every
+// period boundary kakeibo's evaluator computes (slo.Window.Bounds), for a
+// year and more of months and weeks in zones east and west of UTC, with
+// and without an anchor.
+func TestCalendarIndexAgreesWithBounds(t *testing.T) {
+	prom := promtest.Start(t, "", time.Minute)
+	zone := func(name string) *time.Location {
+		loc, err := time.LoadLocation(name)
+		require.NoError(t, err)
+		return loc
+	}
+	tokyo, kolkata, gmt5 := zone("Asia/Tokyo"), zone("Asia/Kolkata"), zone("Etc/GMT+5")
+	cases := map[string]slo.Window{
+		"month UTC":                slo.CalendarWindow(slo.Month, time.UTC),
+		"month Kolkata":            slo.CalendarWindow(slo.Month, kolkata),
+		"month from the 15th 10am": {Calendar: slo.Month, Location: tokyo, Anchor: time.Date(2026, 1, 15, 10, 0, 0, 0, tokyo)},
+		"month from the 28th":      {Calendar: slo.Month, Location: gmt5, Anchor: time.Date(2025, 2, 28, 23, 30, 0, 0, gmt5)},
+		"week UTC":                 slo.CalendarWindow(slo.Week, time.UTC),
+		"week Tokyo":               slo.CalendarWindow(slo.Week, tokyo),
+		"week from Saturday noon":  {Calendar: slo.Week, Location: gmt5, Anchor: time.Date(2026, 3, 7, 12, 0, 0, 0, gmt5)},
+	}
+	for name, w := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, why := newCalendarIndex(w, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+			require.NotNil(t, c, why)
+			at := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+			start, end := w.Bounds(at)
+			prev := query(t, prom.URL, c.index("time()"), start.Add(-time.Second))
+			for range 15 {
+				first := query(t, prom.URL, c.index("time()"), start)
+				require.NotEqual(t, prev, first, "period starting %s: same index as the one before", start)
+				require.Equal(t, first, query(t, prom.URL, c.index("time()"), end.Add(-time.Second)), "period %s to %s", start, end)
+				require.Equal(t, end.Sub(start).Seconds(), query(t, prom.URL, c.seconds("time()"), start.Add(time.Hour)), "length of the period starting %s", start)
+				prev = first
+				start, end = w.Bounds(end)
+			}
+		})
+	}
+}
+
+func TestCalendarIndexRefuses(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	c, why := newCalendarIndex(slo.CalendarWindow(slo.Month, ny), now)
+	require.Nil(t, c)
+	require.Equal(t, "the time zone America/New_York changes its UTC offset, and PromQL's calendar functions know only UTC", why)
+	c, why = newCalendarIndex(slo.Window{Calendar: slo.Month, Location: time.UTC, Anchor: time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)}, now)
+	require.Nil(t, c)
+	require.Equal(t, "months start on day 31, which shorter months do not have", why)
+}
+
+// query evaluates a PromQL expression that yields one number.
+func query(t *testing.T, prom, expr string, at time.Time) float64 {
+	t.Helper()
+	resp, err := http.PostForm(prom+"/api/v1/query", url.Values{"query": {expr}, "time": {strconv.FormatInt(at.Unix(), 10)}})
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, "success", out.Status, "%s: %s", expr, out.Error)
+	var value []any
+	switch out.Data.ResultType {
+	case "scalar":
+		require.NoError(t, json.Unmarshal(out.Data.Result, &value))
+	case "vector":
+		var v []struct {
+			Value []any `json:"value"`
+		}
+		require.NoError(t, json.Unmarshal(out.Data.Result, &v))
+		require.Len(t, v, 1, expr)
+		value = v[0].Value
+	default:
+		t.Fatalf("%s: result type %s", expr, out.Data.ResultType)
+	}
+	f, err := strconv.ParseFloat(value[1].(string), 64)
+	require.NoError(t, err)
+	return f
+}
