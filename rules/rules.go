@@ -104,7 +104,7 @@ var exprs = template.Must(template.New("").Option("missingkey=error").Parse(`
 {{define "burn"}}(1 - slo_sli_ratio{{.sel}}) / {{.budget}}{{end}}
 {{define "periodSum"}}sum_over_time({{.metric}}{{.baseSel}}[{{.range}}]) * {{.perSample}}{{end}}
 {{define "calendarTag"}}label_replace({{.metric}}{{.baseSel}} and on () {{.index}} == {{.residue}}, "period_mod3", "{{.residue}}", "", ""){{end}}
-{{define "calendarSum"}}sum(sum_over_time({{.metric}}{{.residueSel}}[{{.range}}])) * {{.perSample}} and on () {{.index}} == {{.residue}}{{end}}
+{{define "calendarSum"}}sum without (period_mod3, window) (sum_over_time({{.metric}}{{.residueSel}}[{{.range}}])) * {{.perSample}} and on () {{.index}} == {{.residue}}{{end}}
 {{define "remaining"}}1 - sum without (window) (1 - slo_sli_ratio{{.periodSel}}) / {{.budget}}{{end}}
 {{define "remainingSeconds"}}clamp_min(slo_error_budget_remaining_ratio{{.sel}}, 0) * {{.budget}} * {{.periodSeconds}}{{end}}
 {{define "exhaustion"}}clamp_min(slo_error_budget_remaining_ratio{{.sel}}, 0) * {{.periodSeconds}} / sum without (window) (slo_burn_rate{{.burnSel}}){{end}}
@@ -125,7 +125,12 @@ func render(name string, data map[string]any) (string, error) {
 func selector(o *slo.Objective, extra ...string) string {
 	parts := []string{fmt.Sprintf("service=%q", o.Service), fmt.Sprintf("slo=%q", o.Name)}
 	for i := 0; i+1 < len(extra); i += 2 {
-		parts = append(parts, fmt.Sprintf("%s=%q", extra[i], extra[i+1]))
+		// "window" matches with =, "window!" with !=, "window~" with =~.
+		name, op := extra[i], "="
+		if n, ok := strings.CutSuffix(name, "~"); ok {
+			name, op = n, "=~"
+		}
+		parts = append(parts, fmt.Sprintf("%s%s%q", name, op, extra[i+1]))
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
@@ -229,7 +234,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 	if sumsBase && !slices.Contains(windows, baseWindow) {
 		windows = append([]time.Duration{baseWindow}, windows...)
 	}
-	good, total, e := countExprs(ps, windows, selector(o))
+	good, total, e := countExprs(ps, windows, selector(o), selector(o, "window~", windowsRegexp(windows)))
 	if e != nil {
 		return nil, nil, e
 	}
@@ -271,7 +276,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 			pg.Rules = append(pg.Rules, Rule{Record: metric, Expr: strings.Join(sums, "\nor "), Labels: labels("window", periodW)})
 		}
 	case opts.Exact:
-		pgood, ptotal, e := countExprs(ps, []time.Duration{o.Window.Length}, selector(o, "window", periodW))
+		pgood, ptotal, e := countExprs(ps, []time.Duration{o.Window.Length}, selector(o, "window", periodW), selector(o, "window", periodW))
 		if e != nil {
 			return nil, nil, e
 		}
@@ -333,7 +338,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 			Alert: AlertBurnRate, Expr: e,
 			Labels: team("alert", a.Name, "severity", string(a.Severity)),
 			Annotations: annotations(o,
-				fmt.Sprintf("%s is burning its error budget too fast (%s)", o.ID(), a.Name),
+				fmt.Sprintf("%s is burning its error budget too fast (%s)", subject(o), a.Name),
 				fmt.Sprintf("The burn rate is above %s over both %s and %s: at this pace %s%% of the %s error budget is spent in %s.",
 					number(round(th, 4)), slo.FormatDuration(a.Long), slo.FormatDuration(a.Short), number(round(a.BudgetPercent, 2)), o.Window, slo.FormatDuration(a.Long))),
 		})
@@ -349,7 +354,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 			Alert: AlertBudgetExhausted, Expr: e,
 			Labels: team("alert", "budget-exhausted", "severity", string(slo.Ticket)),
 			Annotations: annotations(o,
-				fmt.Sprintf("%s has spent its error budget", o.ID()),
+				fmt.Sprintf("%s has spent its error budget", subject(o)),
 				fmt.Sprintf("The SLI over %s is below the objective of %s%%.", o.Window, number(o.Target*100))),
 		})
 	}
@@ -451,6 +456,19 @@ func fixedOffset(loc *time.Location, now time.Time) (int, bool) {
 	return want, true
 }
 
+// subject names the SLO in alert summaries; a grouped SLO's alerts name
+// their group (Prometheus fills in $labels when the alert fires).
+func subject(o *slo.Objective) string {
+	if !o.SLI.Grouped() {
+		return o.ID()
+	}
+	var groups []string
+	for _, l := range o.SLI.Prometheus.By {
+		groups = append(groups, fmt.Sprintf("%s={{ $labels.%s }}", l, l))
+	}
+	return o.ID() + " " + strings.Join(groups, " ")
+}
+
 func annotations(o *slo.Objective, summary, description string) map[string]string {
 	a := map[string]string{"summary": summary, "description": description}
 	if o.Links.Runbook != "" {
@@ -464,14 +482,23 @@ func annotations(o *slo.Objective, summary, description string) map[string]strin
 
 // countExprs are the good and total events over each window of ws, every
 // selector read once per window. A missing good (or bad) series counts as
-// zero, as the built-in evaluator does; each count is one series. Several
-// windows share one expression, told apart by their window label; a single
-// window's count is unlabelled (its rule sets the window). With a bad
-// query, good is the total just recorded (totalSel) minus bad.
-func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel string) (good, total string, err error) {
+// zero, as the built-in evaluator does; each count is one series, or one
+// per group of a grouped SLO. Several windows share one expression, told
+// apart by their window label; a single window's count is unlabelled (its
+// rule sets the window). With a bad query, good is the total just recorded
+// (totalSel) minus bad. A grouped SLO's missing good or bad series are
+// zeros made from the total just recorded (fillSel: its windows), as
+// vector(0) has no group labels.
+func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel, fillSel string) (good, total string, err error) {
 	eventsQuery := ps.Good
 	if eventsQuery == "" {
 		eventsQuery = ps.Bad
+	}
+	sum := func(q string) (string, error) {
+		if len(ps.By) > 0 {
+			return slo.GroupQuery(q, ps.By)
+		}
+		return sumOnce(q), nil
 	}
 	var goods, totals []string
 	for _, d := range ws {
@@ -483,7 +510,15 @@ func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel string) (goo
 		if err != nil {
 			return "", "", err
 		}
-		t, q = sumOnce(t), sumOnce(q)+" or vector(0)"
+		if t, err = sum(t); err != nil {
+			return "", "", err
+		}
+		if q, err = sum(q); err != nil {
+			return "", "", err
+		}
+		if len(ps.By) == 0 {
+			q += " or vector(0)"
+		}
 		if len(ws) > 1 {
 			w := slo.FormatDuration(d)
 			t = fmt.Sprintf("label_replace(%s, \"window\", %q, \"\", \"\")", t, w)
@@ -491,15 +526,28 @@ func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel string) (goo
 		}
 		totals, goods = append(totals, t), append(goods, q)
 	}
+	var on []string
+	if len(ws) > 1 {
+		on = append(on, "window")
+	}
+	on = append(on, ps.By...)
 	total, good = strings.Join(totals, "\nor "), strings.Join(goods, "\nor ")
+	if len(ps.By) > 0 {
+		good = fmt.Sprintf("%s\nor on (%s) (slo_total_events%s * 0)", good, strings.Join(on, ", "), fillSel)
+	}
 	if ps.Good == "" {
-		on := "on ()"
-		if len(ws) > 1 {
-			on = "on (window)"
-		}
-		good = fmt.Sprintf("slo_total_events%s - %s (%s)", totalSel, on, good)
+		good = fmt.Sprintf("slo_total_events%s - on (%s) (%s)", totalSel, strings.Join(on, ", "), good)
 	}
 	return good, total, nil
+}
+
+// windowsRegexp matches the window labels of ws.
+func windowsRegexp(ws []time.Duration) string {
+	names := make([]string, len(ws))
+	for i, d := range ws {
+		names[i] = slo.FormatDuration(d)
+	}
+	return strings.Join(names, "|")
 }
 
 func shortestLong(o *slo.Objective) time.Duration {

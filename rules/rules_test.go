@@ -131,3 +131,20 @@ func TestPromtoolCalendarWeek(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "SUCCESS")
 }
+
+// TestPromtoolGrouped runs a grouped SLO (by: [route]) through promtool:
+// one route's outage pages with that route's label, the other route, which
+// has no 5xx series at all, counts as all good and keeps its own budget.
+func TestPromtoolGrouped(t *testing.T) {
+	promtool := promtest.Need(t, "promtool")
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "grouped.rules.yaml"), generate(t, "testdata/promtool/grouped.yaml"), 0o644))
+	b, err := os.ReadFile("testdata/promtool/grouped.test.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "grouped.test.yaml"), b, 0o644))
+	cmd := exec.Command(promtool, "test", "rules", "grouped.test.yaml")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "SUCCESS")
+}

@@ -477,7 +477,8 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	start := time.Now()
 	set := s.specs.Load()
 	now := s.cfg.Now()
-	results := s.evaluate(ctx, set.Objectives(), now)
+	objs, _ := set.Evaluated()
+	results := s.evaluate(ctx, objs, now)
 	s.m.evalDuration.Observe(time.Since(start).Seconds())
 	caughtUp := s.caughtUp.Load()
 	var states map[string]alerting.AlertState
@@ -605,7 +606,8 @@ func (s *Server) doReload() {
 	if r, ok := s.source.(interface{ Reset() }); ok {
 		r.Reset() // and to list every day folder again (new load balancers)
 	}
-	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()))
+	_, grouped := set.Evaluated()
+	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()), "grouped_for_rules_only", len(grouped))
 	select {
 	case s.ingested <- struct{}{}: // evaluate again soon
 	default:

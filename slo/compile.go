@@ -387,6 +387,9 @@ func (c *compiler) sli(ctx string, o *Objective, s *specObjective) {
 		o.SLI.ALB = c.alb(ctx, sli.ALB)
 	case sli.Prometheus != nil:
 		o.SLI.Prometheus = c.prometheus(ctx, sli.Prometheus)
+		if sli.Prometheus.By != nil {
+			c.grouping(ctx, o, sli.Prometheus)
+		}
 	default:
 		c.errorAt(c.at(sli, s), "%s: sli: is required: an alb or a prometheus block", ctx)
 	}
@@ -539,6 +542,55 @@ func (c *compiler) prometheus(ctx string, p *specPrometheus) *PrometheusSLI {
 		}
 	}
 	return out
+}
+
+// grouping checks sli.prometheus.by: label names that no kakeibo label
+// and no label of the SLO uses, each once, on occurrence budgeting, and
+// queries that keep the labels to sum by.
+func (c *compiler) grouping(ctx string, o *Objective, p *specPrometheus) {
+	at := c.at(&p.By, p)
+	key := ctx + ": sli.prometheus.by"
+	reserved := append(slices.Clone(reservedLabels), "period_mod3")
+	switch {
+	case len(p.By) == 0:
+		c.errorAt(at, "%s: list the labels to group by, e.g. [route], or leave it out", key)
+		return
+	case o.Budgeting.Method == Timeslices:
+		c.errorAt(at, "%s: grouped SLOs are evaluated by kakeibo rules, which do not budget timeslices; use occurrences, or one SLO per group", key)
+		return
+	}
+	ok := true
+	for i, l := range p.By {
+		ok = false
+		switch {
+		case !labelNameRE.MatchString(l) || strings.HasPrefix(l, "__"):
+			c.errorAt(at, "%s: %q is not a label name to group by", key, l)
+		case slices.Contains(reserved, l):
+			c.errorAt(at, "%s: %q is set by kakeibo; reserved names are %s", key, l, strings.Join(reserved, ", "))
+		case slices.Contains(p.By[:i], l):
+			c.errorAt(at, "%s: %q is listed twice", key, l)
+		case o.Labels[l] != "":
+			c.errorAt(at, "%s: %q is also a label of the SLO (labels: %s=%s): its alerts would carry it twice", key, l, l, o.Labels[l])
+		default:
+			ok = true
+		}
+		if !ok {
+			break
+		}
+	}
+	if !ok || c.failed(&p.By) || o.SLI.Prometheus == nil {
+		return
+	}
+	ps := o.SLI.Prometheus
+	for _, q := range []struct{ key, tmpl string }{{"good", ps.Good}, {"bad", ps.Bad}, {"total", ps.Total}} {
+		if q.tmpl == "" {
+			continue
+		}
+		if _, err := GroupQuery(q.tmpl, p.By); err != nil {
+			c.errorAt(at, "%s: the %s query cannot be summed by %s: %v", key, q.key, strings.Join(p.By, ", "), err)
+		}
+	}
+	ps.By = slices.Clone(p.By)
 }
 
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)

@@ -33,6 +33,19 @@ func (s *Set) Objectives() []*Objective {
 	return out
 }
 
+// Evaluated is what serve and report evaluate: every objective but the
+// grouped ones (sli.prometheus.by), which kakeibo rules evaluates per group.
+func (s *Set) Evaluated() (objs, grouped []*Objective) {
+	for _, o := range s.Objectives() {
+		if o.SLI.Grouped() {
+			grouped = append(grouped, o)
+		} else {
+			objs = append(objs, o)
+		}
+	}
+	return objs, grouped
+}
+
 // Load reads SLO specs from files and directory trees (every *.yaml and
 // *.yml below a directory, hidden ones skipped). A file may hold several YAML
 // documents: kakeibo service specs and OpenSLO v1 documents, which may refer

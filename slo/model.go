@@ -226,7 +226,14 @@ type PrometheusSLI struct {
 	Good  string
 	Bad   string
 	Total string
+	// By, when set, makes the SLO one SLO per combination of these labels'
+	// values (per route, say): kakeibo rules records every series and
+	// alert per group. serve and report skip grouped SLOs.
+	By []string
 }
+
+// Grouped says whether the SLO is one SLO per group of series (sli.prometheus.by).
+func (s SLI) Grouped() bool { return s.Prometheus != nil && len(s.Prometheus.By) > 0 }
 
 // Severity of an alert.
 type Severity string

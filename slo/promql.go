@@ -6,6 +6,7 @@ package slo
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,4 +218,48 @@ func NewestSampleQuery(tmpl string, lookback time.Duration) (string, bool) {
 		return "", false
 	}
 	return "max(" + strings.Join(parts, " or ") + ")", true
+}
+
+// GroupQuery makes a query template count events per group: its outer sum
+// becomes sum by (by...), so sum(increase(x[{{.window}}])) grouped by route
+// is sum by (route) (increase(x[{{.window}}])); a query without an outer sum
+// is wrapped in one. A query that sums the labels away before that (an
+// outer sum by other labels, a sum inside) is refused: its groups would be
+// empty.
+func GroupQuery(tmpl string, by []string) (string, error) {
+	q := strings.ReplaceAll(tmpl, "{{.window}}", windowSentinel.String())
+	expr, err := promqlParser.ParseExpr(q)
+	if err != nil {
+		return "", cleanParseError(err)
+	}
+	inner := expr
+	if agg, ok := expr.(*parser.AggregateExpr); ok && agg.Op == parser.SUM {
+		if agg.Without || (len(agg.Grouping) > 0 && !sameLabels(agg.Grouping, by)) {
+			return "", fmt.Errorf("its outer sum keeps its own labels apart (%s); write sum(...) and kakeibo sums it by %s", agg.Grouping, strings.Join(by, ", "))
+		}
+		inner = agg.Expr
+	}
+	var bad error
+	parser.Inspect(inner, func(n parser.Node, _ []parser.Node) error {
+		agg, ok := n.(*parser.AggregateExpr)
+		if !ok || bad != nil {
+			return nil
+		}
+		for _, l := range by {
+			if agg.Without == slices.Contains(agg.Grouping, l) {
+				bad = fmt.Errorf("%s aggregates %s away before kakeibo can sum by it", agg.Op, l)
+				return nil
+			}
+		}
+		return nil
+	})
+	if bad != nil {
+		return "", bad
+	}
+	out := &parser.AggregateExpr{Op: parser.SUM, Grouping: by, Expr: inner}
+	return strings.ReplaceAll(out.String(), windowSentinel.String(), "{{.window}}"), nil
+}
+
+func sameLabels(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(l string) bool { return !slices.Contains(b, l) })
 }

@@ -35,3 +35,23 @@ func TestOpenSLOQuery(t *testing.T) {
 		require.False(t, ok, bad)
 	}
 }
+
+func TestGroupQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		`sum(increase(x{job="a"}[{{.window}}]))`:                             `sum by (route) (increase(x{job="a"}[{{.window}}]))`,
+		`sum by (route) (increase(x[{{.window}}]))`:                          `sum by (route) (increase(x[{{.window}}]))`,
+		`increase(x[{{.window}}])`:                                           `sum by (route) (increase(x[{{.window}}]))`,
+		`sum(sum without (instance) (increase(x[{{.window}}])))`:             `sum by (route) (sum without (instance) (increase(x[{{.window}}])))`,
+		`sum(increase(x[{{.window}}])) - sum(increase(y[{{.window}}]))`:      `error: sum aggregates route away before kakeibo can sum by it`,
+		`sum by (code) (increase(x[{{.window}}]))`:                           `error: its outer sum keeps its own labels apart ([code]); write sum(...) and kakeibo sums it by route`,
+		`sum(sum without (route) (increase(x[{{.window}}])))`:                `error: sum aggregates route away before kakeibo can sum by it`,
+		`sum(increase(x[{{.window}}])) or vector(0)`:                         `error: sum aggregates route away before kakeibo can sum by it`,
+		`sum(rate(x[{{.window}}])) / ignoring(le) sum(rate(y[{{.window}}]))`: `error: sum aggregates route away before kakeibo can sum by it`,
+	} {
+		got, err := slo.GroupQuery(in, []string{"route"})
+		if err != nil {
+			got = "error: " + err.Error()
+		}
+		require.Equal(t, want, got, in)
+	}
+}

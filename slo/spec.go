@@ -107,6 +107,7 @@ type specPrometheus struct {
 	Bad       string         `yaml:"bad"`
 	Total     string         `yaml:"total"`
 	Histogram *specHistogram `yaml:"histogram"`
+	By        []string       `yaml:"by"`
 }
 
 // specHistogram is a latency SLI over a Prometheus histogram: good events

@@ -1,7 +1,7 @@
 // Package rulescost measures what SLO rules cost a real Prometheus: 30 days
 // of one-minute history for ~1,000 counter series, 10 SLOs on them, and per
-// rule set (kakeibo's default rules, --exact, Sloth's rules for the same
-// SLOs, and kakeibo serve's own evaluation) the samples read and the
+// rule set (kakeibo's default rules, --exact, Sloth's and Pyrra's rules for
+// the same SLOs, and kakeibo serve's own evaluation) the samples read and the
 // Prometheus CPU seconds per 5 minutes of evaluation.
 //
 // It is a measurement, not a test: it runs only with -bench.
@@ -9,6 +9,8 @@
 //	go test ./bench/rulescost -run '^$' -bench . -benchtime 1x -timeout 60m
 //
 // KAKEIBO_BENCH_SERIES and KAKEIBO_BENCH_DAYS scale it (1000 and 30).
+// Sloth and Pyrra figures need their binaries on PATH: go install
+// github.com/slok/sloth/cmd/sloth@v0.16.0, and bench/pyrra.sh.
 package rulescost
 
 import (
@@ -262,10 +264,16 @@ func BenchmarkRuleCost(b *testing.B) {
 		b.Log("sloth is not installed: no Sloth figures (go install github.com/slok/sloth/cmd/sloth@v0.16.0)")
 	}
 
+	if pyrra, err := exec.LookPath("pyrra"); err == nil {
+		sets["pyrra"] = pyrraRules(b, pyrra, dir)
+	} else {
+		b.Log("pyrra is not installed: no Pyrra figures (bench/pyrra.sh builds it)")
+	}
+
 	// Warm the page cache and Prometheus' caches once.
 	measure(b, prom, sets["kakeibo"], at)
 	results := map[string]cost{}
-	for _, name := range []string{"kakeibo", "kakeibo --exact", "sloth"} {
+	for _, name := range []string{"kakeibo", "kakeibo --exact", "sloth", "pyrra"} {
 		if sets[name] == nil {
 			continue
 		}
@@ -296,16 +304,67 @@ func BenchmarkRuleCost(b *testing.B) {
 	results["kakeibo serve, steady"] = withLedger()
 
 	base := results["kakeibo --exact"].cpuPer5m
-	for _, name := range []string{"kakeibo", "kakeibo --exact", "sloth", "kakeibo serve, raw", "kakeibo serve, first", "kakeibo serve, steady"} {
+	for _, name := range []string{"kakeibo", "kakeibo --exact", "sloth", "pyrra", "kakeibo serve, raw", "kakeibo serve, first", "kakeibo serve, steady"} {
 		c, ok := results[name]
 		if !ok {
 			continue
 		}
-		b.Logf("%-22s %3d recording rules  %12.0f samples/evaluation  %7.2f Prometheus CPU-s per 5 min  (%.3f× --exact)  wall %6.2f s",
-			name, c.rules, c.samples, c.cpuPer5m, c.cpuPer5m/base, c.wallPer5m)
+		b.Logf("%-22s %3d recording rules/SLO  %12.0f samples/evaluation  %7.2f Prometheus CPU-s per 5 min  (%.3f× --exact)  wall %6.2f s",
+			name, c.rules/nSLOs, c.samples, c.cpuPer5m, c.cpuPer5m/base, c.wallPer5m)
 		metric := strings.NewReplacer(" ", "_", "-", "", ",", "").Replace(name)
 		b.ReportMetric(c.cpuPer5m, metric+"_cpu-s/5min")
 	}
+}
+
+// pyrraRules writes the bench's SLOs as Pyrra ServiceLevelObjectives (the
+// same selectors, targets and window) and returns what `pyrra generate`
+// makes of them: one rule file, every SLO's groups.
+func pyrraRules(b *testing.B, pyrra, dir string) []byte {
+	in, out := filepath.Join(dir, "pyrra-in"), filepath.Join(dir, "pyrra-out")
+	for _, d := range []string{in, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range nSLOs {
+		spec := fmt.Sprintf(`apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: shop-slo-%d
+spec:
+  target: "%g"
+  window: 30d
+  indicator:
+    ratio:
+      errors:
+        metric: http_requests_total{job="shop",code=~"5..",bench!="slo-%d"}
+      total:
+        metric: http_requests_total{job="shop",bench!="slo-%d"}
+`, i, 99+float64(i)/10, i, i)
+		if err := os.WriteFile(filepath.Join(in, fmt.Sprintf("slo-%d.yaml", i)), []byte(spec), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if o, err := exec.Command(pyrra, "generate", "--config-files="+filepath.Join(in, "*.yaml"), "--prometheus-folder="+out).CombinedOutput(); err != nil {
+		b.Fatalf("pyrra generate: %v\n%s", err, o)
+	}
+	var all ruleFile
+	for i := range nSLOs {
+		data, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("slo-%d.yaml", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var f ruleFile
+		if err := yaml.Unmarshal(data, &f); err != nil {
+			b.Fatal(err)
+		}
+		all.Groups = append(all.Groups, f.Groups...)
+	}
+	data, err := yaml.Marshal(all)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
 }
 
 func startPrometheus(b *testing.B, bin, dir, data string) string {

@@ -92,7 +92,10 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 			return fail(exitFail, "%v", err)
 		}
 	}
-	objs := set.Objectives()
+	objs, grouped := set.Evaluated()
+	for _, o := range grouped {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %s: skipped: grouped by %s, evaluated per group by the rules of kakeibo rules\n", cmd, o.ID(), strings.Join(o.SLI.Prometheus.By, ", "))
+	}
 	cls := alb.NewClassifier(objs)
 	if len(cls.IDs) > 0 && f.albLogs != "" {
 		src, err := alb.NewSource(ctx, f.albLogs, alb.S3Config{Region: f.s3Region, Endpoint: f.s3Endpoint, PathStyle: f.s3PathStyle})

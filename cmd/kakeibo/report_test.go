@@ -234,3 +234,17 @@ func TestReadmeShowsTheReport(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(readme), "```text\n"+out+"```", "regenerate the README's table from the command")
 }
+
+// TestReportSkipsGroupedSLOs: a grouped SLO (sli.prometheus.by) is one SLO
+// per route, which the generated rules evaluate; report says it skips it
+// instead of reporting all routes as one.
+func TestReportSkipsGroupedSLOs(t *testing.T) {
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../rules/testdata/promtool/grouped.yaml", "--format", "json")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "kakeibo report: shop/routes: skipped: grouped by route, evaluated per group by the rules of kakeibo rules")
+	var rep struct {
+		SLOs []any `json:"slos"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.Empty(t, rep.SLOs)
+}

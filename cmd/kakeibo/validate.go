@@ -261,6 +261,9 @@ func describeSource(o *slo.Objective) string {
 		} else {
 			s = fmt.Sprintf("Prometheus, bad: %s\n             total: %s", p.Bad, p.Total)
 		}
+		if len(p.By) > 0 {
+			s += fmt.Sprintf("\n             one SLO per %s, each with its own budget and alerts (kakeibo rules; serve and report skip it)", strings.Join(p.By, ", "))
+		}
 	}
 	if o.Budgeting.Method == slo.Timeslices {
 		s += fmt.Sprintf("\n             a %s slice is good when at least %s%% of its events are good", shortDuration(o.Budgeting.Slice), percent(o.Budgeting.SliceTarget))

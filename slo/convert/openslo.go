@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -125,6 +126,9 @@ func osSLO(svc *slo.Service, o *slo.Objective) (osDoc, string) {
 	p := o.SLI.Prometheus
 	if p == nil {
 		return osDoc{}, "ALB-backed: OpenSLO has no metric source for access logs"
+	}
+	if o.SLI.Grouped() {
+		return osDoc{}, fmt.Sprintf("grouped by %s: OpenSLO v1 has no grouping", strings.Join(p.By, ", "))
 	}
 	spec := osSLOSpec{Description: o.Description, Service: svc.Name, BudgetingMethod: "Occurrences"}
 	spec.Indicator.Metadata.Name = o.Name

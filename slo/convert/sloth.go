@@ -344,6 +344,9 @@ func ToSloth(services []*slo.Service, header string) ([]SlothPeriod, []string, e
 			case o.SLI.Prometheus == nil:
 				notes = append(notes, fmt.Sprintf("%s: skipped: ALB-backed SLOs are evaluated by kakeibo serve", o.ID()))
 				continue
+			case o.SLI.Grouped():
+				notes = append(notes, fmt.Sprintf("%s: skipped: grouped by %s, and Sloth has no grouping (kakeibo rules has)", o.ID(), strings.Join(o.SLI.Prometheus.By, ", ")))
+				continue
 			case o.Window.IsCalendar() || o.Budgeting.Method == slo.Timeslices:
 				notes = append(notes, fmt.Sprintf("%s: skipped: Sloth has no calendar windows or timeslices", o.ID()))
 				continue
