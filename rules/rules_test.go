@@ -132,19 +132,25 @@ func TestPromtoolCalendarWeek(t *testing.T) {
 	require.Contains(t, string(out), "SUCCESS")
 }
 
-// TestPromtoolGrouped runs a grouped SLO (by: [route]) through promtool:
-// one route's outage pages with that route's label, the other route, which
-// has no 5xx series at all, counts as all good and keeps its own budget.
-func TestPromtoolGrouped(t *testing.T) {
+// TestPromtoolScenarios runs the scenarios of one SLO each through
+// promtool: a grouped SLO (by: [route]), whose one route's outage pages with
+// that route's label while the other route, which has no 5xx series at all,
+// counts as all good and keeps its own budget; and a sparse SLO, whose
+// overspent budget raises no ticket before the period holds min_events.
+func TestPromtoolScenarios(t *testing.T) {
 	promtool := promtest.Need(t, "promtool")
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "grouped.rules.yaml"), generate(t, "testdata/promtool/grouped.yaml"), 0o644))
-	b, err := os.ReadFile("testdata/promtool/grouped.test.yaml")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "grouped.test.yaml"), b, 0o644))
-	cmd := exec.Command(promtool, "test", "rules", "grouped.test.yaml")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	require.Contains(t, string(out), "SUCCESS")
+	for _, name := range []string{"grouped", "sparse"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name+".rules.yaml"), generate(t, "testdata/promtool/"+name+".yaml"), 0o644))
+			b, err := os.ReadFile("testdata/promtool/" + name + ".test.yaml")
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name+".test.yaml"), b, 0o644))
+			cmd := exec.Command(promtool, "test", "rules", name+".test.yaml")
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			require.Contains(t, string(out), "SUCCESS")
+		})
+	}
 }
