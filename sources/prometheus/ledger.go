@@ -20,13 +20,14 @@ import (
 // so a steady cycle asks only for the head and the tail (under an hour
 // each) and, once an hour, for the hour that just settled. Every
 // ledgerReanchor (6h) it fetches all the hours again, so late samples and
-// counter resets are re-read from Prometheus. Alert windows (3 days at most)
-// are still asked raw, as the generated rules do.
+// counter resets are re-read from Prometheus. The alert windows of 6 hours
+// and more (6h, 1d, 3d by default) are measured the same way, from the same
+// hours; shorter ones are asked raw, as the generated rules ask all.
 const (
 	ledgerStep     = time.Hour
 	ledgerSettle   = 5 * time.Minute // an hour is fetched this long after it ends, when late samples are in
 	ledgerReanchor = 6 * time.Hour
-	ledgerMin      = 6 * time.Hour // shorter periods are asked raw
+	ledgerMin      = 6 * time.Hour // shorter periods and windows are asked raw
 )
 
 type ledger struct {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,8 +155,8 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		good, bad, total queryKey
 	}
 	needs := map[*slo.Objective]map[time.Duration]need{}
-	newest := map[*slo.Objective]queryKey{} // the newest sample of the total's series
-	fromLedger := map[*slo.Objective]bool{} // the period comes from the ledger
+	newest := map[*slo.Objective]queryKey{}            // the newest sample of the total's series
+	fromLedger := map[*slo.Objective][]time.Duration{} // the period and windows the ledger measures
 	for _, o := range objs {
 		ps := o.SLI.Prometheus
 		if ps == nil {
@@ -173,13 +174,16 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		}
 		windows := map[time.Duration]need{}
 		period := o.Window.Elapsed(at)
-		fromLedger[o] = s.useLedger(o, at)
+		ledgerOK := s.useLedger(at)
 		for _, d := range append([]time.Duration{period}, o.Windows()...) {
 			if d < time.Minute {
 				continue // a calendar period that has just begun: no data yet
 			}
-			if d == period && fromLedger[o] {
-				continue // from the ledger, below
+			if ledgerOK && d >= ledgerMin {
+				if !slices.Contains(fromLedger[o], d) {
+					fromLedger[o] = append(fromLedger[o], d) // below
+				}
+				continue
 			}
 			var n need
 			var err error
@@ -219,8 +223,21 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 				in.Windows[d] = c
 			}
 		}
-		if in.Err == nil && fromLedger[o] {
-			in.Period, in.Err = s.ledgerPeriod(ctx, o, at)
+		for _, d := range fromLedger[o] {
+			if in.Err != nil {
+				break
+			}
+			var c slo.Counts
+			if c, in.Err = s.ledgerCounts(ctx, o, at.Add(-d), at); in.Err != nil {
+				in.Err = fmt.Errorf("slo %s window %s: %w", o.ID(), slo.FormatDuration(d), in.Err)
+				break
+			}
+			if d == o.Window.Elapsed(at) {
+				in.Period = c
+			}
+			if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
+				in.Windows[d] = c
+			}
 		}
 		out[o] = in
 	}
@@ -254,16 +271,12 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 	return out
 }
 
-// useLedger says whether an objective's period at `at` comes from the
-// ledger: a long enough period that is not also an alert window (those are
-// asked raw anyway), evaluated at (or within 10 minutes of) the newest time
-// asked for; the SLO page's history asks for past times, which are asked raw.
-func (s *Source) useLedger(o *slo.Objective, at time.Time) bool {
-	period := o.Window.Elapsed(at)
-	if s.ledger == nil || period < ledgerMin {
-		return false
-	}
-	if _, alert := slicesIndex(o.Windows(), period); alert {
+// useLedger says whether the periods and long windows (ledgerMin and up) of
+// an evaluation at `at` come from the ledger: when it is on and `at` is (or
+// is within 10 minutes of) the newest time asked for; the SLO page's history
+// asks for past times, which are asked raw.
+func (s *Source) useLedger(at time.Time) bool {
+	if s.ledger == nil {
 		return false
 	}
 	s.ledger.mu.Lock()
@@ -274,14 +287,13 @@ func (s *Source) useLedger(o *slo.Objective, at time.Time) bool {
 	return !at.Before(s.ledger.newest.Add(-10 * time.Minute))
 }
 
-// ledgerPeriod measures an objective's period from the ledger.
-func (s *Source) ledgerPeriod(ctx context.Context, o *slo.Objective, at time.Time) (slo.Counts, error) {
+// ledgerCounts measures an objective over [start, at) from the ledger.
+func (s *Source) ledgerCounts(ctx context.Context, o *slo.Objective, start, at time.Time) (slo.Counts, error) {
 	ps := o.SLI.Prometheus
-	start := at.Add(-o.Window.Elapsed(at))
 	now := s.now()
 	total, hasTotal, err := s.periodSum(ctx, ps.Total, start, at, now)
 	if err != nil {
-		return slo.Counts{}, fmt.Errorf("slo %s period: %w", o.ID(), err)
+		return slo.Counts{}, err
 	}
 	num := ps.Good
 	if num == "" {
@@ -289,7 +301,7 @@ func (s *Source) ledgerPeriod(ctx context.Context, o *slo.Objective, at time.Tim
 	}
 	g, hasG, err := s.periodSum(ctx, num, start, at, now)
 	if err != nil {
-		return slo.Counts{}, fmt.Errorf("slo %s period: %w", o.ID(), err)
+		return slo.Counts{}, err
 	}
 	if !hasTotal {
 		return slo.Counts{}, nil // no data
