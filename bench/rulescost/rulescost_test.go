@@ -316,6 +316,7 @@ func BenchmarkRuleCost(b *testing.B) {
 		}
 	}
 	results := map[string]cost{}
+	rounded := map[string][]string{} // every round's CPU-s, for the log
 	order := []string{"kakeibo", "kakeibo --exact", "sloth", "pyrra", "kakeibo serve, raw", "kakeibo serve, first", "kakeibo serve, steady"}
 	for _, name := range order {
 		cs := runs[name]
@@ -324,11 +325,9 @@ func BenchmarkRuleCost(b *testing.B) {
 		}
 		slices.SortFunc(cs, func(a, b cost) int { return cmp.Compare(a.cpuPer5m, b.cpuPer5m) })
 		results[name] = cs[len(cs)/2]
-		var all []string
 		for _, c := range cs {
-			all = append(all, fmt.Sprintf("%.2f", c.cpuPer5m))
+			rounded[name] = append(rounded[name], fmt.Sprintf("%.1f", c.cpuPer5m))
 		}
-		b.Logf("%-22s CPU-s per 5 min in %d rounds: %s", name, rounds, strings.Join(all, " "))
 	}
 
 	base := results["kakeibo --exact"].cpuPer5m
@@ -337,8 +336,8 @@ func BenchmarkRuleCost(b *testing.B) {
 		if !ok {
 			continue
 		}
-		b.Logf("%-22s %3d recording rules/SLO  %12.0f samples/evaluation  %7.2f Prometheus CPU-s per 5 min  (%.3f× --exact)  wall %6.2f s",
-			name, c.rules/nSLOs, c.samples, c.cpuPer5m, c.cpuPer5m/base, c.wallPer5m)
+		b.Logf("%-22s %3d recording rules/SLO  %12.0f samples/evaluation  %7.2f Prometheus CPU-s per 5 min (rounds: %s)  %.3f× --exact  wall %6.2f s",
+			name, c.rules/nSLOs, c.samples, c.cpuPer5m, strings.Join(rounded[name], " "), c.cpuPer5m/base, c.wallPer5m)
 		metric := strings.NewReplacer(" ", "_", "-", "", ",", "").Replace(name)
 		b.ReportMetric(c.cpuPer5m, metric+"_cpu-s/5min")
 	}
