@@ -57,8 +57,8 @@ const (
 // Generate builds rule groups for every Prometheus-backed objective, one
 // group per SLO. Objectives it cannot express as rules are skipped with a
 // note: ALB-backed ones (evaluated by kakeibo serve) and timeslice ones.
-// Calendar windows in zones with daylight saving time get burn rates and
-// alerts but no budget series.
+// Calendar months anchored after the 28th get burn rates and alerts but no
+// budget series.
 func Generate(objs []*slo.Objective, opts Options) (*File, []string, error) {
 	f := &File{Groups: []Group{}}
 	var notes []string
@@ -213,7 +213,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 
 	// Which period series the rules can record: a rolling period always; a
 	// calendar one when its periods start at instants PromQL can compute
-	// (UTC, or any zone without daylight saving time).
+	// (all but months anchored after the 28th).
 	periodW := o.Window.String()
 	var cal *calendarIndex
 	budgetSeries := true
@@ -222,8 +222,13 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 		if cal, why = newCalendarIndex(o.Window, time.Now()); cal == nil {
 			budgetSeries = false
 			notes = append(notes, fmt.Sprintf("%s: calendar window: rules record burn rates and alerts; the budget series come from kakeibo serve (%s)", o.ID(), why))
-		} else if opts.Exact {
-			notes = append(notes, fmt.Sprintf("%s: calendar window: --exact does not apply, the period is summed from the recorded 5-minute counts (a PromQL range cannot start at the period's start)", o.ID()))
+		} else {
+			if opts.Exact {
+				notes = append(notes, fmt.Sprintf("%s: calendar window: --exact does not apply, the period is summed from the recorded 5-minute counts (a PromQL range cannot start at the period's start)", o.ID()))
+			}
+			if !cal.until.IsZero() {
+				notes = append(notes, fmt.Sprintf("%s: calendar window in %s: the rules hold the zone's daylight saving changes until the end of %d; generate them again before then", o.ID(), o.Window.Location, cal.until.Year()-1))
+			}
 		}
 	}
 	sumsBase := budgetSeries && (o.Window.IsCalendar() || !opts.Exact)
@@ -369,91 +374,6 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 		out = append(out, pg)
 	}
 	return out, notes, nil
-}
-
-// calendarIndex is what PromQL needs to know of a calendar window: the
-// index of the period holding a time mod 3 (two periods of one residue are
-// at least 59 days apart for months, 14 for weeks, farther than the range
-// summed), the length in seconds of the period holding a time, and the
-// longest period. Times are PromQL expressions in seconds, such as time().
-type calendarIndex struct {
-	index, seconds func(t string) string
-	longest        time.Duration
-}
-
-// newCalendarIndex says how to compute a calendar window's periods in
-// PromQL, whose calendar functions know only UTC: possible when the
-// window's zone keeps one UTC offset (UTC, Etc/GMT-9, Asia/Tokyo), and for
-// months anchored on the 1st to the 28th (later days move with the length
-// of the month). why says what stops it.
-func newCalendarIndex(w slo.Window, now time.Time) (c *calendarIndex, why string) {
-	loc := w.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	offset, ok := fixedOffset(loc, now)
-	if !ok {
-		return nil, fmt.Sprintf("the time zone %s changes its UTC offset, and PromQL's calendar functions know only UTC", loc)
-	}
-	shifted := func(t string, s int64) string {
-		switch {
-		case s > 0:
-			return fmt.Sprintf("%s + %d", t, s)
-		case s < 0:
-			return fmt.Sprintf("%s - %d", t, -s)
-		}
-		return t
-	}
-	switch w.Calendar {
-	case slo.Week:
-		// Weeks start on Monday midnight local time (1970-01-05 was a
-		// Monday), or at the anchor; with a fixed offset every week is
-		// exactly 7 days long. Any week start before every sample will do
-		// (only residues count): one in the three weeks before the epoch.
-		start := int64(4*86400) - int64(offset)
-		if !w.Anchor.IsZero() {
-			start = w.Anchor.Unix()
-		}
-		start = (start%604800+604800)%604800 - 3*604800
-		return &calendarIndex{
-			index:   func(t string) string { return fmt.Sprintf("floor(vector(%s) / 604800) %% 3", shifted(t, -start)) },
-			seconds: func(string) string { return "604800" },
-			longest: 7 * 24 * time.Hour,
-		}, ""
-	case slo.Month:
-		// A month anchored on day d at h:m:s starts where the local wall
-		// clock moved back by d-1 days and h:m:s reads the 1st, midnight.
-		shift := int64(offset)
-		if !w.Anchor.IsZero() {
-			a := w.Anchor.In(loc)
-			if a.Day() > 28 {
-				return nil, fmt.Sprintf("months start on day %d, which shorter months do not have", a.Day())
-			}
-			shift -= int64(a.Day()-1)*86400 + int64(a.Hour()*3600+a.Minute()*60+a.Second())
-		}
-		local := func(t string) string { return fmt.Sprintf("vector(%s)", shifted(t, shift)) }
-		return &calendarIndex{
-			index: func(t string) string {
-				return fmt.Sprintf("(year(%s) * 12 + month(%s)) %% 3", local(t), local(t))
-			},
-			seconds: func(t string) string { return fmt.Sprintf("scalar(days_in_month(%s)) * 86400", local(t)) },
-			longest: 31 * 24 * time.Hour,
-		}, ""
-	}
-	return nil, fmt.Sprintf("unknown calendar unit %q", w.Calendar)
-}
-
-// fixedOffset returns loc's UTC offset in seconds when it keeps one offset
-// from a year before now to five years after (checked daily: daylight
-// saving time lasts months).
-func fixedOffset(loc *time.Location, now time.Time) (int, bool) {
-	_, want := now.In(loc).Zone()
-	for t := now.AddDate(-1, 0, 0); t.Before(now.AddDate(5, 0, 0)); t = t.Add(24 * time.Hour) {
-		if _, off := t.In(loc).Zone(); off != want {
-			return 0, false
-		}
-	}
-	return want, true
 }
 
 // subject names the SLO in alert summaries; a grouped SLO's alerts name
