@@ -34,7 +34,7 @@ func runImport(_ context.Context, env *cmdEnv, args []string) int {
 	if err := f.parse(args[1:], env); err != nil {
 		return exitFor(err)
 	}
-	files := f.fs.Args()
+	files := f.args()
 	if len(files) == 0 {
 		fmt.Fprintln(env.stderr, "kakeibo import: give the file(s) to convert")
 		return exitUsage

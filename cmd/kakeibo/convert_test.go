@@ -248,3 +248,17 @@ func TestSlothExportRunsInSloth(t *testing.T) {
 		require.NotContains(t, string(b), "duplicate")
 	}
 }
+
+// TestFlagsAfterFiles: flags may follow the files (as people type them),
+// until a "--", after which everything is a file.
+func TestFlagsAfterFiles(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "shop.yaml")
+	code, _, errOut := kakeibo(t, nil, "import", "sloth", "../../slo/convert/testdata/sloth-shop.yml", "-o", out, "--window", "28d")
+	require.Equal(t, exitOK, code, errOut)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "with a period of 28d")
+	code, _, errOut = kakeibo(t, nil, "validate", "--", "-o")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errOut, "stat -o: no such file") // a path, not a flag
+}

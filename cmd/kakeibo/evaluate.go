@@ -55,6 +55,9 @@ func (e *evaluation) report() slo.Report {
 		}
 		rep.SLOs = append(rep.SLOs, slo.NewReportSLO(r))
 	}
+	if rep.At.IsZero() { // nothing was evaluated: the report is of now
+		rep.At = time.Now().UTC().Truncate(time.Second)
+	}
 	return rep
 }
 

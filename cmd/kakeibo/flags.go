@@ -16,7 +16,12 @@ type flagSet struct {
 	synopsis string
 	about    string
 	envOf    map[string]string // flag name → environment variable
+	operands []string          // the arguments that are not flags
 }
+
+// args are the arguments that are not flags, wherever they stood: flags may
+// follow them (kakeibo import sloth a.yml -o out.yaml), until a "--".
+func (f *flagSet) args() []string { return f.operands }
 
 func newFlagSet(name, synopsis, about string) *flagSet {
 	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), synopsis: synopsis, about: about, envOf: map[string]string{}}
@@ -37,7 +42,18 @@ func (f *flagSet) boolVar(p *bool, name, env string, def bool, help string) {
 // parse reads the command line, then the environment for flags not given.
 // It prints usage on --help (returning flag.ErrHelp) and on errors.
 func (f *flagSet) parse(args []string, env *cmdEnv) error {
-	err := f.fs.Parse(args)
+	cur := args
+	err := f.fs.Parse(cur)
+	for err == nil && f.fs.NArg() > 0 {
+		rest := f.fs.Args()
+		if used := len(cur) - len(rest); used > 0 && cur[used-1] == "--" {
+			f.operands = append(f.operands, rest...) // after "--", all are operands
+			break
+		}
+		f.operands = append(f.operands, rest[0])
+		cur = rest[1:]
+		err = f.fs.Parse(cur)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		f.usage(env.stdout)
 		return err

@@ -243,8 +243,10 @@ func TestReportSkipsGroupedSLOs(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, errOut, "kakeibo report: shop/routes: skipped: grouped by route, evaluated per group by the rules of kakeibo rules")
 	var rep struct {
-		SLOs []any `json:"slos"`
+		At   time.Time `json:"at"`
+		SLOs []any     `json:"slos"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	require.Empty(t, rep.SLOs)
+	require.WithinDuration(t, time.Now(), rep.At, time.Minute, "nothing evaluated: the report is of now")
 }

@@ -30,7 +30,7 @@ func runValidate(_ context.Context, env *cmdEnv, args []string) int {
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
 	}
-	paths := f.fs.Args()
+	paths := f.args()
 	if len(paths) == 0 {
 		if p := env.getenv("KAKEIBO_SPECS"); p != "" {
 			paths = []string{p}
