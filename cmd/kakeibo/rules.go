@@ -21,6 +21,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 			"for the same slo_* series kakeibo serve exports (events, SLI and burn rate per\n"+
 			"window, budget remaining, objective, info) and the multi-window multi-burn-rate\n"+
 			"and budget-exhausted alerts. Load it into Prometheus, Thanos or Mimir rulers.\n"+
+			"Grouped SLOs (sli.prometheus.by) get every series and alert per group.\n"+
 			"ALB-backed and timeslice SLOs are skipped with a note on stderr.")
 	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
 	f.stringVar(&out, "o", "KAKEIBO_RULES_OUT", "", "write to this `file` instead of stdout")
