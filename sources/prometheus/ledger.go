@@ -51,64 +51,77 @@ func (h *hourly) covers(first, last time.Time) bool {
 	return !last.After(h.from.Add(time.Duration(len(h.sums)-1) * ledgerStep))
 }
 
-// periodSum measures a template over [start, at) as the instant query over
-// that range would, from the hourly sums plus a head and a tail. ok is
-// false when no part has data.
-func (s *Source) periodSum(ctx context.Context, tmpl string, start, at time.Time, now time.Time) (float64, bool, error) {
-	firstStart := start.Truncate(ledgerStep) // the first whole hour starts here
-	if firstStart.Before(start) {
-		firstStart = firstStart.Add(ledgerStep)
+// spanSums measures a template over [start, at) for each start, as the
+// instant query over each span would: the hourly sums of the whole hours in
+// it, a tail from its start to its first whole hour, and the head from the
+// last settled hour to at (one head for all spans, and the hours fetched
+// once). ok[i] is false when no part of span i has data.
+func (s *Source) spanSums(ctx context.Context, tmpl string, starts []time.Time, at, now time.Time) (sums []float64, ok []bool, err error) {
+	sums, ok = make([]float64, len(starts)), make([]bool, len(starts))
+	// raw is the template's instant value over d, ending at end.
+	raw := func(d time.Duration, end time.Time) (float64, bool, error) {
+		q, err := slo.RenderQuery(tmpl, d)
+		if err != nil {
+			return 0, false, err
+		}
+		v, has, err := s.instantLimited(ctx, q, end)
+		return v, has && !math.IsNaN(v), err
 	}
-	first := firstStart.Add(ledgerStep)                // and ends here
 	last := at.Add(-ledgerSettle).Truncate(ledgerStep) // end of the last settled hour
-	if last.Before(first) {
-		q, err := slo.RenderQuery(tmpl, at.Sub(start))
-		if err != nil {
-			return 0, false, err
+	firstStarts := make([]time.Time, len(starts))      // where each span's first whole hour starts
+	var earliest time.Time                             // the earliest first whole hour's end
+	for i, start := range starts {
+		firstStarts[i] = start.Truncate(ledgerStep)
+		if firstStarts[i].Before(start) {
+			firstStarts[i] = firstStarts[i].Add(ledgerStep)
 		}
-		return s.instantLimited(ctx, q, at)
-	}
-	hours, err := s.hours(ctx, tmpl, first, last, now)
-	if err != nil {
-		return 0, false, err
-	}
-	var sum float64
-	ok := false
-	add := func(v float64, has bool) {
-		if has && !math.IsNaN(v) {
-			sum += v
-			ok = true
+		if first := firstStarts[i].Add(ledgerStep); !first.After(last) && (earliest.IsZero() || first.Before(earliest)) {
+			earliest = first
 		}
 	}
-	for _, v := range hours {
-		add(v, true)
+	var hours []float64
+	var head float64
+	var hasHead bool
+	if !earliest.IsZero() {
+		if hours, err = s.hours(ctx, tmpl, earliest, last, now); err != nil {
+			return nil, nil, err
+		}
+		if d := at.Sub(last); d >= time.Second {
+			if head, hasHead, err = raw(d, at); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
-
-	// The tail: from the period start to the first whole hour's start.
-	if d := firstStart.Sub(start); d >= time.Second {
-		q, err := slo.RenderQuery(tmpl, d)
-		if err != nil {
-			return 0, false, err
+	for i, start := range starts {
+		first := firstStarts[i].Add(ledgerStep)
+		if last.Before(first) { // no whole settled hour: ask for the span raw
+			if sums[i], ok[i], err = raw(at.Sub(start), at); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
-		v, has, err := s.instantLimited(ctx, q, firstStart)
-		if err != nil {
-			return 0, false, err
+		for _, v := range hours[int(first.Sub(earliest)/ledgerStep):] {
+			if !math.IsNaN(v) {
+				sums[i] += v
+				ok[i] = true
+			}
 		}
-		add(v, has)
+		if d := firstStarts[i].Sub(start); d >= time.Second {
+			tail, has, err := raw(d, firstStarts[i])
+			if err != nil {
+				return nil, nil, err
+			}
+			if has {
+				sums[i] += tail
+				ok[i] = true
+			}
+		}
+		if hasHead {
+			sums[i] += head
+			ok[i] = true
+		}
 	}
-	// The head: from the last settled hour to at.
-	if d := at.Sub(last); d >= time.Second {
-		q, err := slo.RenderQuery(tmpl, d)
-		if err != nil {
-			return 0, false, err
-		}
-		v, has, err := s.instantLimited(ctx, q, at)
-		if err != nil {
-			return 0, false, err
-		}
-		add(v, has)
-	}
-	return sum, ok, nil
+	return sums, ok, nil
 }
 
 // hours returns the hourly sums for the buckets ending at first..last,

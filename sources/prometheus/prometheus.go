@@ -157,6 +157,7 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 	needs := map[*slo.Objective]map[time.Duration]need{}
 	newest := map[*slo.Objective]queryKey{}            // the newest sample of the total's series
 	fromLedger := map[*slo.Objective][]time.Duration{} // the period and windows the ledger measures
+	ledgerOK := s.useLedger(at)
 	for _, o := range objs {
 		ps := o.SLI.Prometheus
 		if ps == nil {
@@ -174,7 +175,6 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		}
 		windows := map[time.Duration]need{}
 		period := o.Window.Elapsed(at)
-		ledgerOK := s.useLedger(at)
 		for _, d := range append([]time.Duration{period}, o.Windows()...) {
 			if d < time.Minute {
 				continue // a calendar period that has just begun: no data yet
@@ -223,20 +223,21 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 				in.Windows[d] = c
 			}
 		}
-		for _, d := range fromLedger[o] {
-			if in.Err != nil {
-				break
+		if ds := fromLedger[o]; in.Err == nil && len(ds) > 0 {
+			var cs []slo.Counts
+			if cs, in.Err = s.ledgerCounts(ctx, o, ds, at); in.Err != nil {
+				in.Err = fmt.Errorf("slo %s: %w", o.ID(), in.Err)
 			}
-			var c slo.Counts
-			if c, in.Err = s.ledgerCounts(ctx, o, at.Add(-d), at); in.Err != nil {
-				in.Err = fmt.Errorf("slo %s window %s: %w", o.ID(), slo.FormatDuration(d), in.Err)
-				break
-			}
-			if d == o.Window.Elapsed(at) {
-				in.Period = c
-			}
-			if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
-				in.Windows[d] = c
+			for i, d := range ds {
+				if in.Err != nil {
+					break
+				}
+				if d == o.Window.Elapsed(at) {
+					in.Period = cs[i]
+				}
+				if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
+					in.Windows[d] = cs[i]
+				}
 			}
 		}
 		out[o] = in
@@ -287,32 +288,41 @@ func (s *Source) useLedger(at time.Time) bool {
 	return !at.Before(s.ledger.newest.Add(-10 * time.Minute))
 }
 
-// ledgerCounts measures an objective over [start, at) from the ledger.
-func (s *Source) ledgerCounts(ctx context.Context, o *slo.Objective, start, at time.Time) (slo.Counts, error) {
+// ledgerCounts measures an objective over the spans ds ending at `at`
+// from the ledger.
+func (s *Source) ledgerCounts(ctx context.Context, o *slo.Objective, ds []time.Duration, at time.Time) ([]slo.Counts, error) {
 	ps := o.SLI.Prometheus
+	starts := make([]time.Time, len(ds))
+	for i, d := range ds {
+		starts[i] = at.Add(-d)
+	}
 	now := s.now()
-	total, hasTotal, err := s.periodSum(ctx, ps.Total, start, at, now)
+	total, hasTotal, err := s.spanSums(ctx, ps.Total, starts, at, now)
 	if err != nil {
-		return slo.Counts{}, err
+		return nil, err
 	}
 	num := ps.Good
 	if num == "" {
 		num = ps.Bad
 	}
-	g, hasG, err := s.periodSum(ctx, num, start, at, now)
+	g, hasG, err := s.spanSums(ctx, num, starts, at, now)
 	if err != nil {
-		return slo.Counts{}, err
+		return nil, err
 	}
-	if !hasTotal {
-		return slo.Counts{}, nil // no data
+	out := make([]slo.Counts, len(ds))
+	for i := range ds {
+		if !hasTotal[i] {
+			continue // no data
+		}
+		if !hasG[i] {
+			g[i] = 0
+		}
+		if ps.Good == "" {
+			g[i] = total[i] - g[i]
+		}
+		out[i] = slo.Counts{Good: g[i], Total: total[i]}
 	}
-	if !hasG {
-		g = 0
-	}
-	if ps.Good == "" {
-		g = total - g
-	}
-	return slo.Counts{Good: g, Total: total}, nil
+	return out, nil
 }
 
 func slicesIndex(ds []time.Duration, d time.Duration) (int, bool) {
