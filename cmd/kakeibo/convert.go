@@ -73,14 +73,7 @@ func runImport(_ context.Context, env *cmdEnv, args []string) int {
 		}
 		data, notes, err = convert.Native(set.Services)
 	}
-	for _, n := range notes {
-		fmt.Fprintf(env.stderr, "kakeibo import: %s\n", n)
-	}
-	if err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo import: %v\n", err)
-		return exitFail
-	}
-	return writeOutput(env, "import", out, data)
+	return finishOutput(env, "import", out, data, notes, err)
 }
 
 func runExport(_ context.Context, env *cmdEnv, args []string) int {
@@ -110,14 +103,24 @@ func runExport(_ context.Context, env *cmdEnv, args []string) int {
 		return code
 	}
 	data, notes, err := convert.ToOpenSLO(set.Services)
-	for _, n := range notes {
-		fmt.Fprintf(env.stderr, "kakeibo export: %s\n", n)
-	}
+	return finishOutput(env, "export", out, data, notes, err)
+}
+
+// finishOutput ends a command that converts or generates: its notes on
+// stderr, then its error (exit 1) or its output.
+func finishOutput(env *cmdEnv, cmd, path string, data []byte, notes []string, err error) int {
+	sayNotes(env, cmd, notes)
 	if err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo export: %v\n", err)
+		fmt.Fprintf(env.stderr, "kakeibo %s: %v\n", cmd, err)
 		return exitFail
 	}
-	return writeOutput(env, "export", out, data)
+	return writeOutput(env, cmd, path, data)
+}
+
+func sayNotes(env *cmdEnv, cmd string, notes []string) {
+	for _, n := range notes {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %s\n", cmd, n)
+	}
 }
 
 // writeOutput writes a command's output to stdout, or to a file.

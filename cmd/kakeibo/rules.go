@@ -62,9 +62,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 		periods, notes, err = convert.ToSloth(set.Services, rules.Header)
 		if err == nil && len(periods) > 1 && out != "" {
 			// Sloth takes the period per run: one file per period.
-			for _, n := range notes {
-				fmt.Fprintf(env.stderr, "kakeibo rules: %s\n", n)
-			}
+			sayNotes(env, "rules", notes)
 			ext := filepath.Ext(out)
 			for _, p := range periods {
 				name := strings.TrimSuffix(out, ext) + "-" + slo.FormatDuration(p.Period) + ext
@@ -88,12 +86,5 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "kakeibo rules: --format %q: want prometheus or sloth\n", format)
 		return exitUsage
 	}
-	for _, n := range notes {
-		fmt.Fprintf(env.stderr, "kakeibo rules: %s\n", n)
-	}
-	if err != nil {
-		fmt.Fprintf(env.stderr, "kakeibo rules: %v\n", err)
-		return exitFail
-	}
-	return writeOutput(env, "rules", out, data)
+	return finishOutput(env, "rules", out, data, notes, err)
 }
