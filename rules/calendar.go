@@ -40,10 +40,9 @@ func newCalendarIndex(w slo.Window, now time.Time) (c *calendarIndex, why string
 	from := time.Date(now.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 	until := from.AddDate(zoneYears, 0, 0)
 	z := offsetsOf(loc, from, until)
+	c = &calendarIndex{}
 	if len(z.steps) > 0 {
-		c = &calendarIndex{until: until}
-	} else {
-		c = &calendarIndex{}
+		c.until = until
 	}
 	switch w.Calendar {
 	case slo.Week:

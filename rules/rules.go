@@ -410,19 +410,24 @@ func annotations(o *slo.Objective, summary, description string) map[string]strin
 // zeros made from the total just recorded (fillSel: its windows), as
 // vector(0) has no group labels.
 func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel, fillSel string) (good, total string, err error) {
-	eventsQuery := ps.Good
+	totalQuery, eventsQuery := ps.Total, ps.Good
 	if eventsQuery == "" {
 		eventsQuery = ps.Bad
 	}
-	sum := func(q string) (string, error) {
-		if len(ps.By) > 0 {
-			return slo.GroupQuery(q, ps.By)
+	sum := sumOnce
+	if len(ps.By) > 0 {
+		// The templates summed by the groups once; each window renders them.
+		if totalQuery, err = slo.GroupQuery(totalQuery, ps.By); err != nil {
+			return "", "", err
 		}
-		return sumOnce(q), nil
+		if eventsQuery, err = slo.GroupQuery(eventsQuery, ps.By); err != nil {
+			return "", "", err
+		}
+		sum = func(q string) string { return q }
 	}
 	var goods, totals []string
 	for _, d := range ws {
-		t, err := slo.RenderQuery(ps.Total, d)
+		t, err := slo.RenderQuery(totalQuery, d)
 		if err != nil {
 			return "", "", err
 		}
@@ -430,12 +435,7 @@ func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel, fillSel str
 		if err != nil {
 			return "", "", err
 		}
-		if t, err = sum(t); err != nil {
-			return "", "", err
-		}
-		if q, err = sum(q); err != nil {
-			return "", "", err
-		}
+		t, q = sum(t), sum(q)
 		if len(ps.By) == 0 {
 			q += " or vector(0)"
 		}

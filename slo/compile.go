@@ -559,26 +559,24 @@ func (c *compiler) grouping(ctx string, o *Objective, p *specPrometheus) {
 		c.errorAt(at, "%s: grouped SLOs are evaluated by kakeibo rules, which do not budget timeslices; use occurrences, or one SLO per group", key)
 		return
 	}
-	ok := true
 	for i, l := range p.By {
-		ok = false
+		var problem string
 		switch {
 		case !labelNameRE.MatchString(l) || strings.HasPrefix(l, "__"):
-			c.errorAt(at, "%s: %q is not a label name to group by", key, l)
+			problem = fmt.Sprintf("%q is not a label name to group by", l)
 		case slices.Contains(reserved, l):
-			c.errorAt(at, "%s: %q is set by kakeibo; reserved names are %s", key, l, strings.Join(reserved, ", "))
+			problem = fmt.Sprintf("%q is set by kakeibo; reserved names are %s", l, strings.Join(reserved, ", "))
 		case slices.Contains(p.By[:i], l):
-			c.errorAt(at, "%s: %q is listed twice", key, l)
+			problem = fmt.Sprintf("%q is listed twice", l)
 		case o.Labels[l] != "":
-			c.errorAt(at, "%s: %q is also a label of the SLO (labels: %s=%s): its alerts would carry it twice", key, l, l, o.Labels[l])
-		default:
-			ok = true
+			problem = fmt.Sprintf("%q is also a label of the SLO (labels: %s=%s): its alerts would carry it twice", l, l, o.Labels[l])
 		}
-		if !ok {
-			break
+		if problem != "" {
+			c.errorAt(at, "%s: %s", key, problem)
+			return
 		}
 	}
-	if !ok || c.failed(&p.By) || o.SLI.Prometheus == nil {
+	if c.failed(&p.By) || o.SLI.Prometheus == nil {
 		return
 	}
 	ps := o.SLI.Prometheus
