@@ -273,8 +273,10 @@ func (s *Server) Reload() {
 	}
 }
 
-// Run serves until ctx ends. Every part is an oklog/run actor; the HTTP
-// server drains for up to 4 seconds on shutdown.
+// Run serves until ctx ends. Every part is an oklog/run actor that runs
+// until ctx ends; one that returns before then is a fault (see addLoop), so
+// serve exits non-zero instead of stopping "successfully" with nothing
+// running. The HTTP server drains for up to 4 seconds on shutdown.
 func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -290,54 +292,80 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		g.Add(func() error {
 			s.log.Info("listening", "addr", s.cfg.Listen)
-			if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
+			err := srv.ListenAndServe()
+			if errors.Is(err, http.ErrServerClosed) && ctx.Err() != nil {
+				return nil
 			}
-			return nil
+			s.log.Error("http server ended unexpectedly", "err", err)
+			return fmt.Errorf("http: %w", err)
 		}, func(error) {
 			sctx, c := context.WithTimeout(context.Background(), 4*time.Second)
 			defer c()
 			_ = srv.Shutdown(sctx)
 		})
 	}
-	{
-		actx, c := context.WithCancel(ctx)
-		g.Add(func() error {
-			if err := s.waitForLock(actx); err != nil || actx.Err() != nil {
-				return err
-			}
-			return s.runActive(actx)
-		}, func(error) { c() })
-	}
+	s.addLoop(&g, ctx, "active", func(ctx context.Context) error {
+		if err := s.waitForLock(ctx); err != nil || ctx.Err() != nil {
+			return err
+		}
+		return s.runActive(ctx)
+	})
 	return g.Run()
 }
 
 // runActive runs what only the active process does: ingest, evaluate,
-// deliver notifications, watch the specs.
+// deliver notifications, watch the specs. Each loop runs until ctx ends,
+// also when it has nothing to do (no ALB logs, no notifiers).
 func (s *Server) runActive(ctx context.Context) error {
 	var g run.Group
-	{
-		ictx, c := context.WithCancel(ctx)
-		g.Add(func() error { s.ingestLoop(ictx); return nil }, func(error) { c() })
-	}
-	{
-		ectx, c := context.WithCancel(ctx)
-		g.Add(func() error { s.evalLoop(ectx); return nil }, func(error) { c() })
-	}
-	{
-		dctx, c := context.WithCancel(ctx)
-		g.Add(func() error { return s.disp.Run(dctx, s.engine.Changed(), 30*time.Second) }, func(error) { c() })
-	}
-	{
-		wctx, c := context.WithCancel(ctx)
-		g.Add(func() error { s.watchSpecs(wctx); return nil }, func(error) { c() })
-	}
+	s.addLoop(&g, ctx, "ingest", func(ctx context.Context) error { s.ingestLoop(ctx); return nil })
+	s.addLoop(&g, ctx, "evaluation", func(ctx context.Context) error { s.evalLoop(ctx); return nil })
+	s.addLoop(&g, ctx, "notifications", func(ctx context.Context) error {
+		return s.disp.Run(ctx, s.engine.Changed(), 30*time.Second)
+	})
+	s.addLoop(&g, ctx, "spec watch", func(ctx context.Context) error { s.watchSpecs(ctx); return nil })
 	return g.Run()
 }
 
+// addLoop adds a loop that must run until ctx ends to g. In an oklog/run
+// group the first actor to return stops all the others, so a loop that
+// returns early, with or without an error, would quietly end the service:
+// it is logged at ERROR with its name and ends the group with an error.
+func (s *Server) addLoop(g *run.Group, parent context.Context, name string, loop func(context.Context) error) {
+	ctx, cancel := context.WithCancel(parent)
+	g.Add(func() error {
+		err := loop(ctx)
+		if ctx.Err() != nil {
+			return err // asked to stop; err is nil unless stopping failed
+		}
+		var inner *loopError
+		if errors.As(err, &inner) {
+			return err // a loop inside this one ended; it said so
+		}
+		if err == nil {
+			err = errors.New("returned before shutdown")
+		}
+		s.log.Error("loop ended unexpectedly; stopping the service", "loop", name, "err", err)
+		return &loopError{name: name, err: err}
+	}, func(error) { cancel() })
+}
+
+// loopError is a loop of the service that ended before shutdown.
+type loopError struct {
+	name string
+	err  error
+}
+
+func (e *loopError) Error() string { return e.name + " loop ended: " + e.err.Error() }
+func (e *loopError) Unwrap() error { return e.err }
+
+// ingestLoop reads new ALB logs every IngestInterval until ctx ends.
+// Without a log source there is nothing to read: the data is caught up by
+// definition, and the loop waits for the end like every other.
 func (s *Server) ingestLoop(ctx context.Context) {
 	if s.source == nil {
 		s.caughtUp.Store(true)
+		<-ctx.Done()
 		return
 	}
 	first := true
