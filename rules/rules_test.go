@@ -2,9 +2,11 @@ package rules_test
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,14 +82,19 @@ func TestPromtoolCheckRules(t *testing.T) {
 // default and 1e-6 with --exact. (An average of 5-minute ratios, as Sloth
 // records the period, is off by 50 budgets there.)
 func TestPromtoolTestRules(t *testing.T) {
+	t.Parallel()
 	promtool := promtest.Need(t, "promtool")
 	for name, opts := range map[string]rules.Options{"default": {}, "exact": {Exact: true}} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // promtool evaluates on about one core
 			dir := t.TempDir()
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "shop.rules.yaml"), generate(t, "testdata/promtool/shop.yaml", opts), 0o644))
 			for _, f := range []string{"outage.test.yaml", "slowburn.test.yaml", "trafficshift." + name + ".test.yaml"} {
 				b, err := os.ReadFile(filepath.Join("testdata/promtool", f))
 				require.NoError(t, err)
+				if strings.HasPrefix(f, "trafficshift.") {
+					b = scaleTrafficShift(t, b)
+				}
 				require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
 				cmd := exec.Command(promtool, "test", "rules", f)
 				cmd.Dir = dir
@@ -97,6 +104,34 @@ func TestPromtoolTestRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scaleTrafficShift makes the traffic-shift scenario (a day clean at high
+// traffic, a day at 1% of it with 10% errors) N days of each when
+// KAKEIBO_PROMTOOL_DAYS=N: the same error ratio and budget, over the
+// longer run the scenario was first written for (3 days, about 2 minutes
+// of promtool each).
+func scaleTrafficShift(t *testing.T, b []byte) []byte {
+	v := os.Getenv("KAKEIBO_PROMTOOL_DAYS")
+	if v == "" {
+		return b
+	}
+	days, err := strconv.Atoi(v)
+	require.NoError(t, err, "KAKEIBO_PROMTOOL_DAYS")
+	m := days * 1440 // minutes of each phase
+	s := string(b)
+	for from, to := range map[string]string{
+		"'0+10000x1439 14400000+90x1440'": fmt.Sprintf("'0+10000x%d %d+90x%d'", m-1, m*10000, m),
+		"'0x1440 10+10x1439'":             fmt.Sprintf("'0x%d 10+10x%d'", m, m-1),
+		"eval_time: 2d\n":                 fmt.Sprintf("eval_time: %dd\n", 2*days),
+	} {
+		require.Contains(t, s, from, "the scenario changed; update scaleTrafficShift")
+		s = strings.ReplaceAll(s, from, to)
+	}
+	if days >= 3 { // the default rules' lag is a third as much of the budget
+		s = strings.ReplaceAll(s, "< bool 0.0025\n", "< bool 0.001\n")
+	}
+	return []byte(s)
 }
 
 func TestGenerateSkips(t *testing.T) {
@@ -118,6 +153,7 @@ func TestGenerateSkips(t *testing.T) {
 // the budget series count only the current week's events, from Monday
 // 00:00 JST (Sunday 15:00 UTC), and an exhausted budget resets there.
 func TestPromtoolCalendarWeek(t *testing.T) {
+	t.Parallel()
 	promtool := promtest.Need(t, "promtool")
 	dir := t.TempDir()
 	rulesFile := generate(t, "testdata/promtool/calendar.yaml", rules.Options{Interval: 5 * time.Minute})
@@ -141,6 +177,7 @@ func TestPromtoolScenarios(t *testing.T) {
 	promtool := promtest.Need(t, "promtool")
 	for _, name := range []string{"grouped", "sparse"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			require.NoError(t, os.WriteFile(filepath.Join(dir, name+".rules.yaml"), generate(t, "testdata/promtool/"+name+".yaml"), 0o644))
 			b, err := os.ReadFile("testdata/promtool/" + name + ".test.yaml")

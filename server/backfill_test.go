@@ -58,7 +58,6 @@ func TestNoNotificationBeforeBackfillEnds(t *testing.T) {
 
 	var (
 		saw503, sawReady bool
-		caughtUpAt       time.Time
 		evalsBefore      int
 	)
 	deadline := time.Now().Add(60 * time.Second)
@@ -82,7 +81,7 @@ func TestNoNotificationBeforeBackfillEnds(t *testing.T) {
 					}
 				}
 			case http.StatusOK:
-				sawReady, caughtUpAt = true, time.Now()
+				sawReady = true
 			}
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -90,9 +89,15 @@ func TestNoNotificationBeforeBackfillEnds(t *testing.T) {
 	require.True(t, saw503, "not ready while backfilling, and saying so")
 	require.True(t, sawReady)
 	require.Positive(t, evalsBefore, "evaluations ran during the backfill (and sent nothing)")
-	time.Sleep(500 * time.Millisecond)
+	// The outage's page is due once the service alerts: wait for it, then
+	// compare each message's time (taken by the Slack fake when the post
+	// arrived) with the moment the service recorded the backfill's end.
+	// Both are readings of this process' monotonic clock; no slack.
+	require.Eventually(t, func() bool { return len(f.Messages()) > 0 }, 30*time.Second, 10*time.Millisecond, "nothing posted after the backfill")
+	caughtUpAt := s.caughtUpAt.Load()
+	require.NotNil(t, caughtUpAt, "the service recorded when it caught up")
 	for _, m := range f.Messages() {
-		require.False(t, m.Posted.Before(caughtUpAt.Add(-50*time.Millisecond)), "posted before the backfill ended")
+		require.False(t, m.Posted.Before(*caughtUpAt), "posted at %v, before the backfill ended at %v", m.Posted, *caughtUpAt)
 		require.NotContains(t, m.Text, "Resolved", "nothing fired during the backfill, so nothing resolves")
 	}
 	cancel()

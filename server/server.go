@@ -90,6 +90,7 @@ type Server struct {
 	// everything up to the watermark: before it, evaluations are shown but
 	// neither alert nor make the service ready.
 	caughtUp      atomic.Bool
+	caughtUpAt    atomic.Pointer[time.Time] // when caughtUp was set (time.Now, monotonic)
 	backfill      atomic.Pointer[alb.Progress]
 	failures      *alb.Failures
 	backfillStart atomic.Pointer[time.Time]
@@ -364,7 +365,7 @@ func (e *loopError) Unwrap() error { return e.err }
 // definition, and the loop waits for the end like every other.
 func (s *Server) ingestLoop(ctx context.Context) {
 	if s.source == nil {
-		s.caughtUp.Store(true)
+		s.markCaughtUp()
 		<-ctx.Done()
 		return
 	}
@@ -394,7 +395,7 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	objs := set.Objectives()
 	cls := alb.NewClassifier(objs)
 	if len(cls.IDs) == 0 {
-		s.caughtUp.Store(true)
+		s.markCaughtUp()
 		return true
 	}
 	now := s.cfg.Now()
@@ -449,10 +450,22 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 		s.log.Error("prune", "err", err)
 	}
 	if first && !s.caughtUp.Load() {
-		s.caughtUp.Store(true)
+		s.markCaughtUp()
 		s.log.Info("backfill done: evaluations now alert, and the service is ready")
 	}
 	return true
+}
+
+// markCaughtUp records that the backfill is done, and when: the record is
+// taken before the flag is set, so everything that only happens once the
+// flag is set (alerts, notifications) happens after the recorded time.
+func (s *Server) markCaughtUp() {
+	if s.caughtUp.Load() {
+		return
+	}
+	now := time.Now()
+	s.caughtUpAt.CompareAndSwap(nil, &now)
+	s.caughtUp.Store(true)
 }
 
 // eta guesses how long the rest of a backfill takes from its pace so far.

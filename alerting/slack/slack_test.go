@@ -297,7 +297,7 @@ func TestServerErrorsForMinutes(t *testing.T) {
 // for a thread reply) instead of posting it again.
 func TestSlowReplyIsCheckedNotResent(t *testing.T) {
 	f := newFake(t)
-	h := newHarness(t, f, &http.Client{Timeout: 300 * time.Millisecond})
+	h := newHarness(t, f, &http.Client{Timeout: 2 * time.Second}) // far below the 20 s reply, far above any other answer on a busy machine
 	first := firing("i1", "#a")
 	h.enqueue(t, first)
 	f.SlowPosts(20 * time.Second)

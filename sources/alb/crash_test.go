@@ -44,7 +44,7 @@ func TestCrashResume(t *testing.T) {
 		t.Skip("slow")
 	}
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	cfg := genConfig(start, 3*time.Hour)
+	cfg := genConfig(start, time.Hour) // an hour at 400 req/min per load balancer: kills land in every phase
 	for i := range cfg.LoadBalancers {
 		cfg.LoadBalancers[i].PerMinute = 400
 	}

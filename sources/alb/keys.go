@@ -2,7 +2,6 @@ package alb
 
 import (
 	"path"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -35,7 +34,7 @@ func IsAccessLog(key string) bool {
 		strings.Contains(base, "_net."),
 		strings.Contains(key, "ELBAccessLogTestFile"):
 		return false
-	case otherServiceRE.MatchString(key), otherServiceFileRE.MatchString(base) && !strings.Contains(base, "_elasticloadbalancing_"):
+	case otherServiceKey(key), otherServiceFile(base) && !strings.Contains(base, "_elasticloadbalancing_"):
 		// Another AWS service's logs under the same prefix (VPC flow logs,
 		// CloudTrail, ...): never read, never counted as malformed.
 		return false
@@ -43,13 +42,61 @@ func IsAccessLog(key string) bool {
 	return strings.HasSuffix(base, ".log.gz") || strings.HasSuffix(base, ".log") || strings.HasSuffix(base, ".gz")
 }
 
-var (
-	// otherServiceRE matches AWSLogs/ACCOUNT/SERVICE/ folders of services
-	// other than Elastic Load Balancing.
-	otherServiceRE = regexp.MustCompile(`(^|/)AWSLogs/\d{12}/(?:[^/]+/)?(vpcflowlogs|CloudTrail|CloudTrail-Digest|Config|GuardDuty|network-firewall|route53resolver|waf|s3)/`)
-	// otherServiceFileRE matches AWS-named log files (ACCOUNT_SERVICE_...).
-	otherServiceFileRE = regexp.MustCompile(`^\d{12}_[A-Za-z0-9-]+_`)
-)
+// otherServices are the AWSLogs/ACCOUNT/SERVICE/ folders of AWS services
+// other than Elastic Load Balancing that may share a log bucket.
+var otherServices = map[string]bool{
+	"vpcflowlogs": true, "CloudTrail": true, "CloudTrail-Digest": true, "Config": true, "GuardDuty": true,
+	"network-firewall": true, "route53resolver": true, "waf": true, "s3": true,
+}
+
+// otherServiceKey says whether key lies in another service's folder,
+// AWSLogs/ACCOUNT/SERVICE/... or AWSLogs/ACCOUNT/ORG-OR-REGION/SERVICE/....
+// Keys are checked a segment at a time (every listing asks for every key,
+// so no regular expression).
+func otherServiceKey(key string) bool {
+	parts := strings.Split(key, "/")
+	for i := 0; i+3 < len(parts); i++ {
+		if parts[i] != "AWSLogs" || !isAccountID(parts[i+1]) {
+			continue
+		}
+		if otherServices[parts[i+2]] || (parts[i+2] != "" && i+4 < len(parts) && otherServices[parts[i+3]]) {
+			return true
+		}
+	}
+	return false
+}
+
+// otherServiceFile says whether a file is named as AWS names its services'
+// log files, ACCOUNT_SERVICE_...
+func otherServiceFile(base string) bool {
+	if len(base) < 14 || !isAccountID(base[:12]) || base[12] != '_' {
+		return false
+	}
+	rest := base[13:]
+	end := strings.IndexByte(rest, '_')
+	if end <= 0 {
+		return false
+	}
+	for _, c := range rest[:end] {
+		if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// isAccountID says whether s is an AWS account ID: twelve digits.
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseKey reads what an object key tells; fields it cannot find stay zero.
 func ParseKey(key string) KeyInfo {

@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"regexp"
 	"testing"
 	"time"
 
@@ -52,5 +53,34 @@ func TestIsAccessLogSkipsOtherServices(t *testing.T) {
 		"logs/readme.txt":          false,
 	} {
 		require.Equal(t, want, IsAccessLog(key), key)
+	}
+}
+
+// TestOtherServiceMatchersAgreeWithPatterns: the segment-wise matchers
+// (listing asks them for every key) accept exactly what the patterns they
+// replaced accept, on keys built from every tricky part.
+func TestOtherServiceMatchersAgreeWithPatterns(t *testing.T) {
+	keyRE := regexp.MustCompile(`(^|/)AWSLogs/\d{12}/(?:[^/]+/)?(vpcflowlogs|CloudTrail|CloudTrail-Digest|Config|GuardDuty|network-firewall|route53resolver|waf|s3)/`)
+	fileRE := regexp.MustCompile(`^\d{12}_[A-Za-z0-9-]+_`)
+	segs := []string{"AWSLogs", "123456789012", "12345678901", "1234567890123", "o-abc123", "vpcflowlogs", "CloudTrail", "elasticloadbalancing", "s3", "x", ""}
+	var keys []string
+	var build func(prefix string, depth int)
+	build = func(prefix string, depth int) {
+		keys = append(keys, prefix)
+		if depth == 0 {
+			return
+		}
+		for _, s := range segs {
+			build(prefix+s+"/", depth-1)
+			build(prefix+s, depth-1)
+		}
+	}
+	build("", 4)
+	for _, k := range keys {
+		require.Equal(t, keyRE.MatchString(k), otherServiceKey(k), "%q", k)
+	}
+	for _, b := range []string{"123456789012_CloudTrail_x.json.gz", "123456789012_elasticloadbalancing_a_b.log.gz", "123456789012__x", "123456789012_a", "12345678901_a_b",
+		"123456789012_a-B9_", "123456789012_a.b_c", "x123456789012_a_b", "123456789012_vpcflowlogs_ap-northeast-1_fl-1_20261001T0000Z_hash.log.gz"} {
+		require.Equal(t, fileRE.MatchString(b), otherServiceFile(b), "%q", b)
 	}
 }

@@ -53,16 +53,49 @@ type DirSource struct {
 
 func (d *DirSource) String() string { return d.Root }
 
-// Newest returns the end of the newest log interval in the directory.
+// Newest returns the end of the newest log interval in the directory. It
+// walks folders newest name first, so once a newer log is known, day
+// folders (yyyy/mm/dd) too old to hold a newer one are not read: with
+// months of logs kept, it reads about the last two days.
 func (d *DirSource) Newest(ctx context.Context) (time.Time, error) {
 	var newest time.Time
-	err := d.List(ctx, time.Time{}, time.Time{}, func(o Object) error {
-		if o.Info.End.After(newest) {
-			newest = o.Info.End
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for i := len(entries) - 1; i >= 0; i-- {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e := entries[i]
+			p := filepath.Join(dir, e.Name())
+			if e.IsDir() {
+				if strings.HasPrefix(e.Name(), ".") {
+					continue
+				}
+				if day, ok := dayFolder(p); ok && !newest.IsZero() && day.Add(48*time.Hour).Before(newest) {
+					continue
+				}
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			}
+			rel, err := filepath.Rel(d.Root, p)
+			if err != nil {
+				return err
+			}
+			if key := filepath.ToSlash(rel); IsAccessLog(key) {
+				if end := ParseKey(key).End; end.After(newest) {
+					newest = end
+				}
+			}
 		}
 		return nil
-	})
-	return newest, err
+	}
+	return newest, walk(d.Root)
 }
 
 func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object) error) error {
@@ -75,6 +108,11 @@ func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object
 		}
 		if e.IsDir() {
 			if p != d.Root && strings.HasPrefix(e.Name(), ".") {
+				return filepath.SkipDir
+			}
+			// A day folder (yyyy/mm/dd) out of range is not walked: with
+			// months of logs kept, a cycle reads the few days it needs.
+			if day, ok := dayFolder(p); ok && !dayInRange(day, from, to) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -97,6 +135,19 @@ func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object
 		}
 		return fn(Object{Key: key, Size: fi.Size(), Info: info})
 	})
+}
+
+// dayFolder reads the delivery day of a folder whose last three names are
+// yyyy/mm/dd.
+func dayFolder(p string) (time.Time, bool) {
+	dd := filepath.Base(p)
+	mm := filepath.Base(filepath.Dir(p))
+	yyyy := filepath.Base(filepath.Dir(filepath.Dir(p)))
+	if len(dd) != 2 || len(mm) != 2 || len(yyyy) != 4 {
+		return time.Time{}, false
+	}
+	day, err := time.Parse("2006/01/02", yyyy+"/"+mm+"/"+dd)
+	return day, err == nil
 }
 
 func (d *DirSource) Open(_ context.Context, key string) (io.ReadCloser, error) {
