@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -169,7 +170,10 @@ func (s *Source) rangeHourly(ctx context.Context, tmpl string, first, last time.
 
 // instantLimited is instant under the concurrency bound.
 func (s *Source) instantLimited(ctx context.Context, q string, at time.Time) (float64, bool, error) {
-	s.sem <- struct{}{}
-	defer func() { <-s.sem }()
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("query %q: %w", q, err)
+	}
+	defer release()
 	return s.instant(ctx, q, at)
 }

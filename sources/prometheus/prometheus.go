@@ -32,8 +32,13 @@ type Config struct {
 	HTTP config.HTTPClientConfig
 	// Timeout bounds each query (default 30s).
 	Timeout time.Duration
-	// Concurrency bounds the queries in flight (default 8).
+	// Concurrency bounds the queries in flight (default 8). One SLO holds
+	// at most a quarter of them (at least one), so SLOs whose queries hang
+	// leave the others slots to run in.
 	Concurrency int
+	// MaxResponseBytes caps each answer (default DefaultMaxResponseBytes):
+	// a larger one fails its SLO with a clear error before it is decoded.
+	MaxResponseBytes int64
 	// Ledger keeps hourly sums of each query for the period (see ledger.go),
 	// for a service that evaluates the same SLOs every minute. One-shot
 	// commands leave it off: they ask for the period once anyway.
@@ -45,6 +50,8 @@ type fileConfig struct {
 	HTTP        config.HTTPClientConfig `yaml:",inline"`
 	Timeout     model.Duration          `yaml:"timeout"`
 	Concurrency int                     `yaml:"concurrency"`
+	// MaxResponseSize is a size such as 16MiB.
+	MaxResponseSize string `yaml:"max_response_size"`
 }
 
 // LoadConfigFile reads HTTP client settings from a YAML file: the fields of
@@ -74,6 +81,13 @@ func LoadConfigFile(path string, cfg *Config) error {
 	if fc.Concurrency > 0 {
 		cfg.Concurrency = fc.Concurrency
 	}
+	if fc.MaxResponseSize != "" {
+		n, err := ParseBytes(fc.MaxResponseSize)
+		if err != nil {
+			return fmt.Errorf("prometheus config %s: max_response_size: %w", path, err)
+		}
+		cfg.MaxResponseBytes = n
+	}
 	return nil
 }
 
@@ -86,6 +100,8 @@ type Source struct {
 	// onQuery, when set (tests), sees every query and the time range it reads.
 	onQuery func(q string, reads time.Duration)
 	now     func() time.Time // the wall clock, for the ledger's re-anchoring
+	// perSLO is how many of the slots one SLO's queries may hold at once.
+	perSLO int
 }
 
 // New returns a Source for a Prometheus-compatible query endpoint.
@@ -99,15 +115,19 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	rt, err := config.NewRoundTripperFromConfig(cfg.HTTP, "kakeibo")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus http config: %w", err)
 	}
-	client, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: rt})
+	client, err := api.NewClient(api.Config{Address: cfg.URL, RoundTripper: limitBody{next: rt, max: cfg.MaxResponseBytes}})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus %s: %w", cfg.URL, err)
 	}
-	src := &Source{api: v1.NewAPI(client), timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency), now: time.Now}
+	src := &Source{api: v1.NewAPI(client), timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency), now: time.Now,
+		perSLO: max(1, cfg.Concurrency/4)}
 	if cfg.Ledger {
 		src.ledger = &ledger{series: map[string]*hourly{}}
 	}
@@ -124,33 +144,53 @@ type queryResult struct {
 	value float64
 	ok    bool // false: no series or NaN, i.e. no data
 	err   error
+	// owners are the SLOs that need the query.
+	owners []*slo.Objective
+	// done is closed once the query has been answered or has failed.
+	done chan struct{}
 }
 
 // plan collects the instant queries of one evaluation, so that a query that
 // several SLOs (or windows) share runs once.
 type plan struct {
 	queries map[queryKey]*queryResult
+	// keys are the queries each SLO needs.
+	keys map[*slo.Objective][]queryKey
 }
 
-func (p *plan) add(tmpl string, window time.Duration, at time.Time) (queryKey, error) {
+func (p *plan) add(o *slo.Objective, tmpl string, window time.Duration, at time.Time) (queryKey, error) {
 	q, err := slo.RenderQuery(tmpl, window)
 	if err != nil {
 		return queryKey{}, err
 	}
 	k := queryKey{expr: q, at: at}
-	if p.queries[k] == nil {
-		p.queries[k] = &queryResult{}
-	}
+	p.addKey(o, k)
 	return k, nil
+}
+
+func (p *plan) addKey(o *slo.Objective, k queryKey) {
+	r := p.queries[k]
+	if r == nil {
+		r = &queryResult{done: make(chan struct{})}
+		p.queries[k] = r
+	}
+	if !slices.Contains(r.owners, o) {
+		r.owners = append(r.owners, o)
+		p.keys[o] = append(p.keys[o], k)
+	}
 }
 
 // Inputs measures every Prometheus-backed objective at `at`. Each distinct
 // (query, window) runs once, with bounded concurrency. A failed query makes
 // its objectives' inputs carry the error (status no_data, never an alert);
-// an empty result or NaN is no data, never good.
+// an empty result or NaN is no data, never good. SLOs are isolated from
+// each other: one SLO holds at most perSLO query slots, the first failure
+// of a query only its SLO needs cancels the rest of that SLO's queries, and
+// the SLOs' ledger and range queries run side by side, so a query that
+// hangs or answers too much costs its own SLO, not the others.
 func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time) map[*slo.Objective]slo.Input {
 	out := map[*slo.Objective]slo.Input{}
-	p := &plan{queries: map[queryKey]*queryResult{}}
+	p := &plan{queries: map[queryKey]*queryResult{}, keys: map[*slo.Objective][]queryKey{}}
 	type need struct {
 		good, bad, total queryKey
 	}
@@ -165,9 +205,7 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		}
 		if q, ok := slo.NewestSampleQuery(ps.Total, 0); ok {
 			k := queryKey{expr: q, at: at}
-			if p.queries[k] == nil {
-				p.queries[k] = &queryResult{}
-			}
+			p.addKey(o, k)
 			newest[o] = k
 		}
 		if o.Budgeting.Method == slo.Timeslices {
@@ -188,12 +226,12 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 			var n need
 			var err error
 			if ps.Good != "" {
-				n.good, err = p.add(ps.Good, d, at)
+				n.good, err = p.add(o, ps.Good, d, at)
 			} else {
-				n.bad, err = p.add(ps.Bad, d, at)
+				n.bad, err = p.add(o, ps.Bad, d, at)
 			}
 			if err == nil {
-				n.total, err = p.add(ps.Total, d, at)
+				n.total, err = p.add(o, ps.Total, d, at)
 			}
 			if err != nil {
 				out[o] = slo.Input{Err: err}
@@ -203,73 +241,101 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		}
 		needs[o] = windows
 	}
-	s.run(ctx, p)
+	sloCtx, cancelSLOs := s.run(ctx, p)
+	defer cancelSLOs()
+	defer p.wait() // every query, also those no SLO waits for any more
 
+	// What each SLO asks beside its instant queries (ledger spans, slices,
+	// the newest sample's fallback), every SLO at once.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	finish := func(o *slo.Objective, f func(ctx context.Context) slo.Input) {
+		wg.Go(func() {
+			for _, k := range p.keys[o] {
+				<-p.queries[k].done // its own queries only: others may still hang
+			}
+			octx := ctx
+			if c, ok := sloCtx[o]; ok {
+				octx = c
+			}
+			in := f(octx)
+			mu.Lock()
+			out[o] = in
+			mu.Unlock()
+		})
+	}
 	for o, windows := range needs {
 		if _, failed := out[o]; failed {
 			continue
 		}
-		in := slo.Input{Windows: map[time.Duration]slo.Counts{}}
-		for d, n := range windows {
-			c, err := p.counts(n.good, n.bad, n.total)
-			if err != nil {
-				in.Err = fmt.Errorf("slo %s window %s: %w", o.ID(), slo.FormatDuration(d), err)
-				break
-			}
-			if d == o.Window.Elapsed(at) {
-				in.Period = c
-			}
-			if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
-				in.Windows[d] = c
-			}
-		}
-		if ds := fromLedger[o]; in.Err == nil && len(ds) > 0 {
-			var cs []slo.Counts
-			if cs, in.Err = s.ledgerCounts(ctx, o, ds, at); in.Err != nil {
-				in.Err = fmt.Errorf("slo %s: %w", o.ID(), in.Err)
-			}
-			for i, d := range ds {
-				if in.Err != nil {
+		finish(o, func(ctx context.Context) slo.Input {
+			in := slo.Input{Windows: map[time.Duration]slo.Counts{}}
+			for d, n := range windows {
+				c, err := p.counts(n.good, n.bad, n.total)
+				if err != nil {
+					in.Err = fmt.Errorf("slo %s window %s: %w", o.ID(), slo.FormatDuration(d), err)
 					break
 				}
 				if d == o.Window.Elapsed(at) {
-					in.Period = cs[i]
+					in.Period = c
 				}
 				if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
-					in.Windows[d] = cs[i]
+					in.Windows[d] = c
 				}
 			}
-		}
-		out[o] = in
+			if ds := fromLedger[o]; in.Err == nil && len(ds) > 0 {
+				var cs []slo.Counts
+				if cs, in.Err = s.ledgerCounts(ctx, o, ds, at); in.Err != nil {
+					in.Err = fmt.Errorf("slo %s: %w", o.ID(), in.Err)
+				}
+				for i, d := range ds {
+					if in.Err != nil {
+						break
+					}
+					if d == o.Window.Elapsed(at) {
+						in.Period = cs[i]
+					}
+					if _, isAlertWindow := slicesIndex(o.Windows(), d); isAlertWindow {
+						in.Windows[d] = cs[i]
+					}
+				}
+			}
+			return s.withDataEnd(ctx, o, in, p, newest, at)
+		})
 	}
 	for _, o := range objs {
 		if o.SLI.Prometheus != nil && o.Budgeting.Method == slo.Timeslices {
-			out[o] = s.sliceInput(ctx, o, at)
+			finish(o, func(ctx context.Context) slo.Input {
+				return s.withDataEnd(ctx, o, s.sliceInput(ctx, o, at), p, newest, at)
+			})
 		}
 	}
-	// Where each SLO's data ends: the newest sample of its total's series,
-	// within Prometheus' 5-minute lookback, else within a day, else a day ago
-	// at least (the SLO is then stale; its period may still hold data).
-	for o, k := range newest {
-		in := out[o]
-		if in.Err != nil {
-			continue
-		}
-		r := p.queries[k]
-		switch {
-		case r.err == nil && r.ok:
-			in.DataEnd = time.Unix(int64(r.value), 0).UTC()
-		case r.err == nil:
-			in.DataEnd = at.Add(-24 * time.Hour)
-			if q, ok := slo.NewestSampleQuery(o.SLI.Prometheus.Total, 24*time.Hour); ok {
-				if v, has, err := s.instantLimited(ctx, q, at); err == nil && has {
-					in.DataEnd = time.Unix(int64(v), 0).UTC()
-				}
+	wg.Wait()
+	return out
+}
+
+// withDataEnd sets where an SLO's data ends: the newest sample of its
+// total's series, within Prometheus' 5-minute lookback, else within a day,
+// else a day ago at least (the SLO is then stale; its period may still
+// hold data).
+func (s *Source) withDataEnd(ctx context.Context, o *slo.Objective, in slo.Input, p *plan, newest map[*slo.Objective]queryKey, at time.Time) slo.Input {
+	k, ok := newest[o]
+	if !ok || in.Err != nil {
+		return in
+	}
+	r := p.queries[k]
+	switch {
+	case r.err == nil && r.ok:
+		in.DataEnd = time.Unix(int64(r.value), 0).UTC()
+	case r.err == nil:
+		in.DataEnd = at.Add(-24 * time.Hour)
+		if q, ok := slo.NewestSampleQuery(o.SLI.Prometheus.Total, 24*time.Hour); ok {
+			if v, has, err := s.instantLimited(ctx, q, at); err == nil && has {
+				in.DataEnd = time.Unix(int64(v), 0).UTC()
 			}
 		}
-		out[o] = in
 	}
-	return out
+	return in
 }
 
 // useLedger says whether the periods and long windows (ledgerMin and up) of
@@ -361,16 +427,69 @@ func (p *plan) counts(good, bad, total queryKey) (slo.Counts, error) {
 	return slo.Counts{Good: gv, Total: t.value}, nil
 }
 
-func (s *Source) run(ctx context.Context, p *plan) {
-	var wg sync.WaitGroup
-	for k, r := range p.queries {
-		wg.Go(func() {
-			s.sem <- struct{}{}
-			defer func() { <-s.sem }()
-			r.value, r.ok, r.err = s.instant(ctx, k.expr, k.at)
-		})
+// wait returns once every query of the plan has ended.
+func (p *plan) wait() {
+	for _, r := range p.queries {
+		<-r.done
 	}
-	wg.Wait()
+}
+
+// run starts every query of the plan; each closes its done channel when it
+// ends. It returns each SLO's context, which ends at the first failure of
+// a query only that SLO needs, and a function that releases them.
+func (s *Source) run(ctx context.Context, p *plan) (sloCtx map[*slo.Objective]context.Context, cancel func()) {
+	type sloRun struct {
+		ctx    context.Context
+		cancel context.CancelCauseFunc
+		slots  chan struct{}
+	}
+	runs := map[*slo.Objective]*sloRun{}
+	sloCtx = map[*slo.Objective]context.Context{}
+	for _, r := range p.queries {
+		for _, o := range r.owners {
+			if runs[o] == nil {
+				c, cancel := context.WithCancelCause(ctx)
+				runs[o] = &sloRun{ctx: c, cancel: cancel, slots: make(chan struct{}, s.perSLO)}
+				sloCtx[o] = c
+			}
+		}
+	}
+	for k, r := range p.queries {
+		go func() {
+			defer close(r.done)
+			qctx := ctx
+			var run *sloRun
+			if len(r.owners) == 1 {
+				// Only this SLO needs the query: it waits for one of the
+				// SLO's own slots, and the SLO's first failure ends it.
+				run = runs[r.owners[0]]
+				qctx = run.ctx
+				select {
+				case run.slots <- struct{}{}:
+					defer func() { <-run.slots }()
+				case <-qctx.Done():
+					r.err = fmt.Errorf("query %q: not asked: %w", k.expr, context.Cause(qctx))
+					return
+				}
+			}
+			release, err := s.acquire(qctx)
+			if err != nil {
+				r.err = fmt.Errorf("query %q: %w", k.expr, err)
+				return
+			}
+			defer release()
+			r.value, r.ok, r.err = s.instant(qctx, k.expr, k.at)
+			if r.err != nil && run != nil {
+				// The SLO is no_data anyway: free its slots for the others.
+				run.cancel(fmt.Errorf("another query of the SLO failed: %w", r.err))
+			}
+		}()
+	}
+	return sloCtx, func() {
+		for _, r := range runs {
+			r.cancel(nil)
+		}
+	}
 }
 
 // instant runs one query and sums its result: a vector's samples or a scalar.
@@ -461,8 +580,11 @@ func (s *Source) stepSums(ctx context.Context, q string, first time.Time, step t
 	if n == 0 {
 		return out, nil
 	}
-	s.sem <- struct{}{}
-	defer func() { <-s.sem }()
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("query range %q: %w", q, err)
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if s.onQuery != nil {
