@@ -156,7 +156,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	dom := string(out)
 	require.Contains(t, dom, "6 of 10 SLOs need attention") // violated, and five Prometheus-backed ones without a URL
 	require.Regexp(t, `(?s)id="mart-api/availability".*<span class="badge">violated</span>`, dom)
-	require.Regexp(t, `(?s)id="web-storefront/page-latency".*<span class="badge">kept</span>.*<strong class="sli">98.198%</strong>`, dom)
+	require.Regexp(t, `(?s)id="web-storefront/page-latency".*<span class="badge">kept</span>.*<strong class="sli">98.031%</strong>`, dom)
 	require.Regexp(t, `(?s)id="mart-api/availability".*Firing: budget-exhausted`, dom)
 	require.Regexp(t, `(?s)id="mart-api/uptime".*<strong class="sli">99.955%</strong>.*<span class="budget">10.4% \(2m19.2s\)</span>`, dom)
 	require.Regexp(t, `<td class="hot">8.44×</td>`, dom)

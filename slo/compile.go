@@ -452,6 +452,13 @@ func (c *compiler) alb(ctx string, a *specALB) *ALBSLI {
 		default:
 			c.errorAt(c.at(&a.Latency.Measure, a.Latency), "%s: sli.alb.latency.measure: %q: use target (target_processing_time) or total (request + target + response processing time)", ctx, a.Latency.Measure)
 		}
+		switch a.Latency.ClientClosed {
+		case "", "slow":
+		case "exclude":
+			out.LatencyClientClosedExcluded = true
+		default:
+			c.errorAt(c.at(&a.Latency.ClientClosed, a.Latency), "%s: sli.alb.latency.client_closed: %q: use slow (a 460, a client that gave up waiting, is a slow request; the default) or exclude (leave 460s out)", ctx, a.Latency.ClientClosed)
+		}
 		th := time.Duration(a.Latency.Threshold)
 		switch {
 		case c.failed(&a.Latency.Threshold):

@@ -210,6 +210,11 @@ type ALBSLI struct {
 	// LatencyTotal measures request + target + response processing time
 	// instead of target_processing_time alone.
 	LatencyTotal bool
+	// LatencyClientClosedExcluded leaves 460s (the client closed the
+	// connection before the response) out of latency scope; by default they
+	// are slow: the client waited and gave up, usually on the slowest
+	// requests.
+	LatencyClientClosedExcluded bool
 }
 
 // StatusRange is an inclusive range of HTTP status codes: 5xx is

@@ -100,6 +100,8 @@ type specALB struct {
 type specLatency struct {
 	Threshold model.Duration `yaml:"threshold"`
 	Measure   string         `yaml:"measure"`
+	// ClientClosed is slow (default) or exclude: what a 460 is to latency.
+	ClientClosed string `yaml:"client_closed"`
 }
 
 type specPrometheus struct {

@@ -55,6 +55,7 @@ type matcher struct {
 	bad, exclude        []slo.StatusRange
 	latency             bool
 	total               bool
+	closedExcluded      bool // 460s out of latency scope instead of slow
 	threshold           Timing
 }
 
@@ -126,7 +127,7 @@ func NewClassifier(objs []*slo.Objective) *Classifier {
 			m.bad = []slo.StatusRange{{From: 500, To: 599}}
 		}
 		if a.Latency > 0 {
-			m.latency, m.total = true, a.LatencyTotal
+			m.latency, m.total, m.closedExcluded = true, a.LatencyTotal, a.LatencyClientClosedExcluded
 			m.threshold = Timing(a.Latency.Microseconds())
 		}
 		c.IDs = append(c.IDs, o.ID())
@@ -179,11 +180,13 @@ func (c *Classifier) LoadBalancers() []string {
 //
 // Latency: good when the measured time (target_processing_time, or with
 // measure: total the sum of request, target and response processing time)
-// is at most the threshold. A request the load balancer answered itself,
-// without a target (a redirect, a fixed response, a WAF or authentication
-// denial, a client that left: -1 target time and a status that is not 5xx)
-// says nothing about the service's speed and is out of scope; -1 with a 5xx
-// (the target did not answer) is bad. WebSocket entries (ws, wss) describe
+// is at most the threshold. A 460 (the client closed the connection before
+// the response: it waited and gave up, usually on the slowest requests) is
+// slow, or out of scope with client_closed: exclude. Another request the
+// load balancer answered itself, without a target (a redirect, a fixed
+// response, a WAF or authentication denial: -1 target time and a status
+// that is not 5xx) says nothing about the service's speed and is out of
+// scope; -1 with a 5xx (the target did not answer) is bad. WebSocket entries (ws, wss) describe
 // whole connections and are never counted.
 func (c *Classifier) Classify(e *Entry, out []Verdict) []Verdict {
 	return c.classify(e, out, nil)
@@ -211,7 +214,11 @@ func (c *Classifier) classify(e *Entry, out []Verdict, cache *lbCache) []Verdict
 		if inRanges(m.exclude, status) {
 			continue
 		}
-		if m.latency && e.TargetProcessingTime() == NotMeasured && !(status >= 500 && status <= 599) {
+		clientClosed := status == StatusClientClosed
+		if m.latency && clientClosed && m.closedExcluded {
+			continue
+		}
+		if m.latency && !clientClosed && e.TargetProcessingTime() == NotMeasured && !(status >= 500 && status <= 599) {
 			continue // answered by the load balancer itself
 		}
 		if len(m.hosts)+len(m.hostSuffixes)+len(m.paths)+len(m.excludePaths)+len(m.methods) > 0 && !parsedReq {
@@ -226,7 +233,7 @@ func (c *Classifier) classify(e *Entry, out []Verdict, cache *lbCache) []Verdict
 			if m.total {
 				t = totalTime(e)
 			}
-			good = t >= 0 && t <= m.threshold
+			good = t >= 0 && t <= m.threshold && !clientClosed
 		} else {
 			good = !inRanges(m.bad, status)
 		}

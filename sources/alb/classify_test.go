@@ -40,7 +40,7 @@ slos:
 		11: {"bad", "bad"},   // ALB 504, target -1
 		12: {"bad", "bad"},   // ALB 502, target -1
 		13: {"bad", "bad"},   // ALB 503, no target
-		14: {"good", ""},     // 460: client closed, no target answered: not a server failure, no latency
+		14: {"good", "bad"},  // 460: the client gave up waiting: not a server failure, but slow
 		15: {"bad", "bad"},   // target 500 in 0.153s: over 150ms
 		16: {"bad", "good"},  // target 503 in 0.004s
 		17: {"good", ""},     // WAF 403: answered by the load balancer itself
@@ -222,7 +222,9 @@ func TestClassifyRulesTeamsCanSet(t *testing.T) {
 		{"exclude_status 4xx keeps 5xx", 7, ", exclude_status: [4xx]", "bad"},
 		{"latency default: redirect answered by the ALB", 18, ", latency: {threshold: 100ms}", "out"},
 		{"latency default: fixed response / WAF 403", 17, ", latency: {threshold: 100ms}", "out"},
-		{"latency default: 460, client gone", 14, ", latency: {threshold: 100ms}", "out"},
+		{"latency default: 460, the client gave up waiting: slow", 14, ", latency: {threshold: 100ms}", "bad"},
+		{"latency client_closed exclude: 460 out", 14, ", latency: {threshold: 100ms, client_closed: exclude}", "out"},
+		{"latency client_closed slow, total measure: 460 slow", 14, ", latency: {threshold: 10s, measure: total, client_closed: slow}", "bad"},
 		{"latency default: 502 without target time is bad", 12, ", latency: {threshold: 100ms}", "bad"},
 		{"latency target: 48ms", 2, ", latency: {threshold: 100ms}", "good"},
 		{"latency total: 86+48+37ms", 2, ", latency: {threshold: 100ms, measure: total}", "bad"},

@@ -122,6 +122,10 @@ func (e *Entry) Request() Request { return splitRequest(e.fields[FieldRequest]) 
 // NoStatus stands for a status code logged as "-".
 const NoStatus = 0
 
+// StatusClientClosed is the elb_status_code ALB logs when the client closed
+// the connection before the load balancer could respond (460).
+const StatusClientClosed = 460
+
 // Timing is a processing time in microseconds. ALB logs -1 when it could not
 // measure (not dispatched, connection closed, timeout): that is NotMeasured,
 // never a duration. Absent stands for a field logged as "-".

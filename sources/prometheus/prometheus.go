@@ -501,6 +501,9 @@ func (s *Source) instant(ctx context.Context, q string, at time.Time) (float64, 
 	}
 	v, _, _, err := s.api.Query(ctx, q, at)
 	if err != nil {
+		if cause := context.Cause(ctx); ctx.Err() != nil && cause != ctx.Err() {
+			err = cause // ended by its SLO's first failure: say which
+		}
 		return 0, false, fmt.Errorf("query %q: %w", q, err)
 	}
 	var sum float64

@@ -71,6 +71,12 @@ func judge(a *slo.ALBSLI, r Request) (good, inScope bool) {
 		if r.Type == "ws" || r.Type == "wss" {
 			return false, false
 		}
+		if r.ELBStatus == 460 { // the client gave up waiting
+			if a.LatencyClientClosedExcluded {
+				return false, false
+			}
+			return false, true
+		}
 		if r.TargetTime < 0 && (r.ELBStatus < 500 || r.ELBStatus > 599) {
 			return false, false // answered by the load balancer, not the service
 		}
