@@ -242,10 +242,21 @@ func (s *Server) waitForLock(ctx context.Context) error {
 			return err
 		}
 		s.db = db
+		// The specs as they are now, not as they were when this standby
+		// started: evaluating the old ones, even for a cycle, against the
+		// alert state the active one kept with the new ones would page and
+		// resolve what changed.
+		if set, err := slo.Load(s.cfg.SpecPaths...); err == nil {
+			s.specs.Store(set)
+			s.specSig = specSignature(s.cfg.SpecPaths)
+		} else {
+			s.log.Error("took over with the specs loaded at start: the current ones are invalid", "err", err)
+		}
 		if err := s.openStores(); err != nil {
 			return err
 		}
-		s.log.Info("took over: this process now holds the lock and is active", "data_dir", s.cfg.DataDir)
+		s.log.Info("took over: this process now holds the lock and is active", "data_dir", s.cfg.DataDir,
+			"services", len(s.specs.Load().Services))
 		return nil
 	}
 	return nil
