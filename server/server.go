@@ -177,6 +177,12 @@ func New(cfg Config) (*Server, error) {
 			s.Close()
 			return nil, err
 		}
+		if src, ok := s.source.(*alb.S3Source); ok {
+			cfg.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "kakeibo_alb_objects_outside_layout_total",
+				Help: "Log files listed outside AWS's AWSLogs/ACCOUNT/elasticloadbalancing/REGION/yyyy/mm/dd/ layout, skipped (a copy would count twice).",
+			}, func() float64 { return float64(src.OutsideLayout()) }))
+		}
 	}
 	if cfg.Prometheus != nil {
 		pc := *cfg.Prometheus

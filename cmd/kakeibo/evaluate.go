@@ -45,7 +45,19 @@ type evaluation struct {
 	set     *slo.Set
 	results []slo.Result
 	at      time.Time
+	// read is what the ingest could and could not read.
+	read readOutcome
 }
+
+// readOutcome says how complete the ALB counts of a one-shot run are.
+type readOutcome struct {
+	Failed        []alb.Failure    // objects that could not be read
+	Malformed     map[string]int64 // lines skipped, by reason
+	OutsideLayout int64            // S3 keys outside AWS's layout, skipped
+}
+
+// incomplete says whether some log object in range was not counted.
+func (r readOutcome) incomplete() bool { return len(r.Failed) > 0 }
 
 func (e *evaluation) report() slo.Report {
 	rep := slo.Report{At: e.at, SLOs: []slo.ReportSLO{}}
@@ -99,6 +111,7 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 	for _, o := range grouped {
 		fmt.Fprintf(env.stderr, "kakeibo %s: %s: skipped: grouped by %s, evaluated per group by the rules of kakeibo rules\n", cmd, o.ID(), strings.Join(o.SLI.Prometheus.By, ", "))
 	}
+	var read readOutcome
 	cls := alb.NewClassifier(objs)
 	if len(cls.IDs) > 0 && f.albLogs != "" {
 		src, err := alb.NewSource(ctx, f.albLogs, alb.S3Config{Region: f.s3Region, Endpoint: f.s3Endpoint, PathStyle: f.s3PathStyle})
@@ -106,7 +119,7 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 			return fail(exitUsage, "%v", err)
 		}
 		from, to := ingestRange(objs, at, src, time.Now())
-		if err := f.ingest(ctx, env, src, store, cls, logger, from, to); err != nil {
+		if read, err = f.ingest(ctx, env, src, store, cls, logger, from, to); err != nil {
 			return fail(exitFail, "%v", err)
 		}
 	}
@@ -128,7 +141,7 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 		src.ALB = store
 	}
 	results := server.Evaluate(ctx, src, objs, at, time.Now())
-	return &evaluation{set: set, results: results, at: at}, exitOK
+	return &evaluation{set: set, results: results, at: at, read: read}, exitOK
 }
 
 // ingestRange is the span of log entries an evaluation reads. With --at it
@@ -150,12 +163,13 @@ func ingestRange(objs []*slo.Objective, at time.Time, src alb.Source, now time.T
 	return at.Add(-back), at
 }
 
-func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, store alb.Store, cls *alb.Classifier, logger *slog.Logger, from, to time.Time) error {
+func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, store alb.Store, cls *alb.Classifier, logger *slog.Logger, from, to time.Time) (readOutcome, error) {
+	var read readOutcome
 	progress := &alb.Progress{}
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls, Logger: logger, Progress: progress,
 		Workers: f.readConcurrency, Failures: alb.NewFailures()})
 	if err != nil {
-		return err
+		return read, err
 	}
 	show := f.progress == "always" || (f.progress == "auto" && isTerminal(env.stderr))
 	stop := func() {}
@@ -165,7 +179,15 @@ func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, sto
 	st, err := ing.Ingest(ctx, from, to)
 	stop()
 	if err != nil {
-		return fmt.Errorf("ingest %s: %w", src, err)
+		return read, fmt.Errorf("ingest %s: %w", src, err)
+	}
+	read.Failed = st.FailedObjects
+	if mal, err := store.MalformedLines(); err == nil {
+		read.Malformed = mal // all the stored counts hold, also those of earlier runs on --data-dir
+	}
+	if s3src, ok := src.(*alb.S3Source); ok && s3src.OutsideLayout() > 0 {
+		read.OutsideLayout = s3src.OutsideLayout()
+		fmt.Fprintf(env.stderr, "kakeibo: %d log file(s) outside the AWSLogs/ACCOUNT/elasticloadbalancing/REGION/yyyy/mm/dd/ layout skipped (copies would count twice)\n", read.OutsideLayout)
 	}
 	if st.Malformed > 0 {
 		// Lines that are not ALB entries are skipped, and said: an old
@@ -191,10 +213,10 @@ func (f *evalFlags) ingest(ctx context.Context, env *cmdEnv, src alb.Source, sto
 	if !from.IsZero() {
 		// Keep what the windows read, plus a day.
 		if err := store.Prune(from.Add(-24*time.Hour).Unix()/60, from.Add(-72*time.Hour)); err != nil {
-			return fmt.Errorf("prune: %w", err)
+			return read, fmt.Errorf("prune: %w", err)
 		}
 	}
-	return nil
+	return read, nil
 }
 
 func parseTime(s string) (time.Time, error) {

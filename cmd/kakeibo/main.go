@@ -30,6 +30,9 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // the command ran and found problems (invalid specs, ...)
 	exitUsage = 2 // the command line or the environment is wrong
+	// exitIncomplete: report printed its numbers, but log objects in range
+	// could not be read (see "incomplete" in --format json).
+	exitIncomplete = 3
 )
 
 // command is one subcommand.

@@ -45,7 +45,7 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 	case "json":
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := enc.Encode(jsonReport{Report: rep, readCompleteness: completeness(ev.read)}); err != nil {
 			fmt.Fprintf(env.stderr, "kakeibo report: write the JSON report: %v\n", err)
 			return exitFail
 		}
@@ -54,7 +54,49 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 	default:
 		writeTable(env.stdout, rep)
 	}
+	if ev.read.incomplete() {
+		// The numbers are printed (every object that could be read is
+		// counted), but a pipeline must not take them for complete.
+		fmt.Fprintf(env.stderr, "kakeibo report: incomplete: %d log object(s) in range could not be read (exit status %d)\n", len(ev.read.Failed), exitIncomplete)
+		return exitIncomplete
+	}
 	return exitOK
+}
+
+// jsonReport is the report with how complete its ALB counts are.
+type jsonReport struct {
+	slo.Report
+	readCompleteness
+}
+
+// readCompleteness is set when log objects in range could not be read.
+type readCompleteness struct {
+	Incomplete bool `json:"incomplete,omitempty"`
+	// FailedObjects counts unread objects by reason (timeout, not_gzip, ...).
+	FailedObjects map[string]int `json:"failed_objects,omitempty"`
+	// MalformedLines counts skipped lines by reason.
+	MalformedLines map[string]int64 `json:"malformed_lines,omitempty"`
+	// OutsideLayout counts S3 log files outside AWS's key layout, skipped.
+	OutsideLayout int64 `json:"outside_layout_objects,omitempty"`
+}
+
+func completeness(r readOutcome) readCompleteness {
+	c := readCompleteness{Incomplete: r.incomplete(), OutsideLayout: r.OutsideLayout}
+	for _, f := range r.Failed {
+		if c.FailedObjects == nil {
+			c.FailedObjects = map[string]int{}
+		}
+		c.FailedObjects[f.Reason]++
+	}
+	for reason, n := range r.Malformed {
+		if n > 0 {
+			if c.MalformedLines == nil {
+				c.MalformedLines = map[string]int64{}
+			}
+			c.MalformedLines[reason] = n
+		}
+	}
+	return c
 }
 
 func isTerminal(w io.Writer) bool {

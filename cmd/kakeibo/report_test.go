@@ -182,10 +182,33 @@ func TestReportGoesOnPastBadObjects(t *testing.T) {
 	bad := filepath.Join(day, strings.Replace(filepath.Base(victim), "_10.0.1.11_", "_10.0.1.99_", 1))
 	require.NoError(t, os.WriteFile(bad, b[:len(b)/2], 0o644))
 	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", dir)
-	require.Equal(t, exitOK, code, errOut)
+	require.Equal(t, exitIncomplete, code, "numbers printed, but incomplete: %s", errOut)
 	require.Contains(t, errOut, "1 log object(s) could not be read and are not counted:")
 	require.Contains(t, errOut, filepath.Base(bad)+": truncated:")
 	require.Contains(t, out, "mart-api/availability")
+
+	// The same in JSON, with a .log.gz that is not gzip: incomplete, with
+	// the failed objects and the skipped lines by reason.
+	notGzip := filepath.Join(day, strings.Replace(filepath.Base(victim), "_10.0.1.11_", "_10.0.1.98_", 1))
+	require.NoError(t, os.WriteFile(notGzip, []byte("not a gzip stream\n"), 0o644))
+	code, out, errOut = kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", dir, "--format", "json")
+	require.Equal(t, exitIncomplete, code, errOut)
+	var rep struct {
+		Incomplete     bool             `json:"incomplete"`
+		FailedObjects  map[string]int   `json:"failed_objects"`
+		MalformedLines map[string]int64 `json:"malformed_lines"`
+		SLOs           []slo.ReportSLO  `json:"slos"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, rep.Incomplete)
+	require.Equal(t, map[string]int{"truncated": 1, "not_gzip": 1}, rep.FailedObjects)
+	require.Equal(t, map[string]int64{"unterminated_quote": 1}, rep.MalformedLines)
+	require.NotEmpty(t, rep.SLOs)
+
+	// Complete: no such keys, exit 0.
+	code, out, _ = kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--format", "json")
+	require.Equal(t, exitOK, code)
+	require.NotContains(t, out, `"incomplete"`)
 }
 
 // TestReportPlainDirectory: logs exported without AWS's names (.log,
@@ -204,6 +227,9 @@ func TestReportPlainDirectory(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(day, e.Name()))
 		require.NoError(t, err)
 		name := []string{"export-%d.log.gz", "export-%d.gz"}[n%2]
+		if !strings.HasSuffix(e.Name(), ".gz") {
+			name = "export-%d.log" // plain text keeps a plain name: a .gz name promises gzip
+		}
 		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf(name, n)), b, 0o644))
 		n++
 	}

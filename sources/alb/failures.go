@@ -22,17 +22,20 @@ const (
 	FailDenied    = "denied"    // AccessDenied, permission denied
 	FailVanished  = "vanished"  // deleted between listing and reading
 	FailTimeout   = "timeout"   // no answer within the per-object deadline
+	FailNotGzip   = "not_gzip"  // named .gz, but the content is not gzip
 	FailError     = "error"     // anything else (network, 5xx)
 )
 
 // FailureReasons lists every reason, for metrics.
-var FailureReasons = []string{FailTruncated, FailCorrupt, FailDenied, FailVanished, FailTimeout, FailError}
+var FailureReasons = []string{FailTruncated, FailCorrupt, FailDenied, FailVanished, FailTimeout, FailNotGzip, FailError}
 
 // FailureReason sorts a read error into one of FailureReasons.
 func FailureReason(err error) string {
 	var api smithy.APIError
 	var corrupt flate.CorruptInputError
 	switch {
+	case errors.Is(err, ErrNotGzip):
+		return FailNotGzip
 	case errors.Is(err, context.DeadlineExceeded):
 		return FailTimeout
 	case errors.Is(err, io.ErrUnexpectedEOF):

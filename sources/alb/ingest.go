@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,9 +41,16 @@ type IngestConfig struct {
 	// MaxInFlightBytes bounds the fetched bytes waiting to be parsed
 	// (default 256 MiB); an object above a quarter of it is streamed.
 	MaxInFlightBytes int64
-	// ObjectTimeout bounds the reading of one object (default 2m): a GET
-	// that stalls fails that object, not the ingest.
+	// ObjectTimeout bounds the reading of one object, however steadily it
+	// arrives (default 10m).
 	ObjectTimeout time.Duration
+	// StallTimeout cuts a GET that makes no progress (no first byte, or no
+	// further byte of the body) for this long (default 30s); it is tried
+	// again within the same run (Retries times, default 2, after
+	// RetryBackoff, default 1s, doubling) before it counts as failed.
+	StallTimeout time.Duration
+	Retries      int
+	RetryBackoff time.Duration
 	// Failures remembers objects that could not be read; nil keeps none
 	// (a failed object is then tried on every call).
 	Failures *Failures
@@ -80,7 +88,16 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 		cfg.MaxInFlightBytes = 256 << 20
 	}
 	if cfg.ObjectTimeout <= 0 {
-		cfg.ObjectTimeout = 2 * time.Minute
+		cfg.ObjectTimeout = 10 * time.Minute
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = 30 * time.Second
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = 2
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -259,7 +276,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 					inFlight.release(f.held)
 				} else {
 					octx, cancelObject := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
-					res = r.read(octx, in.cfg.Source, cls, f.o, p)
+					res = r.read(octx, in.cfg.Source, cls, f.o, p, in.cfg.StallTimeout)
 					cancelObject()
 				}
 				if res.err != nil && ctx.Err() != nil {
@@ -417,19 +434,55 @@ type fetchedObject struct {
 	held int64
 }
 
-// fetch downloads an object within the per-object deadline.
+// fetch downloads an object within the per-object deadline, cutting a GET
+// that stalls and trying it again (see IngestConfig.StallTimeout).
 func (in *Ingester) fetch(ctx context.Context, o Object, p *Progress) ([]byte, error) {
+	backoff := in.cfg.RetryBackoff
+	for attempt := 0; ; attempt++ {
+		body, err := in.fetchOnce(ctx, o, p)
+		if err == nil || attempt >= in.cfg.Retries || ctx.Err() != nil || !retryable(err) {
+			return body, err
+		}
+		in.cfg.Logger.Debug("log object GET failed; trying again", "key", o.Key, "err", err, "in", backoff.String())
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+// retryable says whether a failed GET is worth trying again at once: a
+// stall or a network or server error, not a denial, a deleted object or a
+// broken one.
+func retryable(err error) bool {
+	switch FailureReason(err) {
+	case FailTimeout, FailError:
+		return true
+	}
+	return false
+}
+
+func (in *Ingester) fetchOnce(ctx context.Context, o Object, p *Progress) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
 	defer cancel()
-	body, err := in.cfg.Source.Open(ctx, o.Key)
+	gctx, touch, stop := guardStall(ctx, in.cfg.StallTimeout)
+	defer stop()
+	body, err := in.cfg.Source.Open(gctx, o.Key)
 	if err != nil {
-		return nil, err
+		return nil, stallError(gctx, err)
 	}
 	defer body.Close()
+	touch() // the first byte is in; from now on, progress
 	buf := bytes.NewBuffer(make([]byte, 0, max(o.Size, 512)))
-	_, err = buf.ReadFrom(&countingReader{r: body, p: p})
+	pr := &progressReader{r: &countingReader{r: body, p: p}, touch: touch}
+	_, err = buf.ReadFrom(pr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.Key, err)
+		p.Bytes.Add(-pr.read) // not counted twice when tried again
+		return nil, fmt.Errorf("%s: %w", o.Key, stallError(gctx, err))
 	}
 	return buf.Bytes(), nil
 }
@@ -454,7 +507,7 @@ func newResult(o Object, cls *Classifier) objectResult {
 // parse classifies an object's lines and counts its progress.
 func (r *reader) parse(body io.Reader, o Object, cls *Classifier, p *Progress) objectResult {
 	res := newResult(o, cls)
-	lines, err := r.scan(body, cls, &res)
+	lines, err := r.scan(body, strings.HasSuffix(o.Key, ".gz"), cls, &res)
 	p.ObjectsDone.Add(1)
 	p.Lines.Add(lines)
 	p.Malformed.Add(res.rec.Malformed)
@@ -510,27 +563,40 @@ func (l *byteLimit) release(n int64) {
 }
 
 // read streams an object too big to hold from the source and parses it.
-func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress) objectResult {
-	body, err := src.Open(ctx, o.Key)
+func (r *reader) read(ctx context.Context, src Source, cls *Classifier, o Object, p *Progress, stall time.Duration) objectResult {
+	gctx, touch, stop := guardStall(ctx, stall)
+	defer stop()
+	body, err := src.Open(gctx, o.Key)
 	if err != nil {
 		res := newResult(o, cls)
-		res.err = err
+		res.err = stallError(gctx, err)
 		return res
 	}
 	defer body.Close()
-	return r.parse(&countingReader{r: body, p: p}, o, cls, p)
+	touch()
+	res := r.parse(&progressReader{r: &countingReader{r: body, p: p}, touch: touch}, o, cls, p)
+	res.err = stallError(gctx, res.err)
+	return res
 }
 
+// ErrNotGzip is an object named .gz whose content is not gzip: read as
+// text it would be nothing but malformed lines, so it fails instead.
+var ErrNotGzip = errors.New("named .gz but its content is not gzip")
+
 // scan reads one object, gzip (one or several members) or plain, and
-// classifies every line.
-func (r *reader) scan(body io.Reader, cls *Classifier, res *objectResult) (int64, error) {
+// classifies every line. An object named .gz must be gzip.
+func (r *reader) scan(body io.Reader, named bool, cls *Classifier, res *objectResult) (int64, error) {
 	r.br.Reset(body)
 	var in io.Reader = r.br
 	magic, err := r.br.Peek(2)
 	if len(magic) == 0 && errors.Is(err, io.EOF) {
 		return 0, nil // 0-byte objects happen
 	}
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	isGzip := len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+	if named && !isGzip {
+		return 0, ErrNotGzip
+	}
+	if isGzip {
 		if r.gz == nil {
 			r.gz, err = gzip.NewReader(r.br)
 		} else {

@@ -98,6 +98,22 @@ func isAccountID(s string) bool {
 	return true
 }
 
+// InLayout says whether a key is where and as AWS writes access logs to
+// S3: .../AWSLogs/ACCOUNT/elasticloadbalancing/REGION/yyyy/mm/dd/ with a
+// file name that names the same account and region, a load balancer and
+// an interval. A copy elsewhere in the bucket (a backup/ folder, an export)
+// would count its requests twice; S3 listings skip it.
+func InLayout(key string) bool {
+	parts := strings.Split(key, "/")
+	n := len(parts)
+	if n < 8 || parts[n-8] != "AWSLogs" || parts[n-6] != "elasticloadbalancing" {
+		return false
+	}
+	info := ParseKey(key)
+	return info.Account == parts[n-7] && info.Region == parts[n-5] && !info.Day.IsZero() &&
+		info.LoadBalancer != "" && !info.End.IsZero()
+}
+
 // ParseKey reads what an object key tells; fields it cannot find stay zero.
 func ParseKey(key string) KeyInfo {
 	var info KeyInfo

@@ -99,7 +99,7 @@ func TestPoisonObjects(t *testing.T) {
 	now := start.Add(5 * time.Hour)
 	failures := alb.NewFailures()
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls, Failures: failures,
-		ObjectTimeout: 2 * time.Second, Now: func() time.Time { return now }})
+		ObjectTimeout: 2 * time.Second, Retries: -1, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 
 	st, err := ing.Ingest(t.Context(), start, start.Add(cfg.Duration))

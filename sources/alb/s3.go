@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,6 +46,9 @@ type S3Source struct {
 
 	mu     sync.Mutex
 	closed map[string]bool // closed day folders listed once
+	// outsideLayout counts listed log files outside AWS's key layout,
+	// which are skipped (see InLayout).
+	outsideLayout atomic.Int64
 }
 
 // Reopen has the day folder of a key listed again (an object in it could
@@ -108,6 +112,10 @@ func NewS3Source(ctx context.Context, location string, cfg S3Config) (*S3Source,
 	}
 	return &S3Source{client: client, bucket: u.Host, prefix: prefix, closed: map[string]bool{}}, nil
 }
+
+// OutsideLayout is how many listed log files were skipped because their
+// keys are not where AWS writes access logs (see InLayout).
+func (s *S3Source) OutsideLayout() int64 { return s.outsideLayout.Load() }
 
 func (s *S3Source) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
@@ -232,6 +240,10 @@ func (s *S3Source) listAll(ctx context.Context, prefix string, from, to time.Tim
 func (s *S3Source) emit(key *string, size *int64, etag *string, from, to time.Time, fn func(Object) error) error {
 	k := aws.ToString(key)
 	if !IsAccessLog(k) {
+		return nil
+	}
+	if !InLayout(k) {
+		s.outsideLayout.Add(1)
 		return nil
 	}
 	info := ParseKey(k)
