@@ -65,6 +65,14 @@ func (e *Engine) SetServices(services []*slo.Service) error {
 func (e *Engine) Changed() <-chan struct{} { return e.changed }
 
 // Observe applies one evaluation: alert transitions and due reminders. It
+// WriteError is a failure to store alert states and notifications (a full
+// or read-only disk): the evaluation changed nothing, and the next one
+// decides again from the stored state.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "store alert states: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
 // returns the alert states it stored.
 func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertState, error) {
 	states, err := e.store.States()
@@ -95,7 +103,7 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 		out = append(out, Notification{Key: "reminder/" + j.Key, Kind: KindDigest, Target: Target{Via: ViaSlack, Channel: j.Channel}, Digest: &d, Created: now, UID: NewUID()})
 	}
 	if err := e.store.Apply(Change{States: next, Notifications: out, Reminders: updates}); err != nil {
-		return nil, err
+		return nil, &WriteError{Err: err}
 	}
 	if len(out) > 0 {
 		select {

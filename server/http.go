@@ -34,6 +34,10 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "not ready: "+s.backfillText(), http.StatusServiceUnavailable)
 			return
 		}
+		if f := s.storeFault(); f != nil {
+			http.Error(w, "not ready: cannot write the data directory since "+f.since.UTC().Format(time.RFC3339)+": "+f.err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !s.ready.Load() {
 			http.Error(w, "not ready: no evaluation yet", http.StatusServiceUnavailable)
 			return
@@ -185,6 +189,8 @@ type pageData struct {
 	FailedObjects []alb.Failure
 	ReloadError   string
 	ReloadAt      time.Time
+	StoreError    string
+	StoreSince    time.Time
 	Undeliverable []alerting.Stuck
 }
 
@@ -199,6 +205,9 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	data.FailedObjects = s.failures.List()
 	if e := s.lastErr.Load(); e != nil {
 		data.ReloadError, data.ReloadAt = e.err.Error(), e.at
+	}
+	if f := s.storeFault(); f != nil {
+		data.StoreError, data.StoreSince = f.err.Error(), f.since
 	}
 	if snap := s.latest.Load(); snap != nil {
 		data.At = snap.at

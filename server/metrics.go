@@ -27,6 +27,8 @@ type metrics struct {
 	reloadSuccess prometheus.Gauge
 	reloadsTotal  *prometheus.CounterVec
 	objectsFailed *prometheus.CounterVec
+	// storeWriteErrors counts failed writes to the data directory.
+	storeWriteErrors prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -39,6 +41,9 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		sourceErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakeibo_source_errors_total", Help: "Failed reads and posts by source (alb, prometheus, alertmanager).",
 		}, []string{"source"}),
+		storeWriteErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "kakeibo_store_write_errors_total", Help: "Failed writes to the data directory (disk full, read-only); the service is not ready while they fail.",
+		}),
 		objects: f.NewCounter(prometheus.CounterOpts{Name: "kakeibo_alb_objects_total", Help: "ALB log objects ingested."}),
 		lines:   f.NewCounter(prometheus.CounterOpts{Name: "kakeibo_alb_lines_total", Help: "ALB log lines read."}),
 		reloadOK: f.NewGauge(prometheus.GaugeOpts{

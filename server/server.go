@@ -89,8 +89,12 @@ type Server struct {
 	// caughtUp is set once the first ingest pass (the backfill) has read
 	// everything up to the watermark: before it, evaluations are shown but
 	// neither alert nor make the service ready.
-	caughtUp      atomic.Bool
-	caughtUpAt    atomic.Pointer[time.Time] // when caughtUp was set (time.Now, monotonic)
+	caughtUp   atomic.Bool
+	caughtUpAt atomic.Pointer[time.Time] // when caughtUp was set (time.Now, monotonic)
+	// storeFaults holds, per kind of write (ingest, alert state), the
+	// failure while writes of that kind fail.
+	storeMu       sync.Mutex
+	storeFaults   map[string]*storeFault
 	backfill      atomic.Pointer[alb.Progress]
 	failures      *alb.Failures
 	backfillStart atomic.Pointer[time.Time]
@@ -111,6 +115,55 @@ type snapshot struct {
 	at      time.Time
 	// exposition is its slo_* series in the text format, plain and gzipped.
 	exposition, exposedGz []byte
+}
+
+// storeFault is a failing data directory: what failed, and since when.
+type storeFault struct {
+	err   error
+	since time.Time
+}
+
+// storeWrite records the outcome of a write to the data directory: a
+// failed one makes the service not ready, with the reason, until a write
+// succeeds again (space freed, the volume writable again), without a
+// restart.
+// A kind of write clears only its own failure: small alert-state writes
+// may fit in pages the database already has while counts cannot be stored.
+func (s *Server) storeWrite(what string, err error) {
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
+	old := s.storeFaults[what]
+	if err == nil {
+		if old != nil {
+			delete(s.storeFaults, what)
+			s.log.Info("the data directory is writable again", "write", what, "failing_since", old.since)
+		}
+		return
+	}
+	s.m.storeWriteErrors.Inc()
+	f := &storeFault{err: fmt.Errorf("%s: %w", what, err), since: s.cfg.Now()}
+	if old != nil {
+		f.since = old.since
+	} else {
+		s.log.Error("cannot write the data directory; not ready until a write succeeds", "data_dir", s.cfg.DataDir, "write", what, "err", f.err)
+	}
+	if s.storeFaults == nil {
+		s.storeFaults = map[string]*storeFault{}
+	}
+	s.storeFaults[what] = f
+}
+
+// storeFault returns the oldest failing kind of write, or nil.
+func (s *Server) storeFault() *storeFault {
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
+	var first *storeFault
+	for _, f := range s.storeFaults {
+		if first == nil || f.since.Before(first.since) {
+			first = f
+		}
+	}
+	return first
 }
 
 type reloadError struct {
@@ -451,6 +504,13 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	st, err := ing.Ingest(ctx, from, to)
 	stopLog()
 	s.m.ingest(st, err)
+	var commitErr *alb.CommitError
+	switch {
+	case errors.As(err, &commitErr):
+		s.storeWrite("ingest", err)
+	case err == nil && st.Objects > 0:
+		s.storeWrite("ingest", nil)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Error("ingest", "source", s.source.String(), "err", err)
@@ -545,6 +605,13 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 		// Only evaluations of caught-up data decide alerts: during the
 		// backfill the data ends somewhere in the past.
 		states, err = s.engine.Observe(results, now)
+		var writeErr *alerting.WriteError
+		switch {
+		case errors.As(err, &writeErr):
+			s.storeWrite("alert state", err)
+		case err == nil:
+			s.storeWrite("alert state", nil)
+		}
 	}
 	if err != nil || !caughtUp {
 		if err != nil {

@@ -63,6 +63,20 @@ type IngestConfig struct {
 	afterCommit func()
 }
 
+// CommitError is a failure to write counted objects to the store (a full
+// or read-only disk): nothing of the batch is stored, and its objects are
+// read again on the next pass.
+type CommitError struct {
+	Objects int
+	Err     error
+}
+
+func (e *CommitError) Error() string {
+	return fmt.Sprintf("commit %d log objects: %v", e.Objects, e.Err)
+}
+
+func (e *CommitError) Unwrap() error { return e.Err }
+
 // Ingester reads new access log objects into a Store.
 type Ingester struct {
 	cfg IngestConfig
@@ -398,7 +412,7 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 	}
 	if len(b.Objects) > 0 || len(b.Counts) > 0 {
 		if err := in.cfg.Store.Commit(b); err != nil {
-			return fmt.Errorf("commit %d log objects: %w", len(b.Objects), err)
+			return &CommitError{Objects: len(b.Objects), Err: err}
 		}
 	}
 	if in.cfg.afterCommit != nil {
