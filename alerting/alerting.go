@@ -140,6 +140,9 @@ type Notification struct {
 	// token, unknown channel): the notification waits for the fix.
 	Undeliverable bool      `json:"undeliverable,omitempty"`
 	FailingSince  time.Time `json:"failing_since,omitempty"`
+	// CheckFailures counts delivery checks in a row that failed (the
+	// outcome of an earlier attempt could not be learnt).
+	CheckFailures int `json:"check_failures,omitempty"`
 	// InFlight is set before a delivery attempt and cleared once its outcome
 	// is known: found set (after a crash or a timeout), the delivery is
 	// checked before anything is sent again.
@@ -213,6 +216,10 @@ type Notifier interface {
 type Verifier interface {
 	Delivered(ctx context.Context, n *Notification, thread *Receipt) (Receipt, bool, error)
 }
+
+// ReasonCheckFailed marks a notification whose delivery check (did an
+// earlier attempt arrive?) failed MaxCheckFailures times in a row.
+const ReasonCheckFailed = "check_failed"
 
 // SendError classifies a failed delivery.
 type SendError struct {

@@ -40,6 +40,11 @@ type DispatcherConfig struct {
 	// MaxBackoff caps the wait between retries of transient failures
 	// (default 5m); MaxPermanentBackoff of permanent ones (default 1h).
 	MaxBackoff, MaxPermanentBackoff time.Duration
+	// MaxCheckFailures is how many delivery checks in a row may fail
+	// before the notification counts as undeliverable (reason
+	// check_failed; default 5): a check that keeps failing is as stuck as
+	// a revoked token, and must show.
+	MaxCheckFailures int
 }
 
 // Dispatcher delivers the outbox: in order per incident and target (a
@@ -85,6 +90,9 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	}
 	if cfg.MaxPermanentBackoff <= 0 {
 		cfg.MaxPermanentBackoff = time.Hour
+	}
+	if cfg.MaxCheckFailures <= 0 {
+		cfg.MaxCheckFailures = 5
 	}
 	if cfg.Templates == nil {
 		t, err := LoadTemplates("")
@@ -343,10 +351,24 @@ func (d *Dispatcher) deliver(ctx context.Context, n *Notification, now time.Time
 			case err != nil:
 				se := classify(err)
 				n.Attempts++
+				n.CheckFailures++
+				if !se.Permanent && n.CheckFailures >= d.cfg.MaxCheckFailures {
+					se = &SendError{Permanent: true, Reason: ReasonCheckFailed,
+						Err: fmt.Errorf("the check whether an earlier attempt arrived failed %d times in a row: %w", n.CheckFailures, se.Err)}
+				}
 				wait := d.backoff(n, se, now)
-				log.Warn("delivery check failed; checking again before any re-send", "reason", se.Reason,
-					"retry_in", wait.String(), "err", d.cfg.Redact(se.Err.Error()))
+				if se.Permanent {
+					log.Error("notification cannot be delivered: its delivery check keeps failing; it waits in the outbox",
+						"reason", se.Reason, "checks", n.CheckFailures, "retry_in", wait.String(), "err", d.cfg.Redact(se.Err.Error()))
+					d.results.WithLabelValues("undeliverable", se.Reason).Inc()
+				} else {
+					log.Warn("delivery check failed; checking again before any re-send", "reason", se.Reason,
+						"retry_in", wait.String(), "err", d.cfg.Redact(se.Err.Error()))
+				}
 				d.fail(n, se, now, wait, log)
+				if se.Permanent {
+					d.announce(*n, log)
+				}
 				return false
 			case delivered:
 				log.Info("delivered by an earlier attempt; not sending again")
@@ -354,6 +376,7 @@ func (d *Dispatcher) deliver(ctx context.Context, n *Notification, now time.Time
 				return d.done(*n, &rec, log)
 			}
 			log.Info("an earlier attempt did not arrive; sending again")
+			n.CheckFailures = 0
 		}
 	}
 	if n.UID == "" {

@@ -584,3 +584,44 @@ func TestJapaneseAlerts(t *testing.T) {
 		require.Contains(t, all, want)
 	}
 }
+
+// TestCheckThatKeepsFailingSurfaces: a post whose answer never came (Slack
+// stored it) must be checked before it is sent again; when the check
+// itself keeps failing (history answers an HTML error page), the fifth
+// failure marks the notification undeliverable with reason check_failed:
+// the gauge, the summary and an ERROR line say so, instead of a WARN
+// every retry forever. Once the check works, the message is found, not
+// posted again, and nothing is stuck.
+func TestCheckThatKeepsFailingSurfaces(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, &http.Client{Timeout: 2 * time.Second}) // far below the 20 s reply
+	h.enqueue(t, firing("i1", "#a"))
+	f.SlowPosts(20 * time.Second)
+	h.flush(t)
+	f.SlowPosts(0)
+	require.Len(t, f.Messages(), 1, "Slack has it; kakeibo does not know")
+	f.GarbleReads(true)
+	for i := range 5 {
+		h.now = h.now.Add(2 * time.Hour) // past any backoff
+		h.flush(t)
+		p := h.pending(t)
+		require.Len(t, p, 1)
+		require.Equal(t, i+1, p[0].CheckFailures)
+		require.Equal(t, i == 4, p[0].Undeliverable, "check %d", i+1)
+	}
+	p := h.pending(t)
+	require.Equal(t, alerting.ReasonCheckFailed, p[0].LastReason)
+	stuck := h.disp.Undeliverable()
+	require.Len(t, stuck, 1)
+	require.Equal(t, alerting.ReasonCheckFailed, stuck[0].Reason)
+	require.Equal(t, 1.0, testutil.ToFloat64(undeliverable(h, stuck[0].Route, alerting.ReasonCheckFailed)))
+	require.Contains(t, h.logs.String(), `"level":"ERROR","msg":"notification cannot be delivered: its delivery check keeps failing`)
+	require.Len(t, f.Messages(), 1, "never posted again while unsure")
+
+	f.GarbleReads(false)
+	h.now = h.now.Add(2 * time.Hour)
+	h.flush(t)
+	require.Empty(t, h.pending(t), "found by the check")
+	require.Empty(t, h.disp.Undeliverable())
+	require.Len(t, f.Messages(), 1, "not posted twice")
+}

@@ -67,6 +67,8 @@ type Server struct {
 	retryAfter int
 	delay      time.Duration
 	hang       chan struct{}
+	// garbledReads makes history and replies answer what is not JSON.
+	garbledReads bool
 	// Now dates messages (ts); default time.Now.
 	Now func() time.Time
 }
@@ -123,6 +125,11 @@ func (s *Server) FailPosts(n, status, retryAfter int, apiErr string) {
 	defer s.mu.Unlock()
 	s.failN, s.failStatus, s.retryAfter, s.failErr = n, status, retryAfter, apiErr
 }
+
+// GarbleReads makes conversations.history and conversations.replies
+// answer 200 with a body that is not JSON (an HTML page from a proxy in
+// between, say) while on is true.
+func (s *Server) GarbleReads(on bool) { s.mu.Lock(); s.garbledReads = on; s.mu.Unlock() }
 
 // SlowPosts makes chat.postMessage store the message at once and answer
 // after d (0: answer at once).
@@ -205,6 +212,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case tok != s.token:
 		s.mu.Unlock()
 		apiError(w, "invalid_auth")
+		return
+	}
+	if s.garbledReads && (method == "conversations.history" || method == "conversations.replies") {
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
 		return
 	}
 	switch method {
