@@ -339,7 +339,7 @@ func (d *Dispatcher) deliver(ctx context.Context, n *Notification, now time.Time
 	var thread *Receipt
 	if n.Kind == KindRepeat || n.Kind == KindResolved || n.Kind == KindUpdate || n.Kind == KindReopened {
 		var err error
-		if thread, err = d.cfg.Store.Thread(n.Incident); err != nil {
+		if thread, err = d.cfg.Store.Thread(n.Incident, n.Target); err != nil {
 			log.Error("read thread", "err", err)
 		}
 	}

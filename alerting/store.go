@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,7 +13,7 @@ import (
 var (
 	bucketStates    = []byte("alert_states")    // alert key → AlertState (JSON)
 	bucketOutbox    = []byte("alert_outbox")    // id (8 bytes BE) → Notification (JSON)
-	bucketThreads   = []byte("alert_threads")   // incident → Receipt (JSON)
+	bucketThreads   = []byte("alert_threads")   // incident NUL receiver → Receipt (JSON)
 	bucketReminders = []byte("alert_reminders") // reminder key → last run (unix seconds, 8 bytes BE)
 )
 
@@ -161,17 +162,36 @@ func (s *Store) Done(n Notification, receipt *Receipt) error {
 			if err != nil {
 				return err
 			}
-			return tx.Bucket(bucketThreads).Put([]byte(n.Incident), v)
+			return tx.Bucket(bucketThreads).Put(threadKey(n.Incident, n.Target), v)
 		}
 		return nil
 	})
 }
 
-// Thread returns the receipt of an incident's first message.
-func (s *Store) Thread(incident string) (*Receipt, error) {
+// threadKey keeps one receipt per incident and receiver: a route with
+// Slack and PagerDuty (or a webhook) has a Slack thread and a PagerDuty
+// incident, and neither receiver's order or failure changes the other's.
+func threadKey(incident string, t Target) []byte {
+	return []byte(incident + "\x00" + t.String())
+}
+
+// Thread returns the receipt of the first message of an incident to one
+// receiver.
+func (s *Store) Thread(incident string, t Target) (*Receipt, error) {
 	var r *Receipt
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketThreads).Get([]byte(incident))
+		b := tx.Bucket(bucketThreads)
+		v := b.Get(threadKey(incident, t))
+		if v == nil && t.Integration() == ViaSlack {
+			// Written before receipts were kept per receiver: one per
+			// incident, Slack's when it has a message timestamp.
+			if old := b.Get([]byte(incident)); old != nil {
+				var legacy Receipt
+				if json.Unmarshal(old, &legacy) == nil && legacy.TS != "" && strings.HasPrefix(legacy.Channel, "C") {
+					v = old
+				}
+			}
+		}
 		if v == nil {
 			return nil
 		}
