@@ -113,7 +113,7 @@ func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time, ends map
 	if !e.ok {
 		return slo.Evaluate(o, fallback, slo.Input{Err: fmt.Errorf("no access logs of %s were read", lb)})
 	}
-	in := alb.Input(src.ALB, o, e.complete)
-	in.DataEnd = e.newest
-	return slo.Evaluate(o, e.complete, in)
+	// The numbers end at the watermark, and so does the data's age: a
+	// result never looks fresher than the minutes it counts.
+	return slo.Evaluate(o, e.complete, alb.Input(src.ALB, o, e.complete))
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
 )
 
-// TestNodeThatLeftIsNotStale: when one of a load balancer's two nodes stops
-// delivering (ALB scaled in), minutes count as complete only after a grace,
-// so the evaluation time falls behind by up to 20 minutes. The logs are
-// still arriving, so the SLO is not stale and sends no "no data" ticket;
-// when every node stops, it is.
-func TestNodeThatLeftIsNotStale(t *testing.T) {
+// TestNodeThatLeftIsGivenUp: when one of a load balancer's two nodes stops
+// delivering (ALB scaled in), it is waited for two delivery intervals
+// (NodeGrace), then given up: the evaluation follows the node that goes on
+// delivering, and the data's age is the age of the numbers evaluated,
+// never fresher. When every node stops, the SLO goes stale.
+func TestNodeThatLeftIsGivenUp(t *testing.T) {
 	set, err := slo.Load("../testdata/specs/mart-api.yaml")
 	require.NoError(t, err)
 	o := set.Objectives()[0]
@@ -39,19 +39,32 @@ func TestNodeThatLeftIsNotStale(t *testing.T) {
 	}
 	require.NoError(t, store.Commit(&alb.Batch{Counts: counts}))
 	// 10.0.1.12 leaves; 10.0.1.11 delivers every interval up to 10:25.
+	at := func(now time.Time) slo.Result {
+		return Evaluate(context.Background(), Sources{ALB: store}, []*slo.Objective{o}, time.Time{}, now)[0]
+	}
 	for end := t0.Add(5 * time.Minute); !end.After(t0.Add(25 * time.Minute)); end = end.Add(5 * time.Minute) {
 		require.NoError(t, store.Commit(&alb.Batch{Watermarks: map[string]int64{alb.NodeKey(lb, "10.0.1.11"): minute(end)}}))
+		r := at(end.Add(2 * time.Minute))
+		switch {
+		case end.Sub(t0) <= alb.NodeGrace*time.Minute: // waited for
+			require.Equal(t, t0.Add(-5*time.Minute), r.At, "at %s: the node that left is waited for", end)
+		default: // given up: the other node decides
+			require.Equal(t, end.Add(-5*time.Minute), r.At, "at %s: the node that left is given up", end)
+		}
+		require.Equal(t, r.At, r.LastData(), "the data is as old as the numbers")
 	}
 	now := t0.Add(27 * time.Minute) // the 10:25 file landed two minutes ago
-	r := Evaluate(context.Background(), Sources{ALB: store}, []*slo.Objective{o}, time.Time{}, now)[0]
-	require.Equal(t, t0.Add(5*time.Minute), r.At, "evaluated where every node is complete (newest - 15m grace - 5m)")
-	require.Equal(t, t0.Add(25*time.Minute), r.LastData())
-	require.Greater(t, now.Sub(r.At), slo.DefaultStaleAfter, "the evaluation time alone would look stale")
+	r := at(now)
+	require.Equal(t, t0.Add(20*time.Minute), r.At)
 	require.NotEqual(t, slo.StatusStale, slo.MarkStale(r, now, slo.DefaultStaleAfter).Status)
 
-	// Every node silent: 21 minutes after the newest log, it is stale.
-	later := t0.Add(46 * time.Minute)
-	r = Evaluate(context.Background(), Sources{ALB: store}, []*slo.Objective{o}, time.Time{}, later)[0]
+	// The node comes back with its late files: it counts again.
+	require.NoError(t, store.Commit(&alb.Batch{Watermarks: map[string]int64{alb.NodeKey(lb, "10.0.1.12"): minute(t0.Add(25 * time.Minute))}}))
+	require.Equal(t, t0.Add(20*time.Minute), at(now).At)
+
+	// Every node silent: more than 20 minutes after the numbers end, stale.
+	later := t0.Add(41 * time.Minute)
+	r = at(later)
 	require.Equal(t, slo.StatusStale, slo.MarkStale(r, later, slo.DefaultStaleAfter).Status)
 }
 

@@ -125,15 +125,17 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(specs, "shop.yaml"), []byte(oddSpec()), 0o644))
 	writeLogs(t, logs, recentStart(), 2*time.Hour, 0)
 
-	// Evaluations every 2 s: the Prometheus deadline of a cycle is its
-	// interval, so the hung queries end at 2 s, every cycle.
+	// Evaluations every 5 s: the Prometheus deadline of a cycle is its
+	// interval, so the hung queries end at 5 s, every cycle; ample for the
+	// 16 MiB the huge SLO's first answer is read up to, even on a busy
+	// machine.
 	p := startServe(t, "--specs", specs, "--alb-logs", logs, "--prometheus-url", promURL,
-		"--data-dir", filepath.Join(dir, "data"), "--eval-interval", "2s")
+		"--data-dir", filepath.Join(dir, "data"), "--eval-interval", "5s")
 	p.waitFor(t, 60*time.Second, func() bool { return get(t, p.base+"/readyz") == "ready\n" }, "ready")
 
 	published := map[string][]time.Time{} // healthy SLO → the evaluation times it had numbers at
 	var last slo.Report
-	p.waitFor(t, 90*time.Second, func() bool {
+	p.waitFor(t, 120*time.Second, func() bool {
 		var rep slo.Report
 		if json.Unmarshal([]byte(get(t, p.base+"/api/v1/slos")), &rep) != nil {
 			return false

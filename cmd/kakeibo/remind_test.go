@@ -21,7 +21,7 @@ func TestRemindDryRun(t *testing.T) {
 	code, out, errOut = kakeibo(t, nil, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run", "--channel", "#storefront")
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, out, "*SLO violations: none · 2 without current data*")
-	require.Contains(t, out, "stale — no data since 2026-10-02 02:00 CEST")
+	require.Contains(t, out, "stale — no data since 2026-10-02 01:55 CEST")
 
 	code, out, _ = kakeibo(t, nil, "remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run", "--channel", "#storefront")
 	require.Equal(t, exitOK, code)

@@ -181,18 +181,19 @@ func (s *MemStore) Commit(b *Batch) error {
 // NodeKey keys a node's newest delivered interval in Batch.Watermarks.
 func NodeKey(lb, node string) string { return lb + "|" + node }
 
-// Node completeness: a node seen within nodeActive of the newest delivery
-// must have delivered an interval before it counts as complete, unless it
-// is more than nodeGrace behind (a node that left, or a file that is lost).
-const (
-	nodeActive = 60 // minutes
-	nodeGrace  = 15 // minutes
-)
+// NodeGrace is how far (in minutes) a load balancer node may fall behind
+// the newest delivery before it is given up: two 5-minute delivery
+// intervals. ALBs add and remove nodes as traffic changes; a node that
+// was scaled in stops delivering, and waiting longer for it would only
+// delay every page after a scale-in. A node that delivers again counts
+// again, and a late file is counted once whenever it lands.
+const NodeGrace = 10
 
 // completeMinute is a load balancer's watermark from the newest interval
-// end each of its nodes delivered: the oldest of the active nodes' (but no
-// more than the grace behind the newest), less one 5-minute interval, as a
-// file for an interval may still be on its way when the next one lands.
+// end each of its nodes delivered: the oldest of the nodes within
+// NodeGrace of the newest (the others are given up), less one 5-minute
+// interval, as a file for an interval may still be on its way when the
+// next one lands.
 func completeMinute(nodes map[string]int64) (int64, bool) {
 	var newest int64
 	for _, w := range nodes {
@@ -203,11 +204,10 @@ func completeMinute(nodes map[string]int64) (int64, bool) {
 	}
 	complete := newest
 	for _, w := range nodes {
-		if w >= newest-nodeActive {
+		if w >= newest-NodeGrace {
 			complete = min(complete, w)
 		}
 	}
-	complete = max(complete, newest-nodeGrace)
 	return complete - 5, true
 }
 

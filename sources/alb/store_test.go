@@ -208,24 +208,29 @@ func TestWatermarkWaitsForEveryNode(t *testing.T) {
 		require.Equal(t, "10:00", wm(), "b has not delivered 10:10 yet")
 		deliver("b", "10:10")
 		require.Equal(t, "10:05", wm())
-		// b falls behind: a keeps delivering; after the grace, b no longer
-		// holds the watermark back.
-		for _, hhmm := range []string{"10:15", "10:20", "10:25"} {
-			deliver("a", hhmm)
-		}
-		require.Equal(t, "10:05", wm(), "b is 15 minutes behind: within the grace")
+		// b falls behind: a keeps delivering; within the grace (two
+		// intervals) b is waited for, beyond it b is given up.
+		deliver("a", "10:15")
+		deliver("a", "10:20")
+		require.Equal(t, "10:05", wm(), "b is 10 minutes behind: within the grace")
+		deliver("a", "10:25")
+		require.Equal(t, "10:20", wm(), "b is 15 minutes behind: given up, a decides")
 		newest := func() string {
 			w, ok, err := store.Newest(lb)
 			require.NoError(t, err)
 			require.True(t, ok)
 			return MinuteTime(w).Format("15:04")
 		}
-		require.Equal(t, "10:25", newest(), "the logs reach 10:25 though only 10:05 is complete")
-		deliver("a", "10:30")
-		require.Equal(t, "10:10", wm(), "beyond the grace: newest - 15m")
-		// b's late file arrives: the watermark never goes back.
+		require.Equal(t, "10:25", newest())
+		// b's late file arrives: b counts again, and the watermark never
+		// goes back.
 		deliver("b", "10:15")
-		require.Equal(t, "10:10", wm())
+		require.Equal(t, "10:20", wm())
+		deliver("b", "10:25")
+		deliver("a", "10:30")
+		require.Equal(t, "10:20", wm(), "b is back, and behind")
+		deliver("b", "10:30")
+		require.Equal(t, "10:25", wm())
 	}
 }
 
