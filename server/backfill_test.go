@@ -93,7 +93,7 @@ func TestNoNotificationBeforeBackfillEnds(t *testing.T) {
 	// compare each message's time (taken by the Slack fake when the post
 	// arrived) with the moment the service recorded the backfill's end.
 	// Both are readings of this process' monotonic clock; no slack.
-	require.Eventually(t, func() bool { return len(f.Messages()) > 0 }, 30*time.Second, 10*time.Millisecond, "nothing posted after the backfill")
+	require.Eventually(t, func() bool { return len(f.Messages()) > 0 }, 60*time.Second, 10*time.Millisecond, "nothing posted after the backfill")
 	caughtUpAt := s.caughtUpAt.Load()
 	require.NotNil(t, caughtUpAt, "the service recorded when it caught up")
 	for _, m := range f.Messages() {

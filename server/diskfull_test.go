@@ -90,7 +90,7 @@ func TestDiskFullThenFreed(t *testing.T) {
 		var c int
 		c, body = readyz()
 		return c == http.StatusServiceUnavailable
-	}, 30*time.Second, 20*time.Millisecond, "still ready on a full disk")
+	}, 60*time.Second, 20*time.Millisecond, "still ready on a full disk")
 	require.Contains(t, body, "cannot write the data directory")
 	require.Positive(t, testutil.ToFloat64(s.m.storeWriteErrors))
 	page := getBody(t, "http://"+addr+"/")
@@ -98,7 +98,7 @@ func TestDiskFullThenFreed(t *testing.T) {
 
 	// Space returns: ready again, and the logs that arrived meanwhile count.
 	require.NoError(t, os.Remove(filepath.Join(mnt, "filler")))
-	require.Eventually(t, func() bool { c, _ := readyz(); return c == http.StatusOK }, 30*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { c, _ := readyz(); return c == http.StatusOK }, 60*time.Second, 20*time.Millisecond,
 		"not ready again after space returned")
 	require.NotContains(t, getBody(t, "http://"+addr+"/"), `id="store-error"`)
 	w, ok, err := s.albDB.Watermark("app/mart-api/50dc6c495c0c9188")

@@ -62,8 +62,8 @@ func TestNodeThatLeftIsGivenUp(t *testing.T) {
 	require.NoError(t, store.Commit(&alb.Batch{Watermarks: map[string]int64{alb.NodeKey(lb, "10.0.1.12"): minute(t0.Add(25 * time.Minute))}}))
 	require.Equal(t, t0.Add(20*time.Minute), at(now).At)
 
-	// Every node silent: more than 20 minutes after the numbers end, stale.
-	later := t0.Add(41 * time.Minute)
+	// Every node silent: more than 25 minutes after the numbers end, stale.
+	later := t0.Add(46 * time.Minute)
 	r = at(later)
 	require.Equal(t, slo.StatusStale, slo.MarkStale(r, later, slo.DefaultStaleAfter).Status)
 }

@@ -104,10 +104,13 @@ type Objective struct {
 	Pos        Pos
 }
 
-// DefaultStaleAfter is how old ALB data may get before an SLO is stale: ALB
-// writes a file per node every 5 minutes and delivers it a few minutes
-// later, so 20 minutes is four intervals missed.
-const DefaultStaleAfter = 20 * time.Minute
+// DefaultStaleAfter is how old ALB data may get before an SLO is stale.
+// ALB writes a file per node every 5 minutes and delivers it within about
+// 5 more; the watermark lies one interval behind the newest file, and a
+// node that stops delivering is waited for two intervals before it is
+// given up: up to about 21 minutes of age while logs are healthy, so 25
+// minutes means log delivery has really stopped.
+const DefaultStaleAfter = 25 * time.Minute
 
 // DefaultPrometheusStaleAfter is how old the newest sample of a Prometheus
 // SLO's total series may get: Prometheus itself treats a series as gone

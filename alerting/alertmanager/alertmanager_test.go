@@ -43,7 +43,7 @@ func startAlertmanager(t *testing.T) string {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
-	}, 20*time.Second, 100*time.Millisecond, "alertmanager did not start")
+	}, 60*time.Second, 100*time.Millisecond, "alertmanager did not start")
 	return url
 }
 
@@ -80,7 +80,7 @@ func TestRealAlertmanager(t *testing.T) {
 
 	require.NoError(t, client.Post(t.Context(), alertmanager.Alerts(nil, cur, now, time.Minute, "http://kakeibo:8080/")))
 	var got []gotAlert
-	require.Eventually(t, func() bool { got = getAlerts(t, url); return len(got) == 1 }, 10*time.Second, 100*time.Millisecond)
+	require.Eventually(t, func() bool { got = getAlerts(t, url); return len(got) == 1 }, 60*time.Second, 100*time.Millisecond)
 	require.Equal(t, map[string]string{"alertname": "SLOErrorBudgetBurn", "service": "shop", "slo": "availability",
 		"alert": "page-1h", "severity": "page", "team": "shop"}, got[0].Labels)
 	require.Equal(t, "active", got[0].Status.State)
@@ -94,7 +94,7 @@ func TestRealAlertmanager(t *testing.T) {
 	require.Eventually(t, func() bool {
 		got = getAlerts(t, url)
 		return len(got) == 0 || !got[0].EndsAt.After(resolvedAt)
-	}, 10*time.Second, 100*time.Millisecond, "alert not resolved: %+v", got)
+	}, 60*time.Second, 100*time.Millisecond, "alert not resolved: %+v", got)
 
 	// Every member down: an error.
 	down := &alertmanager.Client{URLs: []string{"http://127.0.0.1:1"}}

@@ -100,7 +100,7 @@ func TestRestartDelivery(t *testing.T) {
 		}
 		// A last child finishes the job.
 		cmd, done = child()
-		require.Eventually(t, func() bool { return len(f.Messages()) >= want }, 30*time.Second, 20*time.Millisecond)
+		require.Eventually(t, func() bool { return len(f.Messages()) >= want }, 60*time.Second, 20*time.Millisecond)
 		time.Sleep(300 * time.Millisecond) // anything extra would show now
 		kill(cmd, done)
 		f.SlowPosts(0)

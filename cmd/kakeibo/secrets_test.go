@@ -81,11 +81,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 				s := out.String()
 				return strings.Contains(s, `"route":"pagerduty:$PD_MART_KEY"`) && strings.Contains(s, `"route":"webhook:$MART_HOOK_URL"`) &&
 					strings.Contains(s, `"route":"slack:#mart-alerts"`) && strings.Contains(s, `"msg":"alertmanager"`)
-			}, 20*time.Second, 100*time.Millisecond)
+			}, 60*time.Second, 100*time.Millisecond)
 			if mode == "token" { // invalid_auth is permanent: shown as undeliverable
 				require.Eventually(t, func() bool {
 					return strings.Contains(get(t, base+"/api/v1/slos"), "undeliverable_notifications")
-				}, 20*time.Second, 100*time.Millisecond)
+				}, 60*time.Second, 100*time.Millisecond)
 				require.Contains(t, get(t, base+"/"), "cannot be delivered")
 			}
 

@@ -161,11 +161,11 @@ func TestServeEndToEnd(t *testing.T) {
 		v, _ := metric(get(t, base+"/metrics"), "slo_burn_rate", `slo="availability"`, `window="`+window+`"`)
 		return v
 	}
-	require.Eventually(t, func() bool { return get(t, base+"/readyz") == "ready\n" }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return get(t, base+"/readyz") == "ready\n" }, 60*time.Second, 50*time.Millisecond)
 	require.Eventually(t, func() bool {
 		_, ok := metric(get(t, base+"/metrics"), "slo_burn_rate", `slo="availability"`, `window="5m"`)
 		return ok
-	}, 10*time.Second, 50*time.Millisecond, "no burn rate: %s", stdout.String())
+	}, 60*time.Second, 50*time.Millisecond, "no burn rate: %s", stdout.String())
 	require.Less(t, burn("5m"), 14.4)
 	_, paged := findMessage(slack, "[PAGE] mart-api/availability")
 	require.False(t, paged)
@@ -177,7 +177,7 @@ func TestServeEndToEnd(t *testing.T) {
 		// mart-api's reminders are in Japanese, so are its alerts.
 		page, paged = findMessage(slack, "[PAGE] mart-api/availability がエラーバジェットを急速に消費しています（page-1h")
 		return paged
-	}, 15*time.Second, 50*time.Millisecond, "no page; log:\n%s", stdout.String())
+	}, 60*time.Second, 50*time.Millisecond, "no page; log:\n%s", stdout.String())
 	require.Equal(t, slack.ChannelID("#mart-alerts"), page.Channel)
 	require.Greater(t, burn("5m"), 14.4)
 	require.Greater(t, burn("1h"), 14.4)
@@ -201,7 +201,7 @@ func TestServeEndToEnd(t *testing.T) {
 		var ok bool
 		resolved, ok = findReply(slack, "解消: mart-api/availability（page-1h")
 		return ok
-	}, 15*time.Second, 50*time.Millisecond, "no resolve; log:\n%s", stdout.String())
+	}, 60*time.Second, 50*time.Millisecond, "no resolve; log:\n%s", stdout.String())
 	require.Equal(t, page.TS, resolved.ThreadTS, "the resolve is threaded under the page")
 	require.True(t, resolved.Broadcast, "and shown in the channel")
 	parent, _ := findMessage(slack, "解消: mart-api/availability（page-1h")
@@ -213,7 +213,7 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Eventually(t, func() bool {
 		v, ok := metric(get(t, base+"/metrics")+"\n", "kakeibo_config_last_reload_successful")
 		return ok && v == 0
-	}, 10*time.Second, 50*time.Millisecond)
+	}, 60*time.Second, 50*time.Millisecond)
 	require.Contains(t, get(t, base+"/"), "The last spec reload failed")
 	require.Contains(t, get(t, base+"/api/v1/slos"), `"slo": "availability"`)
 	_, ok := metric(get(t, base+"/metrics"), "slo_objective_ratio", `slo="availability"`)

@@ -45,7 +45,7 @@ func TestServeStaleLogs(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	require.Eventually(t, func() bool { return get(t, base+"/readyz") == "ready\n" }, 15*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return get(t, base+"/readyz") == "ready\n" }, 60*time.Second, 50*time.Millisecond)
 
 	var rep slo.Report
 	require.NoError(t, json.Unmarshal([]byte(get(t, base+"/api/v1/slos")), &rep))
@@ -68,7 +68,7 @@ func TestServeStaleLogs(t *testing.T) {
 		}
 		return ms
 	}
-	require.Eventually(t, func() bool { return len(stale()) == 3 }, 10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return len(stale()) == 3 }, 60*time.Second, 50*time.Millisecond)
 	time.Sleep(time.Second)
 	require.Len(t, stale(), 3, "one ticket per SLO, not repeated")
 	for _, m := range slack.Messages() {
@@ -86,7 +86,7 @@ func TestServeStaleLogs(t *testing.T) {
 			}
 		}
 		return n == 3
-	}, 15*time.Second, 50*time.Millisecond, "no resolve")
+	}, 60*time.Second, 50*time.Millisecond, "no resolve")
 	require.NoError(t, json.Unmarshal([]byte(get(t, base+"/api/v1/slos")), &rep))
 	for _, s := range rep.SLOs {
 		require.NotEqual(t, slo.StatusStale, s.Status)

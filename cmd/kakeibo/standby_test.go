@@ -27,7 +27,8 @@ type servePair struct {
 // active, the other waits for the lock (not ready, posts nothing). Ten
 // times: kill -9 the active one, write logs that make the next
 // notification (an outage page, then its resolve, in turn), and check that
-// the standby takes over and posts it within 15 seconds; the killed one
+// the standby takes over and posts it (within a minute, a bound, not a
+// measurement: the log shows the times); the killed one
 // comes back as the new standby. No message is posted twice.
 func TestHotStandby(t *testing.T) {
 	if testing.Short() {
@@ -60,11 +61,11 @@ func TestHotStandby(t *testing.T) {
 	ready := func(p *servePair) bool { return get(t, p.base+"/readyz") == "ready\n" }
 
 	active := start()
-	require.Eventually(t, func() bool { return ready(active) }, 15*time.Second, 50*time.Millisecond, "%s", active.out.String())
+	require.Eventually(t, func() bool { return ready(active) }, 60*time.Second, 50*time.Millisecond, "%s", active.out.String())
 	standby := start()
 	require.Eventually(t, func() bool {
 		return strings.Contains(standby.out.String(), fmt.Sprintf("waiting for the lock held by pid %d", active.cmd.Process.Pid))
-	}, 10*time.Second, 50*time.Millisecond, "%s", standby.out.String())
+	}, 60*time.Second, 50*time.Millisecond, "%s", standby.out.String())
 	require.Contains(t, get(t, standby.base+"/readyz"), "not ready: standby")
 	require.Equal(t, "ok\n", get(t, standby.base+"/healthz"))
 
@@ -102,13 +103,13 @@ func TestHotStandby(t *testing.T) {
 			writeLogs(t, logs, at, 40*time.Minute, 0)
 			at = at.Add(40 * time.Minute)
 		}
-		require.Eventually(t, func() bool { return newKind(before, want) }, 15*time.Second, 20*time.Millisecond,
-			"trial %d: the standby posted nothing within 15 s; its log:\n%s", trial, standby.out.String())
+		require.Eventually(t, func() bool { return newKind(before, want) }, 60*time.Second, 20*time.Millisecond,
+			"trial %d: the standby posted nothing within 60 s; its log:\n%s", trial, standby.out.String())
 		takeovers = append(takeovers, time.Since(killed).Round(10*time.Millisecond))
 		require.True(t, ready(standby), "the new active one is ready")
 		require.Contains(t, standby.out.String(), "took over")
 		active, standby = standby, start()
-		require.Eventually(t, func() bool { return strings.Contains(standby.out.String(), "standby: waiting for the lock") }, 10*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { return strings.Contains(standby.out.String(), "standby: waiting for the lock") }, 60*time.Second, 50*time.Millisecond)
 	}
 	time.Sleep(time.Second) // anything posted twice would show now
 	t.Logf("kill -9 to the next post: %v", takeovers)

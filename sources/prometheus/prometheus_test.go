@@ -288,7 +288,7 @@ func rulesAgree(t *testing.T, exact bool) {
 			}
 			sample = m[0].Values[len(m[0].Values)-1]
 			return true
-		}, 30*time.Second, 200*time.Millisecond, "rules never recorded %s", name)
+		}, 60*time.Second, 200*time.Millisecond, "rules never recorded %s", name)
 		at := sample.Timestamp.Time()
 
 		r := slo.Evaluate(o, at, src.Inputs(t.Context(), []*slo.Objective{o}, at)[o])
