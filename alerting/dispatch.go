@@ -38,7 +38,8 @@ type DispatcherConfig struct {
 	// kakeibo_notifications_undeliverable.
 	Registerer prometheus.Registerer
 	// MaxBackoff caps the wait between retries of transient failures
-	// (default 5m); MaxPermanentBackoff of permanent ones (default 1h).
+	// (default 5m); MaxPermanentBackoff of permanent ones (default 30s: a blocked route
+	// is probed, one notification a pass, so a fix is seen within a minute).
 	MaxBackoff, MaxPermanentBackoff time.Duration
 	// MaxCheckFailures is how many delivery checks in a row may fail
 	// before the notification counts as undeliverable (reason
@@ -89,7 +90,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.MaxBackoff = 5 * time.Minute
 	}
 	if cfg.MaxPermanentBackoff <= 0 {
-		cfg.MaxPermanentBackoff = time.Hour
+		cfg.MaxPermanentBackoff = 30 * time.Second
 	}
 	if cfg.MaxCheckFailures <= 0 {
 		cfg.MaxCheckFailures = 5
@@ -149,6 +150,11 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 		}
 	}
 	blocked := map[string]bool{}
+	// A route that failed permanently in this pass (a revoked token, a
+	// channel the bot is not in) is probed once per pass: the other
+	// notifications to it wait for the next pass instead of each making a
+	// call that fails the same way.
+	routeDown := map[string]bool{}
 	retryStuck := first // after a restart (a new token, say), try the stuck ones at once
 	for i := range pending {
 		n := &pending[i]
@@ -162,7 +168,7 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 		order += "|" + n.Target.String()
 		integration := n.Integration()
 		switch {
-		case blocked[order]:
+		case blocked[order] || routeDown[n.Target.String()]:
 			continue
 		case n.NextAttempt.After(now) && !(retryStuck && n.Undeliverable):
 			blocked[order] = true
@@ -182,6 +188,9 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 			continue
 		}
 		blocked[order] = true
+		if n.Undeliverable {
+			routeDown[n.Target.String()] = true
+		}
 		if !n.NextAttempt.IsZero() {
 			later(n.NextAttempt)
 		}
@@ -194,7 +203,8 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 // waited (a Slack outage): of several digests for one channel only the
 // newest is sent; a firing message not yet sent and its resolve become one
 // "fired and resolved" message; updates and repeats queued before a resolve,
-// and updates before a newer update, are dropped. Nothing that may already
+// and updates or repeats before a newer one of their kind, are dropped.
+// Nothing that may already
 // have reached the service (in flight) is touched.
 func (d *Dispatcher) compact(pending []Notification) []Notification {
 	drop := map[uint64]bool{}
@@ -216,7 +226,7 @@ func (d *Dispatcher) compact(pending []Notification) []Notification {
 		}
 	}
 	for _, idx := range byOrder {
-		resolve, lastUpdate := -1, -1
+		resolve, lastUpdate, lastRepeat := -1, -1, -1
 		for _, i := range idx {
 			if pending[i].Kind == KindResolved {
 				resolve = i
@@ -247,6 +257,13 @@ func (d *Dispatcher) compact(pending []Notification) []Notification {
 					drop[pending[lastUpdate].ID] = true
 				}
 				lastUpdate = i
+			case resolve < 0 && n.Kind == KindRepeat:
+				// "Still firing" with the newest numbers says all the
+				// older queued ones would.
+				if lastRepeat >= 0 {
+					drop[pending[lastRepeat].ID] = true
+				}
+				lastRepeat = i
 			}
 		}
 	}
@@ -283,6 +300,7 @@ func (d *Dispatcher) refreshStuck() {
 		return
 	}
 	groups := map[[2]string]*Stuck{}
+	down := map[string]*Stuck{} // route → its newest failure's group
 	for _, n := range pending {
 		if !n.Undeliverable {
 			continue
@@ -297,6 +315,14 @@ func (d *Dispatcher) refreshStuck() {
 		g.LastError = n.LastError
 		if n.FailingSince.Before(g.Since) {
 			g.Since = n.FailingSince
+		}
+		down[k[0]] = g
+	}
+	// Notifications queued behind a blocked route (not tried yet: the
+	// route is probed one notification a pass) are stuck as well.
+	for _, n := range pending {
+		if g := down[n.Target.String()]; g != nil && !n.Undeliverable {
+			g.Count++
 		}
 	}
 	var out []Stuck

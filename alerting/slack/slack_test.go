@@ -387,7 +387,7 @@ func TestRevokedTokenForTenMinutes(t *testing.T) {
 		}
 	}
 	require.Len(t, once(t, f.Messages()), 10, "every page after the fix")
-	require.LessOrEqual(t, h.now.Sub(fixed), 10*time.Minute, "within the backoff")
+	require.LessOrEqual(t, h.now.Sub(fixed), time.Minute, "within a minute of the fix: the blocked route is probed every 30 s")
 	for range 10 {
 		h.now = h.now.Add(time.Hour)
 		h.flush(t)
@@ -624,4 +624,55 @@ func TestCheckThatKeepsFailingSurfaces(t *testing.T) {
 	require.Empty(t, h.pending(t), "found by the check")
 	require.Empty(t, h.disp.Undeliverable())
 	require.Len(t, f.Messages(), 1, "not posted twice")
+}
+
+// TestRevokedThenFixedRepeatsMerged: an incident is paged, then the token
+// is revoked for three minutes while five "still firing" repeats of it and
+// a new incident's page queue up. While revoked, the route is probed
+// about once per pass, not once per notification. After the fix,
+// everything arrives within a minute, once, and the queued repeats go out
+// as one reply with the newest numbers.
+func TestRevokedThenFixedRepeatsMerged(t *testing.T) {
+	f := newFake(t)
+	h := newHarness(t, f, nil)
+	first := firing("i1", "#a")
+	h.enqueue(t, first)
+	h.flush(t)
+	require.Len(t, f.Messages(), 1)
+	f.Revoke("token_revoked")
+	posts := f.Calls("chat.postMessage")
+	passes := 0
+	for i := range 18 { // three minutes, ten seconds at a time
+		if i%3 == 0 && i < 15 {
+			h.enqueue(t, kind(first, alerting.KindRepeat))
+		}
+		if i == 4 {
+			h.enqueue(t, firing("i2", "#a"))
+		}
+		h.flush(t)
+		passes++
+		h.now = h.now.Add(10 * time.Second)
+	}
+	require.Len(t, f.Messages(), 1, "nothing while revoked")
+	require.LessOrEqual(t, f.Calls("chat.postMessage")-posts, passes, "at most one probe a pass")
+	f.Restore()
+	fixed := h.now
+	for len(h.pending(t)) > 0 && h.now.Sub(fixed) < 5*time.Minute {
+		h.flush(t)
+		h.now = h.now.Add(10 * time.Second)
+	}
+	require.Empty(t, h.pending(t))
+	require.LessOrEqual(t, h.now.Sub(fixed), time.Minute, "delivered within a minute of the fix")
+	msgs := once(t, f.Messages())
+	var repeats, pages int
+	for _, m := range msgs {
+		switch m.Metadata["event_payload"].(map[string]any)["kind"] {
+		case string(alerting.KindRepeat):
+			repeats++
+		case string(alerting.KindFiring):
+			pages++
+		}
+	}
+	require.Equal(t, 1, repeats, "five queued repeats, one reply")
+	require.Equal(t, 2, pages)
 }
