@@ -179,6 +179,7 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 	m := get(t, p.base+"/metrics")
 	rss, ok := metric(m, "process_resident_memory_bytes")
 	require.True(t, ok)
+	t.Logf("resident memory after the cycles: %.0f MB", rss/1e6)
 	require.Less(t, rss, 200e6, "resident memory")
 	errs, _ := metric(m, "kakeibo_source_errors_total", `source="prometheus"`)
 	require.Positive(t, errs)

@@ -102,6 +102,11 @@ type Source struct {
 	now     func() time.Time // the wall clock, for the ledger's re-anchoring
 	// perSLO is how many of the slots one SLO's queries may hold at once.
 	perSLO int
+	// failing remembers the SLOs whose queries failed in the last
+	// evaluation: they get one slot, so an SLO whose answers hang or are
+	// too large holds one slot and one answer's memory, not perSLO.
+	failMu  sync.Mutex
+	failing map[string]bool
 }
 
 // New returns a Source for a Prometheus-compatible query endpoint.
@@ -247,6 +252,10 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 
 	// What each SLO asks beside its instant queries (ledger spans, slices,
 	// the newest sample's fallback), every SLO at once.
+	planFailed := map[*slo.Objective]bool{} // read before any goroutine writes out
+	for o := range out {
+		planFailed[o] = true
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	finish := func(o *slo.Objective, f func(ctx context.Context) slo.Input) {
@@ -265,7 +274,7 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		})
 	}
 	for o, windows := range needs {
-		if _, failed := out[o]; failed {
+		if planFailed[o] {
 			continue
 		}
 		finish(o, func(ctx context.Context) slo.Input {
@@ -311,6 +320,18 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 		}
 	}
 	wg.Wait()
+	s.failMu.Lock()
+	if s.failing == nil {
+		s.failing = map[string]bool{}
+	}
+	for o, in := range out {
+		if in.Err != nil {
+			s.failing[o.ID()] = true
+		} else {
+			delete(s.failing, o.ID())
+		}
+	}
+	s.failMu.Unlock()
 	return out
 }
 
@@ -449,7 +470,13 @@ func (s *Source) run(ctx context.Context, p *plan) (sloCtx map[*slo.Objective]co
 		for _, o := range r.owners {
 			if runs[o] == nil {
 				c, cancel := context.WithCancelCause(ctx)
-				runs[o] = &sloRun{ctx: c, cancel: cancel, slots: make(chan struct{}, s.perSLO)}
+				slots := s.perSLO
+				s.failMu.Lock()
+				if s.failing[o.ID()] {
+					slots = 1
+				}
+				s.failMu.Unlock()
+				runs[o] = &sloRun{ctx: c, cancel: cancel, slots: make(chan struct{}, slots)}
 				sloCtx[o] = c
 			}
 		}
