@@ -20,7 +20,7 @@ import (
 	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
 )
 
-// TestNoNotificationBeforeBackfillEnds: three days of logs with a
+// TestNoNotificationBeforeBackfillEnds: two days of logs with a
 // 30-minute outage on the first day, read on a first start. While the
 // backfill runs, evaluations move through past days (the outage fires and
 // resolves in them), yet nothing is posted and /readyz says 503 until the
@@ -30,7 +30,7 @@ func TestNoNotificationBeforeBackfillEnds(t *testing.T) {
 	logs, specs := filepath.Join(dir, "logs"), filepath.Join(dir, "specs")
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	cfg := albgen.Example(start, 30)
-	cfg.Duration, cfg.Traps, cfg.MalformedEvery = 72*time.Hour, false, 0
+	cfg.Duration, cfg.Traps, cfg.MalformedEvery = 48*time.Hour, false, 0
 	cfg.LoadBalancers = cfg.LoadBalancers[:1]
 	cfg.Incidents = []albgen.Incident{{LoadBalancer: cfg.LoadBalancers[0].Name, From: start.Add(6 * time.Hour), To: start.Add(6*time.Hour + 30*time.Minute), ErrorRatio: 0.5}}
 	_, err := albgen.Write(cfg, logs)

@@ -16,7 +16,7 @@ import (
 )
 
 // TestRetentionKeepsTheDataDirectoryFlat (KAKEIBO_RETENTION_DAYS=365 for a
-// simulated year): 20 days of logs arrive in a
+// simulated year): 16 days of logs arrive in a
 // directory, a day at a time, for a 7-day SLO. Minute buckets, hour sums
 // and ledger records the window no longer needs are dropped, so the
 // database stops growing once the first window (plus the pruning margin)
@@ -52,7 +52,7 @@ slos:
 		}))
 		return
 	}
-	days := 20
+	days := 16
 	if v := os.Getenv("KAKEIBO_RETENTION_DAYS"); v != "" {
 		_, _ = fmt.Sscan(v, &days)
 	}
