@@ -35,6 +35,10 @@ type ledger struct {
 	mu     sync.Mutex
 	series map[string]*hourly // by query template
 	newest time.Time          // the newest evaluation time asked for
+	// filling serializes the fetches of one template: SLOs that share a
+	// query are measured side by side, and one must extend what the other
+	// fetched, not replace it with its own span.
+	filling map[string]*sync.Mutex
 }
 
 // hourly is one query template's sums over hours: bucket k is (end-1h, end]
@@ -129,6 +133,18 @@ func (s *Source) spanSums(ctx context.Context, tmpl string, starts []time.Time, 
 // fetching what the ledger lacks: the hours past its end, or all of them
 // when they are not covered or are older than ledgerReanchor.
 func (s *Source) hours(ctx context.Context, tmpl string, first, last, now time.Time) ([]float64, error) {
+	s.ledger.mu.Lock()
+	if s.ledger.filling == nil {
+		s.ledger.filling = map[string]*sync.Mutex{}
+	}
+	fill := s.ledger.filling[tmpl]
+	if fill == nil {
+		fill = &sync.Mutex{}
+		s.ledger.filling[tmpl] = fill
+	}
+	s.ledger.mu.Unlock()
+	fill.Lock()
+	defer fill.Unlock()
 	s.ledger.mu.Lock()
 	h := s.ledger.series[tmpl]
 	s.ledger.mu.Unlock()
