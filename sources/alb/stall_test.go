@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/stretchr/testify/require"
@@ -98,14 +95,7 @@ func TestStalledAndOddObjects(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release) // first: a handler still stalling would hold Close
-	up := s3.New(s3.Options{Region: "ap-northeast-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIAEXAMPLE", "secret-for-tests", "")})
-	_, err = up.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("alb-logs")})
-	require.NoError(t, err)
-	put := func(key string, data []byte) {
-		_, err := up.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("alb-logs"), Key: aws.String(key), Body: bytes.NewReader(data)})
-		require.NoError(t, err)
-	}
+	up, put := logBucket(t, srv.URL)
 	putTree(t, dir, "prod/", put)
 	for k, v := range objects {
 		put(k, v)
