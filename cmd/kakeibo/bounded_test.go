@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,11 +185,5 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 
 	// SIGTERM while queries hang.
 	require.Eventually(t, func() bool { return hung.Load() > 0 }, 60*time.Second, 20*time.Millisecond, "no query in flight to the hung SLO")
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.done:
-		require.NoError(t, err, "exit status after SIGTERM; log:\n%s", p.out.String())
-	case <-time.After(5 * time.Second):
-		t.Fatalf("still running 5 s after SIGTERM; log:\n%s", p.out.String())
-	}
+	p.stop(t)
 }

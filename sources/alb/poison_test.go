@@ -2,7 +2,6 @@ package alb_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -41,12 +40,7 @@ func TestPoisonObjects(t *testing.T) {
 	}
 	good, err := os.ReadFile(firstFile(t, dir))
 	require.NoError(t, err)
-	var gz bytes.Buffer
-	w := gzip.NewWriter(&gz)
-	for range 200 {
-		fmt.Fprintln(w, `h2 2026-10-01T10:02:00.000000Z app/mart-api/50dc6c495c0c9188 10.1.1.1:1 10.0.0.1:80 0.001 0.002 0.000 500 500 1 1 "GET https://api.mart.example.com:443/v1/items HTTP/2.0" "ua" - - - "-" "-" "-" 0 2026-10-01T10:02:00.000000Z "forward" "-" "-" "10.0.0.1:80" "500" "-" "-"`)
-	}
-	require.NoError(t, w.Close())
+	gz := bytes.NewBuffer(gzipped(t, failedRequests("1002", 200)))
 	bad := map[string][]byte{
 		name("10.0.9.1"): gz.Bytes()[:gz.Len()/2],                                                                   // truncated
 		name("10.0.9.2"): append([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff}, bytes.Repeat([]byte{0xff}, 300)...), // corrupt

@@ -2,7 +2,6 @@ package alb_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -40,13 +39,8 @@ func TestStalledAndOddObjects(t *testing.T) {
 	name := func(ip string) string {
 		return "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_20261001T0905Z_" + ip + "_0bad0bad.log.gz"
 	}
-	var once bytes.Buffer // 200 failed requests at 09:02, counted when read
-	w := gzip.NewWriter(&once)
-	for range 200 {
-		fmt.Fprintln(w, `h2 2026-10-01T09:02:00.000000Z app/mart-api/50dc6c495c0c9188 10.1.1.1:1 10.0.0.1:80 0.001 0.002 0.000 500 500 1 1 "GET https://api.mart.example.com:443/v1/items HTTP/2.0" "ua" - - - "-" "-" "-" 0 2026-10-01T09:02:00.000000Z "forward" "-" "-" "10.0.0.1:80" "500" "-" "-"`)
-	}
-	require.NoError(t, w.Close())
-	plain := strings.Repeat(`h2 2026-10-01T09:03:00.000000Z app/mart-api/50dc6c495c0c9188 10.1.1.1:1 10.0.0.1:80 0.001 0.002 0.000 500 500 1 1 "GET https://api.mart.example.com:443/v1/items HTTP/2.0" "ua" - - - "-" "-" "-" 0 2026-10-01T09:03:00.000000Z "forward" "-" "-" "10.0.0.1:80" "500" "-" "-"`+"\n", 100)
+	once := bytes.NewBuffer(gzipped(t, failedRequests("0902", 200))) // counted when read
+	plain := failedRequests("0903", 100)
 	objects := map[string][]byte{
 		base + name("10.0.9.1"):                      once.Bytes(),  // stalls mid-body once
 		base + name("10.0.9.2"):                      once.Bytes(),  // never answers
