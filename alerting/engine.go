@@ -80,6 +80,11 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 		return nil, err
 	}
 	next, out := Step(states, results, e.routes, now)
+	silences, err := e.store.Silences()
+	if err != nil {
+		return nil, err
+	}
+	out = Mute(next, out, silences, now)
 	if e.PageURL != "" {
 		for i := range out {
 			if a := out[i].Alert; a != nil {

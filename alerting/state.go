@@ -38,6 +38,14 @@ type AlertState struct {
 	ClosedAt time.Time `json:"closed_at,omitempty"`
 	// Fired are all the alerts that fired in the incident, for its resolve.
 	Fired []string `json:"fired,omitempty"`
+
+	// Muted: a silence (SilencedBy) held back a message of the incident;
+	// Unannounced: its firing message, so nobody has heard of it;
+	// MutedReopen: its reopen. See Mute.
+	Muted       bool   `json:"muted,omitempty"`
+	Unannounced bool   `json:"unannounced,omitempty"`
+	MutedReopen bool   `json:"muted_reopen,omitempty"`
+	SilencedBy  string `json:"silenced_by,omitempty"`
 }
 
 // Routing says where notifications of a service go.

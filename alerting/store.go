@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -15,7 +16,11 @@ var (
 	bucketOutbox    = []byte("alert_outbox")    // id (8 bytes BE) → Notification (JSON)
 	bucketThreads   = []byte("alert_threads")   // incident NUL receiver → Receipt (JSON)
 	bucketReminders = []byte("alert_reminders") // reminder key → last run (unix seconds, 8 bytes BE)
+	bucketSilences  = []byte("alert_silences")  // silence ID → Silence (JSON)
 )
+
+// silenceKeep is how long an expired silence stays listed.
+const silenceKeep = 7 * 24 * time.Hour
 
 // Store keeps alert states, the outbox of notifications not yet delivered,
 // the receipts of incidents' first messages (for threading) and when each
@@ -27,7 +32,7 @@ type Store struct {
 // OpenStore prepares the alerting buckets in db.
 func OpenStore(db *bolt.DB) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketStates, bucketOutbox, bucketThreads, bucketReminders} {
+		for _, b := range [][]byte{bucketStates, bucketOutbox, bucketThreads, bucketReminders, bucketSilences} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -213,4 +218,49 @@ func (s *Store) ReminderRuns() (map[string]time.Time, error) {
 		})
 	})
 	return out, err
+}
+
+// Silences returns the stored silences, oldest first.
+func (s *Store) Silences() ([]Silence, error) {
+	var out []Silence
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSilences).ForEach(func(k, v []byte) error {
+			var sil Silence
+			if err := json.Unmarshal(v, &sil); err != nil {
+				return fmt.Errorf("silence %s: %w", k, err)
+			}
+			out = append(out, sil)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, err
+}
+
+// PutSilence stores a silence (new, or changed: expiring one sets its
+// end), and forgets silences that ended more than a week before now.
+func (s *Store) PutSilence(sil Silence, now time.Time) error {
+	v, err := json.Marshal(sil)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSilences)
+		var old [][]byte
+		if err := b.ForEach(func(k, v []byte) error {
+			var o Silence
+			if json.Unmarshal(v, &o) == nil && now.Sub(o.EndsAt) > silenceKeep {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return b.Put([]byte(sil.ID), v)
+	})
 }

@@ -48,6 +48,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /slos/{service}/{slo}", s.sloPage)
 	mux.HandleFunc("GET /api/v1/slos/{service}/{slo}/history", s.apiHistory)
+	mux.HandleFunc("GET /api/v1/silences", s.apiSilences)
+	mux.HandleFunc("POST /api/v1/silences", s.apiAddSilence)
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", s.apiExpireSilence)
 	return securityHeaders(mux)
 }
 
@@ -192,6 +195,7 @@ type pageData struct {
 	StoreError    string
 	StoreSince    time.Time
 	Undeliverable []alerting.Stuck
+	Silences      []pageSilence
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
@@ -202,6 +206,7 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	if !s.caughtUp.Load() {
 		data.Backfill = s.backfillText()
 	}
+	data.Silences = s.silencesFor(nil)
 	data.FailedObjects = s.failures.List()
 	if e := s.lastErr.Load(); e != nil {
 		data.ReloadError, data.ReloadAt = e.err.Error(), e.at
@@ -365,7 +370,11 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		Budget, SLI, Burn template.HTML
 		Timeline, Events  template.HTML
 		BurnLegend        []chartSeries
+		Silences          []pageSilence
 	}{H: h, Ranges: []string{"period", "7d", "1d"}}
+	if o := s.objective(r); o != nil {
+		data.Silences = s.silencesFor(o)
+	}
 	if snap := s.latest.Load(); snap != nil {
 		for _, rs := range snap.report.SLOs {
 			if rs.Service == h.Service && rs.SLO == h.SLO {

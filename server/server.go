@@ -47,6 +47,9 @@ type Config struct {
 	// Ops is told when notifications cannot be delivered, and gets those of
 	// services without a route.
 	Ops alerting.Target
+	// APIToken, when set, is the bearer token that API writes (silences)
+	// need; without it, writes are refused.
+	APIToken string
 	// Redact removes secrets from error texts.
 	Redact func(string) string
 	// Templates render digests.

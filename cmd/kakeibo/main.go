@@ -54,6 +54,7 @@ func commands() []command {
 		{"report", "evaluate every SLO once (ALB logs, Prometheus) and print the numbers", runReport},
 		{"remind", "post (or print) the reminder digests now", runRemind},
 		{"serve", "run the service: ingest, evaluate, alert, remind, export metrics, status page", runServe},
+		{"silence", "add, list or expire silences of a running kakeibo (planned work)", runSilence},
 		{"dashboard", "print the Grafana dashboard JSON for the exported metrics", runDashboard},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
 		{"import", "convert Sloth specs or OpenSLO documents into kakeibo specs", runImport},
@@ -132,7 +133,7 @@ var secretNameRE = regexp.MustCompile(`(?i)(TOKEN|SECRET|PASSWORD|PASSWD|KEY|WEB
 // reads secrets from, any variable named like a secret, and the variables
 // specs name for routing keys and webhook URLs.
 func redactor(env *cmdEnv, sets ...*slo.Set) *redact.Redactor {
-	names := []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+	names := []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KAKEIBO_API_TOKEN"}
 	for _, kv := range os.Environ() {
 		if name, _, ok := strings.Cut(kv, "="); ok && secretNameRE.MatchString(name) {
 			names = append(names, name)

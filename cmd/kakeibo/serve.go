@@ -41,7 +41,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 			"page on --listen. Specs reload on SIGHUP and when their files change; invalid\n"+
 			"specs keep the last good ones running. Logs are JSON on stdout.\n"+
 			"Slack: SLACK_BOT_TOKEN or SLACK_WEBHOOK_URL (and SLACK_API_URL) from the\n"+
-			"environment; without them notifications are logged.")
+			"environment; without them notifications are logged. KAKEIBO_API_TOKEN enables\n"+
+			"API writes (silences) for requests that send it as a bearer token.")
 	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
 	f.stringVar(&listen, "listen", "KAKEIBO_LISTEN", ":8080", "HTTP listen `address`")
 	f.stringVar(&dataDir, "data-dir", "KAKEIBO_DATA_DIR", "data", "`directory` for the database (buckets, ledger, alert state, outbox)")
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		S3:     alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle},
 		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
 		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
-		Redact: red.Redact, ReadConcurrency: readConcurrency,
+		Redact: red.Redact, ReadConcurrency: readConcurrency, APIToken: env.getenv("KAKEIBO_API_TOKEN"),
 	}
 	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if amURLs != "" {
