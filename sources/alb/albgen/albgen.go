@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -306,6 +307,13 @@ const (
 	emptyObject
 )
 
+// gzipWriters are reused: a compressor's state is large, and tests write
+// thousands of small objects.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
 func writeObject(path string, data []byte, enc encoding) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -324,9 +332,11 @@ func writeObject(path string, data []byte, enc encoding) error {
 			zw.Close()
 		}
 	default:
-		zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(&out)
 		zw.Write(data)
 		zw.Close()
+		gzipWriters.Put(zw)
 	}
 	return os.WriteFile(path, out.Bytes(), 0o644)
 }
