@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,6 +165,10 @@ type Target struct {
 	KeyEnv string `json:"key_env,omitempty"`
 	// SecretEnv names the variable holding the webhook's HMAC secret.
 	SecretEnv string `json:"secret_env,omitempty"`
+	// TokenEnv, for Slack, names the variable holding the bot token to post
+	// with instead of SLACK_BOT_TOKEN (an ops route that must not share
+	// the alerts' token and its failures).
+	TokenEnv string `json:"token_env,omitempty"`
 }
 
 // Integrations.
@@ -180,13 +186,26 @@ func (t Target) Integration() string {
 	return t.Via
 }
 
+// NotifierKey names the notifier that delivers to the target: its
+// integration, or integration:$VARIABLE for a Slack target with its own
+// token.
+func (t Target) NotifierKey() string {
+	if t.TokenEnv != "" {
+		return t.Integration() + ":$" + t.TokenEnv
+	}
+	return t.Integration()
+}
+
 // String names the target in logs and metric labels, without secrets:
-// "slack:#mart-alerts", "pagerduty:$PD_MART_KEY".
+// "slack:#mart-alerts", "pagerduty:$PD_MART_KEY", "slack:#ops($OPS_TOKEN)".
 func (t Target) String() string {
 	switch t.Integration() {
 	case ViaSlack:
 		if t.Channel == "" {
 			return ""
+		}
+		if t.TokenEnv != "" {
+			return "slack:" + t.Channel + "($" + t.TokenEnv + ")"
 		}
 		return "slack:" + t.Channel
 	default:
@@ -297,4 +316,68 @@ func HTTPError(status int, retryAfter string, body string) *SendError {
 // arrived, so the outcome is unknown.
 func NetworkError(err error) *SendError {
 	return &SendError{Err: err, Reason: "network", Uncertain: true}
+}
+
+// ParseRoute reads a route given on the command line (--ops-route):
+//
+//	slack:#channel                     the bot token of SLACK_BOT_TOKEN
+//	slack:#channel?token_env=VARIABLE  another bot token, from VARIABLE
+//	pagerduty:VARIABLE                 the Events API v2 routing key in VARIABLE
+//	webhook:VARIABLE                   the URL in VARIABLE
+//	webhook:VARIABLE?secret_env=NAME   signed with the secret in NAME
+//
+// Secrets are named by variable, never written on the command line.
+func ParseRoute(s string) (Target, error) {
+	via, rest, ok := strings.Cut(s, ":")
+	if !ok || rest == "" {
+		return Target{}, fmt.Errorf("route %q: want slack:#channel, pagerduty:VARIABLE or webhook:VARIABLE", s)
+	}
+	rest, query, _ := strings.Cut(rest, "?")
+	params := map[string]string{}
+	if query != "" {
+		for _, kv := range strings.Split(query, "&") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || v == "" {
+				return Target{}, fmt.Errorf("route %q: %q: want name=value", s, kv)
+			}
+			params[k] = v
+		}
+	}
+	take := func(allowed ...string) error {
+		for k := range params {
+			if !slices.Contains(allowed, k) {
+				return fmt.Errorf("route %q: unknown parameter %q (allowed: %s)", s, k, strings.Join(allowed, ", "))
+			}
+		}
+		return nil
+	}
+	envName := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	var t Target
+	switch via {
+	case ViaSlack:
+		if err := take("token_env"); err != nil {
+			return Target{}, err
+		}
+		t = Target{Via: ViaSlack, Channel: rest, TokenEnv: params["token_env"]}
+	case ViaPagerDuty, ViaWebhook:
+		allowed := []string{}
+		if via == ViaWebhook {
+			allowed = append(allowed, "secret_env")
+		}
+		if err := take(allowed...); err != nil {
+			return Target{}, err
+		}
+		if strings.Contains(rest, "://") || !envName.MatchString(rest) {
+			return Target{}, fmt.Errorf("route %q: name the environment variable that holds the %s secret, not the secret itself", s, via)
+		}
+		t = Target{Via: via, KeyEnv: rest, SecretEnv: params["secret_env"]}
+	default:
+		return Target{}, fmt.Errorf("route %q: unknown integration %q (slack, pagerduty, webhook)", s, via)
+	}
+	for _, v := range []string{t.TokenEnv, t.SecretEnv} {
+		if v != "" && !envName.MatchString(v) {
+			return Target{}, fmt.Errorf("route %q: %q is not an environment variable name", s, v)
+		}
+	}
+	return t, nil
 }

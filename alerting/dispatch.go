@@ -19,9 +19,9 @@ import (
 // DispatcherConfig configures a Dispatcher.
 type DispatcherConfig struct {
 	Store *Store
-	// Notifiers deliver, by integration (ViaSlack, ViaPagerDuty,
-	// ViaWebhook). A notification whose integration has none is logged
-	// (dry run).
+	// Notifiers deliver, by Target.NotifierKey: the integration (ViaSlack,
+	// ViaPagerDuty, ViaWebhook), or slack:$VARIABLE for a Slack target with
+	// its own token. A notification with no notifier is logged (dry run).
 	Notifiers map[string]Notifier
 	// Ops, when set, is told (once per route and reason) when notifications
 	// cannot be delivered, and gets the notifications of services with no
@@ -63,7 +63,11 @@ type Dispatcher struct {
 	limitedUntil map[string]time.Time
 	stuck        []Stuck
 	announced    map[string]bool
-	started      bool
+	// enqueued counts ops notices added to the outbox; a pass that added
+	// one asks for another pass at once, so the notice does not wait for
+	// the failed notification's retry.
+	enqueued int
+	started  bool
 }
 
 // Stuck is a group of notifications that cannot be delivered.
@@ -142,6 +146,7 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 	d.mu.Lock()
 	first := !d.started
 	d.started = true
+	enqueued := d.enqueued
 	d.mu.Unlock()
 	var next time.Time
 	later := func(t time.Time) {
@@ -166,7 +171,7 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 			order = n.Key
 		}
 		order += "|" + n.Target.String()
-		integration := n.Integration()
+		integration := n.NotifierKey()
 		switch {
 		case blocked[order] || routeDown[n.Target.String()]:
 			continue
@@ -196,6 +201,11 @@ func (d *Dispatcher) Flush(ctx context.Context) (time.Time, error) {
 		}
 	}
 	d.refreshStuck()
+	d.mu.Lock()
+	if d.enqueued != enqueued {
+		later(now) // an ops notice was just enqueued: send it now
+	}
+	d.mu.Unlock()
 	return next, nil
 }
 
@@ -347,7 +357,7 @@ func (d *Dispatcher) deliver(ctx context.Context, n *Notification, now time.Time
 		n.Target = d.cfg.Ops
 	}
 	log := d.cfg.Logger.With("notification", n.ID, "kind", n.Kind, "key", n.Key, "route", n.Target.String())
-	notifier := d.cfg.Notifiers[n.Integration()]
+	notifier := d.cfg.Notifiers[n.NotifierKey()]
 	if notifier == nil || n.Target.IsZero() {
 		text := n.Summary()
 		if n.Digest != nil {
@@ -449,7 +459,7 @@ func (d *Dispatcher) backoff(n *Notification, se *SendError, now time.Time) time
 	if se.RetryAfter > 0 {
 		wait = se.RetryAfter
 		d.mu.Lock()
-		d.limitedUntil[n.Integration()] = now.Add(wait)
+		d.limitedUntil[n.NotifierKey()] = now.Add(wait)
 		d.mu.Unlock()
 	}
 	return wait
@@ -487,7 +497,11 @@ func (d *Dispatcher) announce(n Notification, log *slog.Logger) {
 	ops := Notification{Key: "ops/undeliverable/" + key, Kind: KindOps, Target: d.cfg.Ops, Text: text, Created: n.NextAttempt, UID: NewUID()}
 	if err := d.cfg.Store.Apply(Change{Notifications: []Notification{ops}}); err != nil {
 		log.Error("tell the ops route", "err", err)
+		return
 	}
+	d.mu.Lock()
+	d.enqueued++
+	d.mu.Unlock()
 }
 
 func fixHint(reason string) string {

@@ -142,3 +142,25 @@ func TestMute(t *testing.T) {
 		require.Len(t, out, 1, "a silence that has not started mutes nothing")
 	})
 }
+
+func TestParseRoute(t *testing.T) {
+	for in, want := range map[string]Target{
+		"slack:#ops":                                 {Via: ViaSlack, Channel: "#ops"},
+		"slack:C0123?token_env=OPS_SLACK_TOKEN":      {Via: ViaSlack, Channel: "C0123", TokenEnv: "OPS_SLACK_TOKEN"},
+		"pagerduty:PD_OPS_KEY":                       {Via: ViaPagerDuty, KeyEnv: "PD_OPS_KEY"},
+		"webhook:OPS_HOOK_URL?secret_env=OPS_SECRET": {Via: ViaWebhook, KeyEnv: "OPS_HOOK_URL", SecretEnv: "OPS_SECRET"},
+	} {
+		got, err := ParseRoute(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "#ops", "slack:", "email:ops@example.com", "webhook:https://hooks.example.com/x",
+		"pagerduty:R0UT1NGKEY-with-dash", "slack:#ops?token=xoxb-1", "slack:#ops?token_env=", "pagerduty:PD?secret_env=X"} {
+		_, err := ParseRoute(bad)
+		require.Error(t, err, bad)
+	}
+	own := Target{Via: ViaSlack, Channel: "#ops", TokenEnv: "OPS_SLACK_TOKEN"}
+	require.Equal(t, "slack:$OPS_SLACK_TOKEN", own.NotifierKey(), "its own notifier")
+	require.Equal(t, "slack", Target{Channel: "#a"}.NotifierKey())
+	require.Equal(t, "slack:#ops($OPS_SLACK_TOKEN)", own.String())
+}

@@ -28,7 +28,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	var (
 		specs, listen, dataDir, albLogs, s3Region, s3Endpoint string
 		promURL, promConfig, amURLs, externalURL, templates   string
-		opsChannel                                            string
+		opsChannel, opsRoute                                  string
 		logLevel                                              string
 		readConcurrency                                       int
 		s3PathStyle                                           bool
@@ -54,7 +54,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.stringVar(&promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings")
 	f.stringVar(&amURLs, "alertmanager-url", "KAKEIBO_ALERTMANAGER_URLS", "", "comma-separated Alertmanager `URLs` to post alerts to")
 	f.stringVar(&externalURL, "external-url", "KAKEIBO_EXTERNAL_URL", "", "`URL` people reach this service at (alert links)")
-	f.stringVar(&opsChannel, "ops-slack-channel", "KAKEIBO_OPS_SLACK_CHANNEL", "", "Slack `channel` told when notifications cannot be delivered; it also gets alerts of services without a route")
+	f.stringVar(&opsRoute, "ops-route", "KAKEIBO_OPS_ROUTE", "", "`route` told when notifications cannot be delivered; it also gets alerts of services without a route: slack:#channel, slack:#channel?token_env=VARIABLE (its own bot token), pagerduty:VARIABLE or webhook:VARIABLE (the variable holds the routing key or URL)")
+	f.stringVar(&opsChannel, "ops-slack-channel", "KAKEIBO_OPS_SLACK_CHANNEL", "", "Slack `channel` for the ops route (same as --ops-route slack:#channel)")
 	f.stringVar(&templates, "templates", "KAKEIBO_TEMPLATES", "", "`directory` overriding the digest templates")
 	f.durationVar(&ingestEvery, "ingest-interval", "KAKEIBO_INGEST_INTERVAL", time.Minute, "how often to read new ALB logs")
 	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
@@ -123,8 +124,37 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	if chans := webhookChannels(env, specSet); len(chans) > 0 {
 		logger.Warn("SLACK_WEBHOOK_URL without SLACK_BOT_TOKEN: every message goes to the webhook's one channel, not to the channels the specs name; use a bot token to honour routes", "channels", chans)
 	}
-	if opsChannel != "" {
+	switch {
+	case opsRoute != "" && opsChannel != "":
+		fmt.Fprintln(env.stderr, "kakeibo serve: give --ops-route or --ops-slack-channel, not both")
+		return exitUsage
+	case opsChannel != "":
 		cfg.Ops = alerting.Target{Via: alerting.ViaSlack, Channel: opsChannel}
+	case opsRoute != "":
+		if cfg.Ops, err = alerting.ParseRoute(opsRoute); err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo serve: --ops-route: %v\n", err)
+			return exitUsage
+		}
+	}
+	for _, name := range []string{cfg.Ops.KeyEnv, cfg.Ops.SecretEnv, cfg.Ops.TokenEnv} {
+		if name != "" {
+			red.Add(env.getenv(name)) // secrets, whatever the variable is called
+		}
+	}
+	if name := cfg.Ops.TokenEnv; name != "" {
+		// The ops route's own Slack token: its failures (a revoked alerts
+		// token) are not the alerts' failures.
+		opsToken := env.getenv(name)
+		if opsToken == "" {
+			logger.Error("cannot start: --ops-route names "+name+", which is not set", "route", cfg.Ops.String())
+			return exitUsage
+		}
+		n, err := slack.New(slack.Config{Token: opsToken, APIURL: env.getenv("SLACK_API_URL"), Templates: tmpl})
+		if err != nil {
+			logger.Error("cannot start", "err", err)
+			return exitUsage
+		}
+		cfg.Notifiers[cfg.Ops.NotifierKey()] = n
 	}
 
 	srv, err := server.New(cfg)

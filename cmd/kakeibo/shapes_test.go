@@ -69,13 +69,19 @@ type serveProc struct {
 
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv starts serve with extra environment variables (NAME=value).
+func startServeEnv(t *testing.T, env []string, args ...string) *serveProc {
+	t.Helper()
 	bin, err := buildOnce()
 	require.NoError(t, err)
 	addr := freePort(t)
 	p := &serveProc{out: &syncBuffer{}, base: "http://" + addr, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr,
 		"--ingest-interval", "200ms", "--eval-interval", "200ms", "--reload-interval", "1s"}, args...)...)
-	p.cmd.Env = os.Environ()
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	require.NoError(t, p.cmd.Start())
 	go func() { p.done <- p.cmd.Wait() }()

@@ -3,9 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,14 +18,15 @@ import (
 	"github.com/kakeibo-slo/kakeibo/alerting/slack/fakeslack"
 )
 
-// alertMessages are the fake Slack's alert messages (not digests), by
+// alertMessages are the fake Slack's alert messages (not digests nor ops
+// notices), by
 // alert key (one incident each in these tests).
 func alertMessages(slack *fakeslack.Server) map[string][]string {
 	out := map[string][]string{}
 	for _, m := range slack.Messages() {
 		p, _ := m.Metadata["event_payload"].(map[string]any)
 		kind := fmt.Sprint(p["kind"])
-		if p == nil || kind == "digest" {
+		if p == nil || kind == "digest" || kind == "ops" {
 			continue
 		}
 		out[fmt.Sprint(p["key"])] = append(out[fmt.Sprint(p["key"])], kind)
@@ -142,4 +147,77 @@ func TestSilenceHoldsAlertsUntilItEnds(t *testing.T) {
 	require.Contains(t, stdout, id)
 	require.NotContains(t, get(t, p.base+"/"), "CHG-1234")
 	p.stop(t)
+}
+
+// TestOpsRouteHasItsOwnReceiver: with the alerts' Slack token revoked, the
+// ops notice still goes out, at once, because --ops-route has its own
+// receiver: another Slack app's token, or a webhook. (Delivery after the
+// fix is TestRevokedThenFixedRepeatsMerged's.)
+func TestOpsRouteHasItsOwnReceiver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	for _, via := range []string{"slack", "webhook"} {
+		t.Run(via, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			specs, logs := filepath.Join(dir, "specs"), filepath.Join(dir, "logs")
+			require.NoError(t, os.MkdirAll(specs, 0o755))
+			spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
+			t0 := recentStart()
+			writeLogs(t, logs, t0, 2*time.Hour, 0)
+			writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)
+
+			slack := fakeslack.New(t, "xoxb-alerts", "mart-alerts", "mart-sre", "mart", "ops")
+			slack.AddToken("xoxb-ops-app")
+			slack.Revoke("token_revoked")
+			var mu sync.Mutex
+			var hooked []string
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				hooked = append(hooked, string(b))
+				mu.Unlock()
+			}))
+			defer hook.Close()
+			route := "slack:#ops?token_env=OPS_SLACK_TOKEN"
+			if via == "webhook" {
+				route = "webhook:OPS_HOOK"
+			}
+			p := startServeEnv(t, []string{"SLACK_BOT_TOKEN=xoxb-alerts", "SLACK_API_URL=" + slack.APIURL(),
+				"OPS_SLACK_TOKEN=xoxb-ops-app", "OPS_HOOK=" + hook.URL},
+				"--specs", specs, "--alb-logs", logs, "--data-dir", filepath.Join(dir, "data"), "--ops-route", route)
+
+			opsNotice := func() string {
+				if via == "webhook" {
+					mu.Lock()
+					defer mu.Unlock()
+					for _, b := range hooked {
+						if strings.Contains(b, `"kind":"ops"`) {
+							return b
+						}
+					}
+					return ""
+				}
+				for _, m := range slack.Messages() {
+					if m.Channel == slack.ChannelID("ops") {
+						return m.Text
+					}
+				}
+				return ""
+			}
+			began := time.Now()
+			p.waitFor(t, 60*time.Second, func() bool { return opsNotice() != "" }, "the ops notice, through its own receiver")
+			t.Logf("ops notice %v after start", time.Since(began).Round(time.Millisecond))
+			require.Contains(t, opsNotice(), "cannot deliver notifications to slack:#mart-alerts: token_revoked")
+			require.Empty(t, alertMessages(slack), "the alerts' token is revoked")
+
+			for _, secret := range []string{"xoxb-ops-app", "xoxb-alerts", hook.URL} {
+				require.NotContains(t, p.out.String(), secret)
+			}
+			p.stop(t)
+		})
+	}
 }

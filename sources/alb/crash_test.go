@@ -44,7 +44,7 @@ func TestCrashResume(t *testing.T) {
 		t.Skip("slow")
 	}
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	cfg := genConfig(start, time.Hour) // an hour at 400 req/min per load balancer: kills land in every phase
+	cfg := genConfig(start, 30*time.Minute) // half an hour at 400 req/min per load balancer: kills land in every phase
 	for i := range cfg.LoadBalancers {
 		cfg.LoadBalancers[i].PerMinute = 400
 	}

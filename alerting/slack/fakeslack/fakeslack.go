@@ -60,6 +60,7 @@ type Server struct {
 	msgs     []*Message
 	seq      int
 	calls    map[string]int
+	others   map[string]bool // tokens of other apps (AddToken)
 	// post failures
 	failN      int
 	failStatus int
@@ -110,8 +111,19 @@ func (s *Server) ChannelID(name string) string {
 	return s.resolve(name)
 }
 
-// Revoke makes every call answer with apiErr (token_revoked, invalid_auth,
-// ...) until Restore.
+// AddToken accepts another bot token (a second Slack app of the same
+// workspace, such as an ops bot): Revoke does not touch it.
+func (s *Server) AddToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.others == nil {
+		s.others = map[string]bool{}
+	}
+	s.others[token] = true
+}
+
+// Revoke makes every call with the token New was given answer with apiErr
+// (token_revoked, invalid_auth, ...) until Restore.
 func (s *Server) Revoke(apiErr string) { s.mu.Lock(); s.revoked = apiErr; s.mu.Unlock() }
 
 // Restore undoes Revoke.
@@ -200,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		tok = h
 	}
 	switch {
-	case s.revoked != "":
+	case s.revoked != "" && !s.others[tok]:
 		e := s.revoked
 		s.mu.Unlock()
 		apiError(w, e)
@@ -209,7 +221,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		apiError(w, "not_authed")
 		return
-	case tok != s.token:
+	case tok != s.token && !s.others[tok]:
 		s.mu.Unlock()
 		apiError(w, "invalid_auth")
 		return
