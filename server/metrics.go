@@ -20,6 +20,7 @@ import (
 // from sloCollector, computed from the newest evaluation at scrape time.
 type metrics struct {
 	evalDuration  prometheus.Histogram
+	evalLast      prometheus.Gauge
 	sourceErrors  *prometheus.CounterVec
 	objects       prometheus.Counter
 	lines         prometheus.Counter
@@ -37,6 +38,9 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		evalDuration: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "kakeibo_evaluation_duration_seconds", Help: "Time to evaluate every SLO once.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		evalLast: f.NewGauge(prometheus.GaugeOpts{
+			Name: "kakeibo_evaluation_last_duration_seconds", Help: "Time the last evaluation of every SLO took (compare with --eval-interval).",
 		}),
 		sourceErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakeibo_source_errors_total", Help: "Failed reads and posts by source (alb, prometheus, alertmanager).",

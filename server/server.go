@@ -600,7 +600,9 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	now := s.cfg.Now()
 	objs, _ := set.Evaluated()
 	results := s.evaluate(ctx, objs, now)
-	s.m.evalDuration.Observe(time.Since(start).Seconds())
+	took := time.Since(start).Seconds()
+	s.m.evalDuration.Observe(took)
+	s.m.evalLast.Set(took)
 	caughtUp := s.caughtUp.Load()
 	var states map[string]alerting.AlertState
 	var err error
