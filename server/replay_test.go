@@ -17,12 +17,21 @@ import (
 	"github.com/kakeibo-slo/kakeibo/alerting/slack/fakeslack"
 )
 
-// replayBundledDay feeds the bundled day of ALB logs to a service 5 minutes
-// at a time, as ALB delivers them (each file appears when its interval
-// ends, plus 2 minutes), on a clock that follows the logs, evaluating and
-// delivering after every step. It returns the fake Slack.
+// replayBundledDay feeds the bundled day of ALB logs to a service, as ALB
+// delivers them, and returns the fake Slack.
 func replayBundledDay(t *testing.T) *fakeslack.Server {
-	src := "../testdata/alb"
+	return replayLogs(t, "../testdata/alb", "../testdata/specs",
+		time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 2, 0, 10, 0, 0, time.UTC),
+		"mart-alerts", "mart-sre", "mart", "storefront-alerts", "storefront-sre", "storefront", "checkout-alerts", "search")
+}
+
+// replayLogs feeds the ALB logs under src to a service 5 minutes at a
+// time, as ALB delivers them (each file appears when its interval ends,
+// plus 2 minutes), on a clock that runs from `from` to `to` a minute at a
+// time, evaluating and delivering every minute and ingesting every 5.
+// It returns the fake Slack, which knows the named channels and dates
+// messages on that clock.
+func replayLogs(t *testing.T, src, specs string, from, to time.Time, channels ...string) *fakeslack.Server {
 	var files []string
 	require.NoError(t, filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
@@ -30,27 +39,17 @@ func replayBundledDay(t *testing.T) *fakeslack.Server {
 		}
 		return err
 	}))
-	stamp := regexp.MustCompile(`_(\d{8}T\d{4}Z)_`)
-	due := func(p string) time.Time {
-		m := stamp.FindStringSubmatch(filepath.Base(p))
-		if m == nil {
-			return time.Time{} // not a log file: there from the start
-		}
-		at, err := time.Parse("20060102T1504Z", m[1])
-		require.NoError(t, err)
-		return at.Add(2 * time.Minute)
-	}
-	sort.Slice(files, func(i, j int) bool { return due(files[i]).Before(due(files[j])) })
+	sort.Slice(files, func(i, j int) bool { return deliveredAt(t, files[i]).Before(deliveredAt(t, files[j])) })
 
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(logs, 0o755))
-	f := fakeslack.New(t, "xoxb-replay", "mart-alerts", "mart-sre", "mart", "storefront-alerts", "storefront-sre", "storefront", "checkout-alerts", "search")
+	f := fakeslack.New(t, "xoxb-replay", channels...)
 	n, err := slack.New(slack.Config{Token: "xoxb-replay", APIURL: f.APIURL()})
 	require.NoError(t, err)
-	now := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	now := from
 	f.Now = func() time.Time { return now }
-	s, err := New(Config{SpecPaths: []string{"../testdata/specs"}, DataDir: filepath.Join(dir, "data"), ALBLogs: logs,
+	s, err := New(Config{SpecPaths: []string{specs}, DataDir: filepath.Join(dir, "data"), ALBLogs: logs,
 		Registry: prometheus.NewRegistry(), Now: func() time.Time { return now },
 		Notifiers: map[string]alerting.Notifier{alerting.ViaSlack: n}})
 	require.NoError(t, err)
@@ -65,12 +64,12 @@ func replayBundledDay(t *testing.T) *fakeslack.Server {
 		require.NoError(t, os.WriteFile(filepath.Join(logs, rel), b, 0o644))
 	}
 	i := 0
-	for ; i < len(files) && due(files[i]).IsZero(); i++ {
+	for ; i < len(files) && deliveredAt(t, files[i]).IsZero(); i++ {
 		copyFile(files[i])
 	}
 	first := true
-	for now = time.Date(2026, 10, 1, 0, 5, 0, 0, time.UTC); now.Before(time.Date(2026, 10, 2, 0, 10, 0, 0, time.UTC)); now = now.Add(time.Minute) {
-		for ; i < len(files) && !due(files[i]).After(now); i++ {
+	for now = from.Add(5 * time.Minute); now.Before(to); now = now.Add(time.Minute) {
+		for ; i < len(files) && !deliveredAt(t, files[i]).After(now); i++ {
 			copyFile(files[i])
 		}
 		if now.Minute()%5 == 2 || first {
@@ -82,6 +81,30 @@ func replayBundledDay(t *testing.T) *fakeslack.Server {
 		require.NoError(t, err)
 	}
 	return f
+}
+
+var logStamp = regexp.MustCompile(`_(\d{8}T\d{4}Z)_`)
+
+// intervalEnd is the end of the 5-minute interval an ALB log file covers,
+// from its name (zero for files that are not logs).
+func intervalEnd(t *testing.T, p string) time.Time {
+	m := logStamp.FindStringSubmatch(filepath.Base(p))
+	if m == nil {
+		return time.Time{}
+	}
+	at, err := time.Parse("20060102T1504Z", m[1])
+	require.NoError(t, err)
+	return at
+}
+
+// deliveredAt is when ALB delivers a log file: 2 minutes after its
+// interval ends (zero: there from the start).
+func deliveredAt(t *testing.T, p string) time.Time {
+	end := intervalEnd(t, p)
+	if end.IsZero() {
+		return end
+	}
+	return end.Add(2 * time.Minute)
 }
 
 // TestReplayBundledDay: the bundled day, replayed as it would arrive. The

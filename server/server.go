@@ -56,6 +56,9 @@ type Config struct {
 	Templates *alerting.Templates
 	// AlertmanagerURLs receive alerts as well.
 	AlertmanagerURLs []string
+	// NodeGrace is how long a load balancer node may fall behind the others
+	// before it is given up (scaled in); default alb.DefaultNodeGrace.
+	NodeGrace time.Duration
 	// ReadConcurrency is how many log objects are read at once (default 256).
 	ReadConcurrency int
 	// ExternalURL is where people reach this service (links, generatorURL).
@@ -493,7 +496,8 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	}
 	progress := &alb.Progress{}
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
-		Logger: s.log.With("component", "ingest"), Progress: progress, Failures: s.failures, Workers: s.cfg.ReadConcurrency})
+		Logger: s.log.With("component", "ingest"), Progress: progress, Failures: s.failures, Workers: s.cfg.ReadConcurrency,
+		NodeGrace: s.cfg.NodeGrace})
 	if err != nil {
 		s.log.Error("ingest", "err", err)
 		return false

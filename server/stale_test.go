@@ -46,7 +46,7 @@ func TestNodeThatLeftIsGivenUp(t *testing.T) {
 		require.NoError(t, store.Commit(&alb.Batch{Watermarks: map[string]int64{alb.NodeKey(lb, "10.0.1.11"): minute(end)}}))
 		r := at(end.Add(2 * time.Minute))
 		switch {
-		case end.Sub(t0) <= alb.NodeGrace*time.Minute: // waited for
+		case end.Sub(t0) <= alb.DefaultNodeGrace: // waited for
 			require.Equal(t, t0.Add(-5*time.Minute), r.At, "at %s: the node that left is waited for", end)
 		default: // given up: the other node decides
 			require.Equal(t, end.Add(-5*time.Minute), r.At, "at %s: the node that left is given up", end)

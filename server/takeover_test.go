@@ -81,12 +81,12 @@ func TestTenTakeoversWithSpecChanges(t *testing.T) {
 	}
 	start := time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC)
 	cfg := albgen.Example(start, 30)
-	cfg.Duration, cfg.Traps, cfg.LoadBalancers = 3*time.Hour, false, cfg.LoadBalancers[:1]
+	cfg.Start, cfg.Duration, cfg.Traps, cfg.LoadBalancers = start, 3*time.Hour, false, cfg.LoadBalancers[:1]
 	cfg.Incidents = []albgen.Incident{{LoadBalancer: cfg.LoadBalancers[0].Name, From: start.Add(2 * time.Hour), To: start.Add(3 * time.Hour), ErrorRatio: 0.5}}
 	_, err := albgen.Write(cfg, logs)
 	require.NoError(t, err)
 
-	now := start.Add(3*time.Hour + 10*time.Minute)
+	now := start.Add(3*time.Hour + 5*time.Minute)
 	f := fakeslack.New(t, "xoxb-takeover", "shop-alerts", "shop-sre")
 	f.Now = func() time.Time { return now }
 	n, err := slack.New(slack.Config{Token: "xoxb-takeover", APIURL: f.APIURL()})
@@ -107,7 +107,8 @@ func TestTenTakeoversWithSpecChanges(t *testing.T) {
 	posted := func() []string {
 		var out []string
 		for _, m := range f.Messages() {
-			out = append(out, fmt.Sprint(m.Metadata["event_payload"].(map[string]any)["kind"]))
+			p := m.Metadata["event_payload"].(map[string]any)
+			out = append(out, fmt.Sprint(p["kind"], " ", p["key"]))
 		}
 		return out
 	}
@@ -116,26 +117,26 @@ func TestTenTakeoversWithSpecChanges(t *testing.T) {
 	active := newServer()
 	require.True(t, active.active.Load())
 	cycle(active)
-	require.Equal(t, []string{"firing"}, posted(), "the outage pages")
+	require.Equal(t, []string{"firing shop/availability#page"}, posted(), "the outage pages")
 
-	want := []string{"firing"}
+	want := []string{"firing shop/availability#page"}
 	for i := 1; i <= 10; i++ {
 		standby := newServer()
 		require.False(t, standby.active.Load())
 		// The spec changes; the active one reloads it and runs a cycle.
 		spec(i)
 		active.doReload()
-		now = now.Add(time.Minute)
+		now = now.Add(20 * time.Second)
 		cycle(active)
 		if i == 1 {
-			want = append(want, "firing") // the new SLO's page
+			want = append(want, "firing shop/availability-strict#page") // the new SLO's page
 		}
 		require.Equal(t, want, posted(), "after the change %d", i)
 		require.NoError(t, active.Close())
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		require.NoError(t, standby.waitForLock(ctx))
 		cancel()
-		now = now.Add(time.Minute)
+		now = now.Add(20 * time.Second)
 		cycle(standby)
 		require.Equal(t, want, posted(), "takeover %d: no message", i)
 		require.Equal(t, fmt.Sprintf("version %d of the spec", i), standby.specs.Load().Objectives()[0].Description)

@@ -32,7 +32,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		logLevel                                              string
 		readConcurrency                                       int
 		s3PathStyle                                           bool
-		ingestEvery, evalEvery, reloadEvery                   time.Duration
+		ingestEvery, evalEvery, reloadEvery, nodeGrace        time.Duration
 	)
 	f := newFlagSet("serve", "--specs DIR [flags]",
 		"Run the service: read ALB logs every --ingest-interval (backfilling the longest\n"+
@@ -60,6 +60,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.durationVar(&ingestEvery, "ingest-interval", "KAKEIBO_INGEST_INTERVAL", time.Minute, "how often to read new ALB logs")
 	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
 	f.durationVar(&reloadEvery, "reload-interval", "KAKEIBO_RELOAD_INTERVAL", 10*time.Second, "how often to check the spec files for changes")
+	f.durationVar(&nodeGrace, "alb-node-grace", "KAKEIBO_ALB_NODE_GRACE", alb.DefaultNodeGrace, "how long a load balancer node may fall behind the others' deliveries before it is taken as scaled in and no longer waited for (whole minutes, at least 5m)")
 	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "log objects fetched at once (S3 GETs in flight; parsing uses every CPU)")
 	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
 	if err := f.parse(args, env); err != nil {
@@ -67,6 +68,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	}
 	if specs == "" {
 		fmt.Fprintln(env.stderr, "kakeibo serve: --specs is required (or set KAKEIBO_SPECS)")
+		return exitUsage
+	}
+	if nodeGrace < 5*time.Minute || nodeGrace%time.Minute != 0 {
+		fmt.Fprintf(env.stderr, "kakeibo serve: --alb-node-grace %s: want whole minutes, at least 5m (one delivery interval)\n", nodeGrace)
 		return exitUsage
 	}
 	var level slog.Level
@@ -88,7 +93,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		S3:     alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle},
 		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
 		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
-		Redact: red.Redact, ReadConcurrency: readConcurrency, APIToken: env.getenv("KAKEIBO_API_TOKEN"),
+		Redact: red.Redact, ReadConcurrency: readConcurrency, NodeGrace: nodeGrace, APIToken: env.getenv("KAKEIBO_API_TOKEN"),
 	}
 	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if amURLs != "" {

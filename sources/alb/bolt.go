@@ -182,7 +182,7 @@ func (s *BoltStore) Commit(b *Batch) error {
 			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 				nodes[string(k[len(prefix):])] = int64(getU64(v))
 			}
-			w, ok := completeMinute(nodes)
+			w, ok := completeMinute(nodes, b.grace())
 			if !ok {
 				continue
 			}

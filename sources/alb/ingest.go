@@ -51,6 +51,9 @@ type IngestConfig struct {
 	StallTimeout time.Duration
 	Retries      int
 	RetryBackoff time.Duration
+	// NodeGrace is how long a load balancer node may fall behind the
+	// newest delivery before it is given up (default DefaultNodeGrace).
+	NodeGrace time.Duration
 	// Failures remembers objects that could not be read; nil keeps none
 	// (a failed object is then tried on every call).
 	Failures *Failures
@@ -349,7 +352,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 }
 
 func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, countsOnly bool) error {
-	b := &Batch{Counts: map[BucketKey]Count{}, Malformed: map[string]int64{}, Watermarks: map[string]int64{}}
+	b := &Batch{Counts: map[BucketKey]Count{}, Malformed: map[string]int64{}, Watermarks: map[string]int64{}, NodeGrace: in.cfg.NodeGrace}
 	var failed error
 	ids := cls.IDs
 	for _, r := range results {

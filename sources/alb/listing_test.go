@@ -59,7 +59,7 @@ func TestS3ListingReadsOnlyWhatTheWindowsNeed(t *testing.T) {
 		require.NoError(t, err)
 	})
 	var mu sync.Mutex
-	var gets, lists []string
+	var gets, lists, startAfters []string
 	fake := gofakes3.New(backend).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -67,6 +67,7 @@ func TestS3ListingReadsOnlyWhatTheWindowsNeed(t *testing.T) {
 		case r.Method == http.MethodGet && r.URL.Query().Has("list-type"):
 			if r.URL.Query().Get("delimiter") == "" {
 				lists = append(lists, r.URL.Query().Get("prefix"))
+				startAfters = append(startAfters, r.URL.Query().Get("start-after"))
 			}
 		case r.Method == http.MethodGet:
 			gets = append(gets, r.URL.Path)
@@ -141,9 +142,10 @@ slos:
 		}
 	}
 
-	// Caught up, nothing new: today's folder only, per load balancer; no GET.
+	// Caught up, nothing new: today's folder only, per load balancer, from
+	// the keys of the last hour; no GET.
 	mu.Lock()
-	gets, lists = nil, nil
+	gets, lists, startAfters = nil, nil, nil
 	mu.Unlock()
 	st, err = ing.Ingest(t.Context(), from, now.Add(time.Hour))
 	require.NoError(t, err)
@@ -156,6 +158,9 @@ slos:
 		base + tomorrow + "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_",
 		base + tomorrow + "123456789012_elasticloadbalancing_ap-northeast-1_app.web-prod.9cd2662c6b66898b_",
 	}, lists, "today (and tomorrow's empty folder, for clocks ahead)")
+	for i, sa := range startAfters {
+		require.Equal(t, lists[i]+now.Add(-alb.LateFiles).Format("20060102T1504Z"), sa, "every steady LIST starts at the last hour's keys")
+	}
 
 	// A new file arrives: only it is read.
 	key := base + today + "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_" + now.Add(5*time.Minute).Format("20060102T1504Z") + "_10.0.1.11_feedbeef.log.gz"
@@ -171,4 +176,18 @@ slos:
 	require.EqualValues(t, 1, st.Objects)
 	require.Len(t, gets, 1)
 	require.True(t, strings.HasSuffix(gets[0], "_feedbeef.log.gz"))
+
+	// A file that lands three hours after its interval sorts before the
+	// steady LIST's start: the next whole listing, FullListEvery later,
+	// finds it.
+	late := base + today + "123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_" + now.Add(-3*time.Hour).Format("20060102T1504Z") + "_10.0.1.19_0badcafe.log.gz"
+	_, err = backend.PutObject("alb-logs", late, map[string]string{}, bytes.NewReader(data), int64(len(data)), nil)
+	require.NoError(t, err)
+	st, err = ing.Ingest(t.Context(), from, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, st.Objects, "not in the steady LIST")
+	now = now.Add(alb.FullListEvery)
+	st, err = ing.Ingest(t.Context(), from, now.Add(time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Objects, "found by the whole listing")
 }

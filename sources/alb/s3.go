@@ -46,28 +46,52 @@ type S3Source struct {
 
 	mu     sync.Mutex
 	closed map[string]bool // closed day folders listed once
+	// fullyListed is when each load balancer's key prefix in an open day
+	// folder was last listed whole; in between, it is listed from the
+	// keys of the last LateFiles (see listDay).
+	fullyListed map[string]time.Time
 	// outsideLayout counts listed log files outside AWS's key layout,
 	// which are skipped (see InLayout).
 	outsideLayout atomic.Int64
 }
 
-// Reopen has the day folder of a key listed again (an object in it could
-// not be read yet).
+// Steady listing of an open day folder: a load balancer's keys there are
+// listed whole at most every FullListEvery; in between, a LIST starts after
+// the keys of files whose interval ended more than LateFiles ago (AWS names
+// a file by its interval's end, so its keys sort by time), which returns
+// the last hour's files instead of the whole day's. A file that lands more
+// than LateFiles after its interval is found by the next whole listing.
+const (
+	FullListEvery = 15 * time.Minute
+	LateFiles     = time.Hour
+)
+
+// Reopen has the day folder of a key listed again, whole (an object in it
+// could not be read yet).
 func (s *S3Source) Reopen(key string) {
+	folder := key[:strings.LastIndexByte(key, '/')+1]
 	s.mu.Lock()
-	delete(s.closed, key[:strings.LastIndexByte(key, '/')+1])
+	delete(s.closed, folder)
+	for p := range s.fullyListed {
+		if strings.HasPrefix(p, folder) {
+			delete(s.fullyListed, p)
+		}
+	}
 	s.mu.Unlock()
+}
+
+func (s *S3Source) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // dayClosed says whether no more files can arrive in a day folder: ALB
 // delivers a file within minutes of its interval's end, so an hour after
 // the day ends (UTC), the folder is complete.
 func (s *S3Source) dayClosed(day time.Time) bool {
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	return day.Add(25 * time.Hour).Before(now())
+	return day.Add(25 * time.Hour).Before(s.now())
 }
 
 // NewS3Source returns a source for s3://bucket/prefix.
@@ -110,7 +134,7 @@ func NewS3Source(ctx context.Context, location string, cfg S3Config) (*S3Source,
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &S3Source{client: client, bucket: u.Host, prefix: prefix, closed: map[string]bool{}}, nil
+	return &S3Source{client: client, bucket: u.Host, prefix: prefix, closed: map[string]bool{}, fullyListed: map[string]time.Time{}}, nil
 }
 
 // OutsideLayout is how many listed log files were skipped because their
@@ -189,15 +213,18 @@ func (s *S3Source) listDay(ctx context.Context, base string, day, from, to time.
 		return nil
 	}
 	prefixes := []string{folder}
+	byLB := false
 	// base ends in ACCOUNT/elasticloadbalancing/REGION/: AWS names keys
-	// ACCOUNT_elasticloadbalancing_REGION_app.NAME.ID_...
+	// ACCOUNT_elasticloadbalancing_REGION_app.NAME.ID_END_NODE_RANDOM.log.gz
 	if parts := strings.Split(strings.TrimSuffix(base, "/"), "/"); len(s.LoadBalancers) > 0 && len(parts) >= 3 && parts[len(parts)-2] == "elasticloadbalancing" {
 		account, region := parts[len(parts)-3], parts[len(parts)-1]
 		prefixes = prefixes[:0]
+		byLB = true
 		for _, lb := range s.LoadBalancers {
 			prefixes = append(prefixes, folder+account+"_elasticloadbalancing_"+region+"_"+strings.ReplaceAll(lb, "/", ".")+"_")
 		}
 	}
+	now := s.now()
 	if closed {
 		// Marked before fn runs, so that an object fn cannot finish reopens it.
 		s.mu.Lock()
@@ -205,7 +232,18 @@ func (s *S3Source) listDay(ctx context.Context, base string, day, from, to time.
 		s.mu.Unlock()
 	}
 	for _, p := range prefixes {
-		if err := s.listAll(ctx, p, from, to, fn); err != nil {
+		startAfter := ""
+		if byLB && !closed {
+			s.mu.Lock()
+			last, ok := s.fullyListed[p]
+			if ok && now.Sub(last) < FullListEvery {
+				startAfter = p + now.Add(-LateFiles).UTC().Format("20060102T1504Z")
+			} else {
+				s.fullyListed[p] = now // marked before fn runs, like closed
+			}
+			s.mu.Unlock()
+		}
+		if err := s.listFrom(ctx, p, startAfter, from, to, fn); err != nil {
 			s.Reopen(folder)
 			return err
 		}
@@ -218,11 +256,21 @@ func (s *S3Source) listDay(ctx context.Context, base string, day, from, to time.
 func (s *S3Source) Reset() {
 	s.mu.Lock()
 	s.closed = map[string]bool{}
+	s.fullyListed = map[string]time.Time{}
 	s.mu.Unlock()
 }
 
 func (s *S3Source) listAll(ctx context.Context, prefix string, from, to time.Time, fn func(Object) error) error {
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
+	return s.listFrom(ctx, prefix, "", from, to, fn)
+}
+
+// listFrom lists the keys under prefix, those after startAfter when set.
+func (s *S3Source) listFrom(ctx context.Context, prefix, startAfter string, from, to time.Time, fn func(Object) error) error {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)}
+	if startAfter != "" {
+		in.StartAfter = aws.String(startAfter)
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

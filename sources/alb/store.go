@@ -47,6 +47,17 @@ type Batch struct {
 	// load balancer delivered, keyed NodeKey(lb, node); the load balancer's
 	// watermark follows from them (see completeMinute).
 	Watermarks map[string]int64
+	// NodeGrace is how long a node may fall behind the newest delivery of
+	// its load balancer before it is given up (default DefaultNodeGrace).
+	NodeGrace time.Duration
+}
+
+// grace is the node grace in minutes.
+func (b *Batch) grace() int64 {
+	if b.NodeGrace <= 0 {
+		return int64(DefaultNodeGrace / time.Minute)
+	}
+	return int64(b.NodeGrace / time.Minute)
 }
 
 // Store keeps minute buckets, the ledger of ingested objects and ingestion
@@ -169,7 +180,7 @@ func (s *MemStore) Commit(b *Batch) error {
 				nodes[rest] = w
 			}
 		}
-		if w, ok := completeMinute(nodes); ok {
+		if w, ok := completeMinute(nodes, b.grace()); ok {
 			if old, had := s.watermarks[lb]; !had || w > old {
 				s.watermarks[lb] = w
 			}
@@ -181,20 +192,20 @@ func (s *MemStore) Commit(b *Batch) error {
 // NodeKey keys a node's newest delivered interval in Batch.Watermarks.
 func NodeKey(lb, node string) string { return lb + "|" + node }
 
-// NodeGrace is how far (in minutes) a load balancer node may fall behind
-// the newest delivery before it is given up: two 5-minute delivery
+// DefaultNodeGrace is how far a load balancer node may fall behind the
+// newest delivery before it is given up: two 5-minute delivery
 // intervals. ALBs add and remove nodes as traffic changes; a node that
 // was scaled in stops delivering, and waiting longer for it would only
 // delay every page after a scale-in. A node that delivers again counts
 // again, and a late file is counted once whenever it lands.
-const NodeGrace = 10
+const DefaultNodeGrace = 10 * time.Minute
 
 // completeMinute is a load balancer's watermark from the newest interval
 // end each of its nodes delivered: the oldest of the nodes within
-// NodeGrace of the newest (the others are given up), less one 5-minute
+// grace minutes of the newest (the others are given up), less one 5-minute
 // interval, as a file for an interval may still be on its way when the
 // next one lands.
-func completeMinute(nodes map[string]int64) (int64, bool) {
+func completeMinute(nodes map[string]int64, grace int64) (int64, bool) {
 	var newest int64
 	for _, w := range nodes {
 		newest = max(newest, w)
@@ -204,7 +215,7 @@ func completeMinute(nodes map[string]int64) (int64, bool) {
 	}
 	complete := newest
 	for _, w := range nodes {
-		if w >= newest-NodeGrace {
+		if w >= newest-grace {
 			complete = min(complete, w)
 		}
 	}

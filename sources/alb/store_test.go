@@ -183,7 +183,7 @@ func TestBoltSumsAgreeWithMinutes(t *testing.T) {
 
 // TestWatermarkWaitsForEveryNode: with two nodes, an interval is complete
 // only when both delivered it, or when the late one is more than the grace
-// (15m) behind; a node silent for an hour no longer counts.
+// (10m) behind; a node silent for an hour no longer counts.
 func TestWatermarkWaitsForEveryNode(t *testing.T) {
 	for _, store := range []Store{NewMemStore(), boltStore(t)} {
 		lb := "app/shop/0123456789abcdef"
@@ -231,6 +231,36 @@ func TestWatermarkWaitsForEveryNode(t *testing.T) {
 		require.Equal(t, "10:20", wm(), "b is back, and behind")
 		deliver("b", "10:30")
 		require.Equal(t, "10:25", wm())
+	}
+}
+
+// TestNodeGraceIsConfigurable: with a grace of 5 minutes (one delivery
+// interval), a node one interval behind is still waited for, and one two
+// intervals behind is given up, where the default waits for it.
+func TestNodeGraceIsConfigurable(t *testing.T) {
+	for _, store := range []Store{NewMemStore(), boltStore(t)} {
+		lb := "app/shop/0123456789abcdef"
+		at := func(hhmm string) int64 {
+			tm, err := time.Parse("2006-01-02 15:04", "2026-10-01 "+hhmm)
+			require.NoError(t, err)
+			return tm.Unix() / 60
+		}
+		deliver := func(node, hhmm string, grace time.Duration) {
+			require.NoError(t, store.Commit(&Batch{Watermarks: map[string]int64{NodeKey(lb, node): at(hhmm)}, NodeGrace: grace}))
+		}
+		wm := func() string {
+			w, _, err := store.Watermark(lb)
+			require.NoError(t, err)
+			return MinuteTime(w).Format("15:04")
+		}
+		deliver("a", "10:05", 0)
+		deliver("b", "10:05", 0)
+		deliver("a", "10:10", 5*time.Minute)
+		require.Equal(t, "10:00", wm(), "b 5 minutes behind: waited for")
+		deliver("a", "10:15", 0)
+		require.Equal(t, "10:00", wm(), "b 10 minutes behind: the default grace waits")
+		deliver("a", "10:15", 5*time.Minute)
+		require.Equal(t, "10:10", wm(), "b 10 minutes behind: a 5-minute grace gives it up")
 	}
 }
 
