@@ -26,6 +26,7 @@ import (
 // resolves in them), yet nothing is posted and /readyz says 503 until the
 // backfill has read everything; then the service alerts on the present.
 func TestNoNotificationBeforeBackfillEnds(t *testing.T) {
+	t.Parallel() // long: runs beside the package's other tests
 	dir := t.TempDir()
 	logs, specs := filepath.Join(dir, "logs"), filepath.Join(dir, "specs")
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)

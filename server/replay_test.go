@@ -114,6 +114,7 @@ func deliveredAt(t *testing.T, p string) time.Time {
 // grouped, the same replay posted 24 messages (13 firing, 10 resolves); with
 // grouping but one-minute uptime slices without a minimum, 10.
 func TestReplayBundledDay(t *testing.T) {
+	t.Parallel() // long: runs beside the package's other tests
 	if testing.Short() {
 		t.Skip("slow")
 	}

@@ -22,6 +22,7 @@ import (
 // database stops growing once the first window (plus the pruning margin)
 // has passed, and no object is read twice.
 func TestRetentionKeepsTheDataDirectoryFlat(t *testing.T) {
+	t.Parallel() // long: runs beside the package's other tests
 	if testing.Short() {
 		t.Skip("slow")
 	}

@@ -40,6 +40,7 @@ func TestCrashHelperProcess(t *testing.T) {
 // points, at least 20 times, restarting it each time; the final counts must
 // equal the truth exactly: nothing lost, nothing counted twice.
 func TestCrashResume(t *testing.T) {
+	t.Parallel() // long: runs beside the package's other tests
 	if testing.Short() {
 		t.Skip("slow")
 	}

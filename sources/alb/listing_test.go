@@ -31,6 +31,7 @@ import (
 // cycle lists only today's folder, by key prefix of each load balancer in
 // the specs, and GETs only new objects; counts equal the generator's truth.
 func TestS3ListingReadsOnlyWhatTheWindowsNeed(t *testing.T) {
+	t.Parallel() // long: runs beside the package's other tests
 	if testing.Short() {
 		t.Skip("slow")
 	}

@@ -28,6 +28,7 @@ import (
 // reason, the ingest never stops, and a bad object is given up after five
 // attempts with backoff.
 func TestPoisonObjects(t *testing.T) {
+	t.Parallel() // long: runs beside the package's other tests
 	start := time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC)
 	cfg := genConfig(start, 4*time.Hour)
 	dir := t.TempDir()
