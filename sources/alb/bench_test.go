@@ -1,6 +1,10 @@
 package alb_test
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,4 +37,58 @@ func BenchmarkIngest(b *testing.B) {
 		require.Equal(b, int64(sum.Lines), st.Lines)
 	}
 	b.ReportMetric(float64(sum.Lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkIngestScale reads the same logs (an hour of one load balancer
+// serving 100 services by host, about 90k lines) with 1, 100 or 10,000
+// SLOs on that load balancer: 100 per service file, one host each (the
+// 100 hosts the traffic goes to, then hosts no request asks for), half
+// with a path filter, a third latency SLOs. Lines/s should not fall with
+// the SLO count.
+func BenchmarkIngestScale(b *testing.B) {
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	cfg := albgen.Example(start, 1500)
+	cfg.Start, cfg.Duration, cfg.Traps, cfg.MalformedEvery = start, time.Hour, false, 0
+	cfg.LoadBalancers = cfg.LoadBalancers[:1]
+	lb := &cfg.LoadBalancers[0]
+	lb.Hosts = nil
+	for i := range 100 {
+		lb.Hosts = append(lb.Hosts, fmt.Sprintf("svc%d.shop.example.com", i))
+	}
+	logs := b.TempDir()
+	sum, err := albgen.Write(cfg, logs)
+	require.NoError(b, err)
+	for _, n := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
+			specs := b.TempDir()
+			for f := 0; f*100 < n; f++ {
+				var spec strings.Builder
+				fmt.Fprintf(&spec, "service: svc%d\nslos:\n", f)
+				for i := f * 100; i < min(n, (f+1)*100); i++ {
+					scope := fmt.Sprintf("hosts: [svc%d.shop.example.com]", i)
+					if i%2 == 0 {
+						scope += `, paths: ["^/v1/"]`
+					}
+					if i%3 == 0 {
+						scope += ", latency: {threshold: 300ms}"
+					}
+					fmt.Fprintf(&spec, "  - {name: s%d, objective: 99, window: 7d, sli: {alb: {load_balancer: %s, %s}}}\n", i, lb.Name, scope)
+				}
+				require.NoError(b, os.WriteFile(filepath.Join(specs, fmt.Sprintf("svc%d.yaml", f)), []byte(spec.String()), 0o644))
+			}
+			set, err := slo.Load(specs)
+			require.NoError(b, err)
+			cls := alb.NewClassifier(set.Objectives())
+			b.SetBytes(sum.Bytes)
+			b.ReportAllocs()
+			for b.Loop() {
+				ing, err := alb.NewIngester(alb.IngestConfig{Source: &alb.DirSource{Root: logs}, Store: alb.NewMemStore(), Classifier: cls})
+				require.NoError(b, err)
+				st, err := ing.Ingest(b.Context(), time.Time{}, time.Time{})
+				require.NoError(b, err)
+				require.Equal(b, int64(sum.Lines), st.Lines)
+			}
+			b.ReportMetric(float64(sum.Lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
 }

@@ -15,26 +15,32 @@ type Classifier struct {
 	// indexes this slice.
 	IDs  []string
 	byLB map[string][]*matcher
+	// index holds, per load balancer, its SLIs by host and path prefix
+	// (see scopeIndex).
+	index map[string]*scopeIndex
 }
 
 // lbCache remembers the last load balancer looked up: a log file holds
 // one load balancer's entries, so the map lookup happens once per file.
 // Each reader goroutine has its own.
 type lbCache struct {
-	elb      []byte
-	matchers []*matcher
+	elb []byte
+	idx *scopeIndex
+	// host and candidates are scratch space for scopeIndex.candidates.
+	host       []byte
+	candidates []*matcher
 }
 
-func (c *Classifier) lookup(elb []byte, cache *lbCache) []*matcher {
+func (c *Classifier) lookup(elb []byte, cache *lbCache) *scopeIndex {
 	if cache != nil && cache.elb != nil && bytes.Equal(elb, cache.elb) {
-		return cache.matchers
+		return cache.idx
 	}
-	ms := c.byLB[string(elb)] // no allocation: the conversion is only a map key
+	idx := c.index[string(elb)] // no allocation: the conversion is only a map key
 	if cache != nil {
 		cache.elb = append(cache.elb[:0], elb...)
-		cache.matchers = ms
+		cache.idx = idx
 	}
-	return ms
+	return idx
 }
 
 // Verdict is one SLI's judgement of one entry.
@@ -133,7 +139,15 @@ func NewClassifier(objs []*slo.Objective) *Classifier {
 		c.IDs = append(c.IDs, o.ID())
 		c.byLB[a.LoadBalancer] = append(c.byLB[a.LoadBalancer], m)
 	}
+	c.buildIndex()
 	return c
+}
+
+func (c *Classifier) buildIndex() {
+	c.index = make(map[string]*scopeIndex, len(c.byLB))
+	for lb, ms := range c.byLB {
+		c.index[lb] = newScopeIndex(ms)
+	}
 }
 
 // Only returns a classifier for some of the SLIs (by ID).
@@ -154,6 +168,7 @@ func (c *Classifier) Only(ids []string) *Classifier {
 			out.byLB[lb] = append(out.byLB[lb], &cp)
 		}
 	}
+	out.buildIndex()
 	return out
 }
 
@@ -193,12 +208,17 @@ func (c *Classifier) Classify(e *Entry, out []Verdict) []Verdict {
 }
 
 func (c *Classifier) classify(e *Entry, out []Verdict, cache *lbCache) []Verdict {
-	ms := c.lookup(e.ELB(), cache)
-	if len(ms) == 0 {
+	idx := c.lookup(e.ELB(), cache)
+	if idx == nil {
 		return out
 	}
 	var req Request
 	parsedReq := false
+	ms := idx.all
+	if idx.indexed {
+		req, parsedReq = e.Request(), true
+		ms = idx.candidates(&req, cache)
+	}
 	typ := typeBit(e.Type())
 	for _, m := range ms {
 		if m.types != 0 && m.types&typ == 0 {
