@@ -37,7 +37,7 @@ func (f *evalFlags) register(fs *flagSet) {
 	fs.stringVar(&f.promURL, "prometheus-url", "KAKEIBO_PROMETHEUS_URL", "", "Prometheus-compatible query API `URL` for Prometheus-backed SLIs")
 	fs.stringVar(&f.promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings (authorization, basic_auth, tls_config, proxy_url, http_headers) and timeout")
 	fs.stringVar(&f.progress, "progress", "KAKEIBO_PROGRESS", "auto", "progress bar on stderr: auto (when a terminal), always or never")
-	fs.intVar(&f.readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "log objects fetched at once (S3 GETs in flight; parsing uses every CPU)")
+	fs.intVar(&f.readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "most log objects fetched at once (S3 GETs in flight start at 32 and adapt up to this; parsing uses every CPU)")
 }
 
 // evaluation is one evaluation of every loaded SLO.

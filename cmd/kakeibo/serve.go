@@ -61,7 +61,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.durationVar(&evalEvery, "eval-interval", "KAKEIBO_EVAL_INTERVAL", time.Minute, "how often to evaluate every SLO")
 	f.durationVar(&reloadEvery, "reload-interval", "KAKEIBO_RELOAD_INTERVAL", 10*time.Second, "how often to check the spec files for changes")
 	f.durationVar(&nodeGrace, "alb-node-grace", "KAKEIBO_ALB_NODE_GRACE", alb.DefaultNodeGrace, "how long a load balancer node may fall behind the others' deliveries before it is taken as scaled in and no longer waited for (whole minutes, at least 5m)")
-	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "log objects fetched at once (S3 GETs in flight; parsing uses every CPU)")
+	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "most log objects fetched at once (S3 GETs in flight start at 32 and adapt up to this; parsing uses every CPU)")
 	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)

@@ -33,9 +33,12 @@ type IngestConfig struct {
 	Source     Source
 	Store      Store
 	Classifier *Classifier
-	// Workers fetch objects in parallel (default 256): a GET from S3 waits
-	// tens of ms on the network, so many are in flight at once.
-	Workers int
+	// Workers is the most GETs in flight (default 256): a GET from S3
+	// waits tens of ms on the network, so many are in flight at once. A run
+	// starts with StartWorkers (default 32) and adapts between them (see
+	// adaptiveLimit).
+	Workers      int
+	StartWorkers int
 	// Parsers decompress and classify fetched objects (default GOMAXPROCS).
 	Parsers int
 	// MaxInFlightBytes bounds the fetched bytes waiting to be parsed
@@ -88,12 +91,21 @@ type Ingester struct {
 	// lists every folder again. No-ops for other sources.
 	reopen func(key string)
 	reset  func()
+	// lastGets is the GET limit the last run ended with.
+	lastGets atomic.Int64
 }
+
+// GETLimit is how many GETs the last run allowed in flight when it ended
+// (see adaptiveLimit).
+func (in *Ingester) GETLimit() int { return int(in.lastGets.Load()) }
 
 // NewIngester returns an Ingester.
 func NewIngester(cfg IngestConfig) (*Ingester, error) {
 	if cfg.Source == nil || cfg.Store == nil || cfg.Classifier == nil {
 		return nil, errors.New("alb ingester: source, store and classifier are required")
+	}
+	if cfg.StartWorkers <= 0 {
+		cfg.StartWorkers = 32
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
@@ -262,6 +274,8 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 	fetched := make(chan fetchedObject, in.cfg.Parsers)
 	results := make(chan objectResult, in.cfg.Parsers)
 	inFlight := newByteLimit(in.cfg.MaxInFlightBytes)
+	gets := newAdaptiveLimit(in.cfg.StartWorkers, in.cfg.Workers)
+	defer func() { in.lastGets.Store(int64(gets.current())) }()
 	var fetchers, parsers sync.WaitGroup
 	for range in.cfg.Workers {
 		fetchers.Go(func() {
@@ -272,7 +286,14 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 					if !inFlight.acquire(ctx, f.held) {
 						return
 					}
-					f.body, f.err = in.fetch(ctx, o, p)
+					if !gets.acquire(ctx) {
+						inFlight.release(f.held)
+						return
+					}
+					var ttfb time.Duration
+					var pushedBack bool
+					f.body, ttfb, pushedBack, f.err = in.fetch(ctx, o, p)
+					gets.release(ttfb, pushedBack)
 				}
 				select {
 				case fetched <- f:
@@ -453,19 +474,25 @@ type fetchedObject struct {
 
 // fetch downloads an object within the per-object deadline, cutting a GET
 // that stalls and trying it again (see IngestConfig.StallTimeout).
-func (in *Ingester) fetch(ctx context.Context, o Object, p *Progress) ([]byte, error) {
+// fetch reads an object, trying a GET that stalls or fails on the network
+// or the server again. It says how long the last GET waited for its first
+// byte, and whether any attempt failed in a way more load makes worse.
+func (in *Ingester) fetch(ctx context.Context, o Object, p *Progress) (body []byte, ttfb time.Duration, pushedBack bool, err error) {
 	backoff := in.cfg.RetryBackoff
 	for attempt := 0; ; attempt++ {
-		body, err := in.fetchOnce(ctx, o, p)
+		body, ttfb, err = in.fetchOnce(ctx, o, p)
+		if err != nil && retryable(err) && ctx.Err() == nil {
+			pushedBack = true
+		}
 		if err == nil || attempt >= in.cfg.Retries || ctx.Err() != nil || !retryable(err) {
-			return body, err
+			return body, ttfb, pushedBack, err
 		}
 		in.cfg.Logger.Debug("log object GET failed; trying again", "key", o.Key, "err", err, "in", backoff.String())
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, err
+			return nil, ttfb, pushedBack, err
 		case <-t.C:
 		}
 		backoff *= 2
@@ -483,25 +510,27 @@ func retryable(err error) bool {
 	return false
 }
 
-func (in *Ingester) fetchOnce(ctx context.Context, o Object, p *Progress) ([]byte, error) {
+func (in *Ingester) fetchOnce(ctx context.Context, o Object, p *Progress) ([]byte, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, in.cfg.ObjectTimeout)
 	defer cancel()
 	gctx, touch, stop := guardStall(ctx, in.cfg.StallTimeout)
 	defer stop()
+	began := time.Now()
 	body, err := in.cfg.Source.Open(gctx, o.Key)
 	if err != nil {
-		return nil, stallError(gctx, err)
+		return nil, 0, stallError(gctx, err)
 	}
 	defer body.Close()
+	ttfb := time.Since(began)
 	touch() // the first byte is in; from now on, progress
 	buf := bytes.NewBuffer(make([]byte, 0, max(o.Size, 512)))
 	pr := &progressReader{r: &countingReader{r: body, p: p}, touch: touch}
 	_, err = buf.ReadFrom(pr)
 	if err != nil {
 		p.Bytes.Add(-pr.read) // not counted twice when tried again
-		return nil, fmt.Errorf("%s: %w", o.Key, stallError(gctx, err))
+		return nil, ttfb, fmt.Errorf("%s: %w", o.Key, stallError(gctx, err))
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), ttfb, nil
 }
 
 // readBytes parses a fetched object.
