@@ -29,17 +29,33 @@ type decoder struct {
 	// problem is reported already, so validation leaves them alone.
 	failed map[any]bool
 	// nodes counts the values decoded, aliases expanded: a few anchors
-	// referenced many times can make a small file huge.
-	nodes   int
-	tooMany bool
+	// referenced many times can make a small file huge. limit is the
+	// document's own values plus maxAliasExpansion.
+	nodes, limit int
+	tooMany      bool
 }
 
-// maxDecodedNodes bounds the values one document may expand to, aliases
-// included (the bundled specs decode to a few hundred).
-const maxDecodedNodes = 100_000
+// maxAliasExpansion bounds how many values aliases may add to a document
+// beyond those written in it: a big file of literal values is fine, a
+// small one that expands to millions through anchors is not.
+const maxAliasExpansion = 100_000
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, at: map[any]Pos{}, failed: map[any]bool{}}
+	return &decoder{file: file, at: map[any]Pos{}, failed: map[any]bool{}, limit: maxAliasExpansion}
+}
+
+// allowWritten raises the decoder's limit by the values written in the
+// document under root (aliases not followed).
+func (d *decoder) allowWritten(root *yaml.Node) {
+	var count func(n *yaml.Node) int
+	count = func(n *yaml.Node) int {
+		c := 1
+		for _, k := range n.Content {
+			c += count(k)
+		}
+		return c
+	}
+	d.limit = count(root) + maxAliasExpansion
 }
 
 // nodeDecoder is implemented by spec types that take more than one shape in
@@ -70,10 +86,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	for n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if d.nodes++; d.nodes > maxDecodedNodes {
+	if d.nodes++; d.nodes > d.limit {
 		if !d.tooMany {
 			d.tooMany = true
-			d.errorf(n, "the document expands to more than %d values (aliases repeat what they point to): write the values out, or split the file", maxDecodedNodes)
+			d.errorf(n, "aliases expand the document by more than %d values (each alias repeats what it points to): write the values out", maxAliasExpansion)
 		}
 		return
 	}

@@ -193,6 +193,7 @@ func (l *loader) document(name string, root *yaml.Node) {
 		return
 	}
 	d := newDecoder(name)
+	d.allowWritten(root)
 	defer func() {
 		l.errs = append(l.errs, d.errs...)
 		d.errs = nil // OpenSLO documents are compiled later, into the same decoder
@@ -219,6 +220,9 @@ func (l *loader) document(name string, root *yaml.Node) {
 	}
 	var s specService
 	d.decodeValue(root, &s, "")
+	if d.tooMany {
+		return // what was not decoded would only show as missing
+	}
 	c := &compiler{d: d}
 	l.services = append(l.services, c.service(&s))
 }
