@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,7 +103,7 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(plain)
 }
 
-func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) apiSLOs(w http.ResponseWriter, r *http.Request) {
 	snap := s.latest.Load()
 	if snap == nil {
 		w.Header().Set("Content-Type", "application/json")
@@ -113,12 +114,35 @@ func (s *Server) apiSLOs(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable(), FailedObjects: s.failures.List()}) // a snapshot means active
+	out := apiReport{Report: snap.report, Undeliverable: s.disp.Undeliverable(), FailedObjects: s.failures.List()} // a snapshot means active
+	if f := parseFilter(r, maxPerPage); f.Filtered() || f.paged {
+		// The same filters as the status page; pages only when asked.
+		var kept []slo.ReportSLO
+		for i := range snap.report.SLOs {
+			if f.match(&snap.report.SLOs[i]) {
+				kept = append(kept, snap.report.SLOs[i])
+			}
+		}
+		n := len(kept)
+		out.Matching = &n
+		if f.paged {
+			from, to, pages := f.pageOf(n)
+			kept = kept[from:to]
+			out.Page, out.Pages = min(f.Page, pages), pages
+		}
+		out.Report.SLOs = kept
+	}
+	_ = enc.Encode(out)
 }
 
 // apiReport is the report with what kakeibo itself needs people to know.
 type apiReport struct {
 	slo.Report
+	// Matching is how many SLOs the request's filters kept (with filters);
+	// Page and Pages number the pages (with page or per_page).
+	Matching *int `json:"matching,omitempty"`
+	Page     int  `json:"page,omitempty"`
+	Pages    int  `json:"pages,omitempty"`
 	// Undeliverable lists notifications waiting after permanent failures.
 	Undeliverable []alerting.Stuck `json:"undeliverable_notifications,omitempty"`
 	// FailedObjects are ALB log objects that could not be read.
@@ -165,6 +189,9 @@ var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMa
 		}
 		return slo.TrimFloat(*f*100, 1) + "% (" + slo.HumanDuration(time.Duration(secs*float64(time.Second))) + ")"
 	},
+	"statuses": func() []slo.Status {
+		return []slo.Status{slo.StatusViolated, slo.StatusAtRisk, slo.StatusStale, slo.StatusNoData, slo.StatusOK}
+	},
 	"statusText": func(st slo.Status) string {
 		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data", slo.StatusStale: "stale"}[st]
 	},
@@ -175,6 +202,57 @@ type pageSLO struct {
 	slo.ReportSLO
 	Windows []pageWindow
 	Firing  []string
+	Team    string
+	// Fastest is the highest burn rate of its windows (FastestWindow).
+	Fastest       *float64
+	FastestWindow string
+	// NewGroup starts a team's rows.
+	NewGroup bool
+}
+
+type pageLink struct {
+	N       int
+	Href    string
+	Current bool
+	Gap     bool // pages left out
+}
+
+// statusRank orders what needs attention first: violated, at risk, stale
+// or no data, then kept.
+var statusRank = map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 2, slo.StatusOK: 3}
+
+// sortWorstFirst groups SLOs by team, the team with the worst SLO first,
+// and within a team puts the worst first: by status, then by the least
+// budget left.
+func sortWorstFirst(ps []pageSLO) {
+	worst := map[string]int{}
+	for _, p := range ps {
+		if r, ok := worst[p.Team]; !ok || statusRank[p.Status] < r {
+			worst[p.Team] = statusRank[p.Status]
+		}
+	}
+	budget := func(p pageSLO) float64 {
+		if p.ErrorBudget.Remaining == nil {
+			return 2
+		}
+		return *p.ErrorBudget.Remaining
+	}
+	slices.SortStableFunc(ps, func(a, b pageSLO) int {
+		switch {
+		case worst[a.Team] != worst[b.Team]:
+			return worst[a.Team] - worst[b.Team]
+		case a.Team != b.Team:
+			return strings.Compare(a.Team, b.Team)
+		case statusRank[a.Status] != statusRank[b.Status]:
+			return statusRank[a.Status] - statusRank[b.Status]
+		case budget(a) != budget(b):
+			if budget(a) < budget(b) {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Service+"/"+a.SLO, b.Service+"/"+b.SLO)
+	})
 }
 
 type pageWindow struct {
@@ -185,21 +263,28 @@ type pageWindow struct {
 }
 
 type pageData struct {
-	At            time.Time
-	SLOs          []pageSLO
-	Attention     int
-	Backfill      string
-	FailedObjects []alb.Failure
-	ReloadError   string
-	ReloadAt      time.Time
-	StoreError    string
-	StoreSince    time.Time
-	Undeliverable []alerting.Stuck
-	Silences      []pageSilence
+	At        time.Time
+	SLOs      []pageSLO
+	Attention int
+	// Total counts every SLO, Matching those the filter keeps, ByStatus
+	// every SLO by status; From and To number the SLOs shown.
+	Total, Matching, From, To int
+	ByStatus                  map[slo.Status]int
+	Teams                     []string
+	Filter                    sloFilter
+	Pages                     []pageLink
+	Backfill                  string
+	FailedObjects             []alb.Failure
+	ReloadError               string
+	ReloadAt                  time.Time
+	StoreError                string
+	StoreSince                time.Time
+	Undeliverable             []alerting.Stuck
+	Silences                  []pageSilence
 }
 
-func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
-	data := pageData{}
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
+	data := pageData{Filter: parseFilter(r, 50), ByStatus: map[slo.Status]int{}}
 	if s.active.Load() {
 		data.Undeliverable = s.disp.Undeliverable()
 	}
@@ -217,7 +302,18 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 	if snap := s.latest.Load(); snap != nil {
 		data.At = snap.at
 		for _, r := range snap.report.SLOs {
-			p := pageSLO{ReportSLO: r}
+			data.Total++
+			if r.Status != slo.StatusOK {
+				data.Attention++
+			}
+			data.ByStatus[r.Status]++
+			if r.Labels["team"] != "" && !slices.Contains(data.Teams, r.Labels["team"]) {
+				data.Teams = append(data.Teams, r.Labels["team"])
+			}
+			if !data.Filter.match(&r) {
+				continue
+			}
+			p := pageSLO{ReportSLO: r, Team: r.Labels["team"]}
 			lowest := map[string]float64{}
 			for _, a := range r.Alerts {
 				for _, win := range []string{a.Long, a.Short} {
@@ -237,15 +333,42 @@ func (s *Server) statusPage(w http.ResponseWriter, _ *http.Request) {
 				p.Windows = append(p.Windows, pageWindow{Name: name, Burn: win.BurnRate, Threshold: th, Hot: win.BurnRate != nil && *win.BurnRate > th})
 			}
 			slices.SortFunc(p.Windows, func(a, b pageWindow) int { return int(windowLen(a.Name) - windowLen(b.Name)) })
-			if r.Status != slo.StatusOK {
-				data.Attention++
+			for _, win := range p.Windows {
+				if win.Burn != nil && (p.Fastest == nil || *win.Burn > *p.Fastest) {
+					p.Fastest, p.FastestWindow = win.Burn, win.Name
+				}
 			}
 			data.SLOs = append(data.SLOs, p)
 		}
 	}
-	// What needs attention first: violated, at risk, no data, then kept.
-	rank := map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 2, slo.StatusOK: 3}
-	slices.SortStableFunc(data.SLOs, func(a, b pageSLO) int { return rank[a.Status] - rank[b.Status] })
+	sortWorstFirst(data.SLOs)
+	slices.Sort(data.Teams)
+	data.Matching = len(data.SLOs)
+	if data.Filter.View == "" {
+		data.Filter.View = "cards"
+		if data.Total > 100 {
+			data.Filter.View = "table" // an organization: one line per SLO
+		}
+	}
+	from, to, pages := data.Filter.pageOf(len(data.SLOs))
+	data.SLOs = data.SLOs[from:to]
+	data.From, data.To = from+1, to
+	if pages > 1 {
+		// The first, the last, and the two either side of the current one.
+		cur := min(data.Filter.Page, pages)
+		for i := 1; i <= pages; i++ {
+			if i != 1 && i != pages && (i < cur-2 || i > cur+2) {
+				if n := len(data.Pages); n > 0 && !data.Pages[n-1].Gap {
+					data.Pages = append(data.Pages, pageLink{Gap: true})
+				}
+				continue
+			}
+			data.Pages = append(data.Pages, pageLink{N: i, Href: data.Filter.With("page", strconv.Itoa(i)), Current: i == cur})
+		}
+	}
+	for i := range data.SLOs {
+		data.SLOs[i].NewGroup = i == 0 || data.SLOs[i].Team != data.SLOs[i-1].Team
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, data); err != nil {
 		s.log.Error("status page", "err", err)
