@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -49,7 +53,12 @@ func runImport(_ context.Context, env *cmdEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "kakeibo import: --window %q: want a period such as 30d\n", window)
 			return exitUsage
 		}
-		for _, name := range files {
+		expanded, xerr := yamlFiles(files)
+		if xerr != nil {
+			fmt.Fprintf(env.stderr, "kakeibo import: %v\n", xerr)
+			return exitUsage
+		}
+		for _, name := range expanded {
 			in, rerr := os.ReadFile(name)
 			if rerr != nil {
 				fmt.Fprintf(env.stderr, "kakeibo import: %v\n", rerr)
@@ -74,6 +83,38 @@ func runImport(_ context.Context, env *cmdEnv, args []string) int {
 		data, notes, err = convert.Native(set.Services)
 	}
 	return finishOutput(env, "import", out, data, notes, err)
+}
+
+// yamlFiles expands directories into the .yml and .yaml files below them,
+// in name order; files are kept as given.
+func yamlFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && (strings.HasSuffix(q, ".yml") || strings.HasSuffix(q, ".yaml")) {
+				found = append(found, q)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no .yml or .yaml file in it", p)
+		}
+		slices.Sort(found)
+		out = append(out, found...)
+	}
+	return out, nil
 }
 
 func runExport(_ context.Context, env *cmdEnv, args []string) int {

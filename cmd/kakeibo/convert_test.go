@@ -262,3 +262,52 @@ func TestFlagsAfterFiles(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errOut, "stat -o: no such file") // a path, not a flag
 }
+
+// TestImportSlothReadsKeysAsSlothDoes: Sloth reads its YAML as JSON into Go
+// structs: any case matches a key, and a key that matches none is ignored.
+// A spec it accepts imports, with the ignored key named (and its likely
+// intended spelling) on stderr; what it refuses (an objective outside
+// (0, 100], an SLO without an SLI, without an alert name while alerts are
+// on, or named twice) is refused; a directory imports every file in it.
+func TestImportSlothReadsKeysAsSlothDoes(t *testing.T) {
+	dir := t.TempDir()
+	spec := func(objective, sli, alerting string) string {
+		return "version: prometheus/v1\nservice: shop\nslos:\n  - name: availability\n    Objective: " + objective + "\n" + sli + alerting
+	}
+	events := "    sli:\n      events:\n        error_query: sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}]))\n        total_query: sum(rate(http_requests_total[{{.window}}]))\n"
+	named := "    alerting:\n      name: ShopAvailability\n      pageAlert:\n        labels: {severity: critical}\n"
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		return p
+	}
+	good := write("good.yml", spec("99.9", events, named))
+	code, stdout, stderr := kakeibo(t, nil, "import", "sloth", good)
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "objective: 99.9", "Objective is objective, as in Sloth")
+	require.Contains(t, stderr, "good.yml:12: slos.alerting.pageAlert is not a key Sloth reads, so it is ignored, as Sloth ignores it (Sloth's key here is page_alert)")
+
+	for name, text := range map[string]string{
+		"zero.yml":    spec("0", events, named),
+		"over.yml":    spec("100.5", events, named),
+		"nosli.yml":   spec("99", "    sli: {}\n", named),
+		"noname.yml":  spec("99", events, ""),
+		"twice.yml":   spec("99", events, named) + spec("99", events, named)[len("version: prometheus/v1\nservice: shop\nslos:\n"):],
+		"sliplug.yml": spec("99", "    sli:\n      plugin: {id: my_plugin}\n", named),
+		"sloplug.yml": spec("99", events, named) + "    plugins:\n      chain:\n        - id: my/own/v1\n",
+	} {
+		p := write(name, text)
+		code, _, stderr := kakeibo(t, nil, "import", "sloth", p)
+		require.Equal(t, exitFail, code, "%s: Sloth refuses it: %s", name, stderr)
+		require.Contains(t, stderr, "Sloth refuses it too", name)
+		require.NoError(t, os.Remove(p))
+	}
+
+	sub := filepath.Join(dir, "more")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(sub, "other.yaml"), []byte(strings.Replace(spec("99", events, named), "service: shop", "service: cart", 1)), 0o644))
+	code, stdout, stderr = kakeibo(t, nil, "import", "sloth", dir)
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "service: shop")
+	require.Contains(t, stdout, "service: cart")
+}

@@ -85,15 +85,13 @@ type slothAlert struct {
 // annotations, plugins, raw ratio SLIs) is a comment in the output and a
 // note. The output is checked by loading it.
 func FromSloth(name string, data []byte, period time.Duration) ([]byte, []string, error) {
-	// Two decoders step through the documents together: a strict one
-	// (unknown keys are errors, at their lines) for prometheus/v1 specs,
-	// and one into nodes that finds Kubernetes CRDs, whose keys are
-	// renamed before a strict decode.
-	strict := yaml.NewDecoder(bytes.NewReader(data))
-	strict.KnownFields(true)
+	// Each document is read into nodes first: a Kubernetes CRD has its
+	// camelCase keys renamed, then keys are matched the way Sloth matches
+	// them (see normalizeSlothKeys) before decoding.
 	nodes := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []nativeDoc
 	var notes []string
+	seen := map[string]bool{}
 	for i := 1; ; i++ {
 		var doc yaml.Node
 		err := nodes.Decode(&doc)
@@ -101,16 +99,19 @@ func FromSloth(name string, data []byte, period time.Duration) ([]byte, []string
 			break
 		}
 		var s slothSpec
-		strictErr := strict.Decode(&s)
+		var keyNotes []string
 		switch {
 		case err != nil:
 		case strings.HasPrefix(apiVersion(&doc), "openslo/"):
 			err = fmt.Errorf("apiVersion %s is OpenSLO, which Sloth reads too: convert it with kakeibo import openslo", apiVersion(&doc))
 		case isCRD(&doc):
-			s = slothSpec{}
-			err = decodeCRD(&doc, &s)
+			err = decodeCRD(&doc, &s, &keyNotes)
 		default:
-			err = strictErr
+			normalizeSlothKeys(&doc, slothSpecKeys, "", &keyNotes)
+			err = doc.Decode(&s)
+		}
+		for _, n := range keyNotes {
+			notes = append(notes, name+":"+strings.TrimPrefix(n, "line "))
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: document %d: %w", name, i, err)
@@ -124,6 +125,9 @@ func FromSloth(name string, data []byte, period time.Duration) ([]byte, []string
 		}
 		if s.Version != "prometheus/v1" {
 			return nil, nil, fmt.Errorf("%s: document %d: version %q: kakeibo reads Sloth prometheus/v1 specs", name, i, s.Version)
+		}
+		if err := checkSloth(&s, seen); err != nil {
+			return nil, nil, fmt.Errorf("%s: document %d: %w (Sloth refuses it too)", name, i, err)
 		}
 		d, n := slothService(&s, period)
 		notes = append(notes, n...)
@@ -177,7 +181,7 @@ func isCRD(doc *yaml.Node) bool { return strings.HasPrefix(apiVersion(doc), "slo
 // decodeCRD decodes a Kubernetes CRD strictly after renaming its spec's
 // camelCase keys to prometheus/v1's (line numbers in its errors are those
 // of the document as re-encoded).
-func decodeCRD(doc *yaml.Node, s *slothSpec) error {
+func decodeCRD(doc *yaml.Node, s *slothSpec, notes *[]string) error {
 	var rename func(n *yaml.Node)
 	rename = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode {
@@ -195,15 +199,58 @@ func decodeCRD(doc *yaml.Node, s *slothSpec) error {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		if root.Content[i].Value == "spec" {
 			rename(root.Content[i+1])
+			normalizeSlothKeys(root.Content[i+1], slothSpecKeys, "spec.", notes)
 		}
 	}
-	b, err := yaml.Marshal(doc)
-	if err != nil {
-		return err
+	return doc.Decode(s)
+}
+
+// checkSloth refuses what Sloth refuses (its validate command): an SLO
+// without a name, an objective outside (0, 100], an SLO with no SLI, an
+// SLO plugin that is not one of Sloth's own (sloth.dev/...), and an SLO
+// named twice in a service (seen spans the documents of a file).
+func checkSloth(s *slothSpec, seen map[string]bool) error {
+	var errs []error
+	plugin := func(where string, p yaml.Node) {
+		var plugins struct {
+			Chain []struct {
+				ID string `yaml:"id"`
+			} `yaml:"chain"`
+		}
+		if p.IsZero() || p.Decode(&plugins) != nil {
+			return
+		}
+		for _, c := range plugins.Chain {
+			if !strings.HasPrefix(c.ID, "sloth.dev/") {
+				errs = append(errs, fmt.Errorf("%s: SLO plugin %q is not one of Sloth's own (sloth.dev/...); Sloth loads it only from --slo-plugins-path", where, c.ID))
+			}
+		}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	return dec.Decode(s)
+	plugin(s.Service, s.SLOPlugins)
+	for _, o := range s.SLOs {
+		id := s.Service + "/" + o.Name
+		switch {
+		case o.Name == "":
+			errs = append(errs, fmt.Errorf("%s: an SLO has no name", s.Service))
+		case seen[id]:
+			errs = append(errs, fmt.Errorf("%s: SLO named twice", id))
+		}
+		seen[id] = true
+		if !(o.Objective > 0 && o.Objective <= 100) {
+			errs = append(errs, fmt.Errorf("%s: objective %g: Sloth's objective must be > 0 and <= 100", id, o.Objective))
+		}
+		if o.SLI.Raw == nil && o.SLI.Events == nil && o.SLI.Plugin == nil {
+			errs = append(errs, fmt.Errorf("%s: sli: at least one SLI type (events, raw, plugin) is required", id))
+		}
+		if p := o.SLI.Plugin; p != nil && o.SLI.Events == nil && o.SLI.Raw == nil {
+			errs = append(errs, fmt.Errorf("%s: SLI plugin %q: Sloth loads SLI plugins only from --sli-plugins-path; write its queries as sli.events", id, p.ID))
+		}
+		if a := o.Alerting; a.Name == "" && (!a.PageAlert.Disable || !a.TicketAlert.Disable) {
+			errs = append(errs, fmt.Errorf("%s: alerting.name: Sloth needs an alert name while page or ticket alerts are enabled", id))
+		}
+		plugin(id, o.Plugins)
+	}
+	return errors.Join(errs...)
 }
 
 func slothService(s *slothSpec, period time.Duration) (nativeDoc, []string) {
