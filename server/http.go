@@ -52,6 +52,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/silences", s.apiSilences)
 	mux.HandleFunc("POST /api/v1/silences", s.apiAddSilence)
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", s.apiExpireSilence)
+	mux.HandleFunc("GET /api/v1/gate/{service}", s.apiGate)
+	mux.HandleFunc("POST /api/v1/gate/{service}/override", s.apiOverride)
 	return securityHeaders(mux)
 }
 
@@ -281,6 +283,9 @@ type pageData struct {
 	StoreSince                time.Time
 	Undeliverable             []alerting.Stuck
 	Silences                  []pageSilence
+	// Frozen are services whose deploys the error budget policy stops;
+	// Overridden those let through by an override.
+	Frozen, Overridden []slo.GateDecision
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
@@ -292,6 +297,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		data.Backfill = s.backfillText()
 	}
 	data.Silences = s.silencesFor(nil)
+	data.Frozen, data.Overridden = s.frozenServices()
 	data.FailedObjects = s.failures.List()
 	if e := s.lastErr.Load(); e != nil {
 		data.ReloadError, data.ReloadAt = e.err.Error(), e.at

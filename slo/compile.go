@@ -79,6 +79,26 @@ func (c *compiler) service(s *specService) *Service {
 	svc.Labels = c.labels(ctx, s.Labels, nil)
 	svc.Links = c.links(ctx, &s.Links, Links{})
 	svc.Notify = c.notify(ctx, &s.Notify, s)
+	if p := s.Policy; p != nil {
+		svc.Policy = &Policy{AppliesTo: []string{"deploy"}}
+		if p.FreezeBelow != nil {
+			if v := *p.FreezeBelow; v < 0 || v >= 100 {
+				c.errorAt(c.at(&p.FreezeBelow, p), "%s: policy.freeze_below: %s: want the percentage of the error budget left under which actions freeze, in [0, 100) (0: once the budget is exhausted)", ctx, formatFloat(v))
+			} else {
+				svc.Policy.FreezeBelow = v / 100
+			}
+		}
+		if len(p.AppliesTo) > 0 {
+			svc.Policy.AppliesTo = nil
+			for i, a := range p.AppliesTo {
+				if err := checkName(a); err != nil {
+					c.errorAt(c.at(&p.AppliesTo[i], p), "%s: policy.applies_to[%d]: %v", ctx, i, err)
+					continue
+				}
+				svc.Policy.AppliesTo = append(svc.Policy.AppliesTo, a)
+			}
+		}
+	}
 	if len(s.SLOs) == 0 {
 		c.errorAt(c.at(&s.SLOs, s), "%s: slos: at least one SLO is required", ctx)
 	}

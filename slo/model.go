@@ -15,9 +15,19 @@ type Service struct {
 	Labels map[string]string
 	Links  Links
 	Notify Notify
+	// Policy, when set, is the service's error budget policy (see Gate).
+	Policy *Policy
 	SLOs   []*Objective
 	// Pos is where the service is declared.
 	Pos Pos
+}
+
+// Policy is an error budget policy: the actions (deploy, ...) that stop
+// while an SLO of the service has less than FreezeBelow of its error
+// budget left (0: once it is exhausted).
+type Policy struct {
+	FreezeBelow float64
+	AppliesTo   []string
 }
 
 // Links point people at more detail.

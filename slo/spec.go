@@ -14,7 +14,14 @@ type specService struct {
 	Labels      specLabels      `yaml:"labels"`
 	Links       specLinks       `yaml:"links"`
 	Notify      specNotify      `yaml:"notify"`
+	Policy      *specPolicy     `yaml:"policy"`
 	SLOs        []specObjective `yaml:"slos"`
+}
+
+// specPolicy is the service's error budget policy.
+type specPolicy struct {
+	FreezeBelow *float64 `yaml:"freeze_below"`
+	AppliesTo   []string `yaml:"applies_to"`
 }
 
 type specLinks struct {

@@ -54,6 +54,7 @@ func commands() []command {
 		{"report", "evaluate every SLO once (ALB logs, Prometheus) and print the numbers", runReport},
 		{"remind", "post (or print) the reminder digests now", runRemind},
 		{"serve", "run the service: ingest, evaluate, alert, remind, export metrics, status page", runServe},
+		{"gate", "exit 0 when a service's deploys may go ahead under its error budget policy, 1 while frozen", runGate},
 		{"silence", "add, list or expire silences of a running kakeibo (planned work)", runSilence},
 		{"dashboard", "print the Grafana dashboard JSON for the exported metrics", runDashboard},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
