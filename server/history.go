@@ -152,6 +152,10 @@ type chart struct {
 	Lines  []chartLine // horizontal references (objective, thresholds, 0)
 	YMin   float64
 	YMax   float64
+	// Times are the points' times, shown on the time axis and on hover in
+	// Loc (the SLO's zone).
+	Times []time.Time
+	Loc   *time.Location
 }
 
 type chartSeries struct {
@@ -196,12 +200,14 @@ func (c chart) svg() template.HTML {
 	}
 	fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="#fafbfc" stroke="#d0d7de"/>`, chartLeft, chartTB, chartW-chartLeft-8, chartH-2*chartTB)
 	for _, v := range []float64{lo, hi} {
-		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11" text-anchor="end" fill="#57606a">%s</text>`, chartLeft-4, y(v)+4, template.HTMLEscapeString(axisLabel(v, c.Unit)))
+		fmt.Fprintf(&b, `<text class="y-label" x="%g" y="%g" font-size="11" text-anchor="end" fill="#57606a">%s</text>`, chartLeft-4, y(v)+4, template.HTMLEscapeString(axisLabel(v, c.Unit)))
 	}
+	c.timeAxis(&b, x, n)
 	for _, l := range c.Lines {
-		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text x="%g" y="%.1f" font-size="10" fill="%s">%s</text>`,
+		fmt.Fprintf(&b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="4 3"/><text class="line-label" x="%g" y="%.1f" font-size="11" fill="%s">%s</text>`,
 			chartLeft, chartW-8, y(l.Y), y(l.Y), l.Color, chartLeft+4, y(l.Y)-3, l.Color, template.HTMLEscapeString(l.Label))
 	}
+	var below, above *float64 // the furthest values outside the drawn range
 	for _, s := range c.Series {
 		var pts []string
 		flush := func() {
@@ -216,12 +222,91 @@ func (c chart) svg() template.HTML {
 				flush()
 				continue
 			}
+			if *v < lo && (below == nil || *v < *below) {
+				below = v
+			}
+			if *v > hi && (above == nil || *v > *above) {
+				above = v
+			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(*v)))
 		}
 		flush()
 	}
+	// Values beyond the drawn range are pinned to its edge: say so, and
+	// how far they went.
+	if below != nil {
+		fmt.Fprintf(&b, `<text class="clipped" x="%g" y="%g" font-size="11" text-anchor="end" fill="#cf222e">▼ lowest %s, below the chart</text>`, chartW-10, chartH-chartTB-4, template.HTMLEscapeString(axisLabel(*below, c.Unit)))
+	}
+	if above != nil {
+		fmt.Fprintf(&b, `<text class="clipped" x="%g" y="%g" font-size="11" text-anchor="end" fill="#cf222e">▲ highest %s, above the chart</text>`, chartW-10, chartTB+13, template.HTMLEscapeString(axisLabel(*above, c.Unit)))
+	}
+	c.hoverBands(&b, x, n)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+func (c chart) loc() *time.Location {
+	if c.Loc != nil {
+		return c.Loc
+	}
+	return time.UTC
+}
+
+// timeAxis labels about six times along the bottom, in the SLO's zone:
+// dates for a range of days, times of day otherwise.
+func (c chart) timeAxis(b *strings.Builder, x func(int) float64, n int) {
+	if len(c.Times) < 2 {
+		return
+	}
+	first, last := c.Times[0], c.Times[len(c.Times)-1]
+	layout := "15:04"
+	switch {
+	case last.Sub(first) > 3*24*time.Hour:
+		layout = "Jan 2"
+	case last.In(c.loc()).YearDay() != first.In(c.loc()).YearDay():
+		layout = "Jan 2 15:04"
+	}
+	ticks := 6
+	for k := 0; k < ticks; k++ {
+		i := k * (len(c.Times) - 1) / (ticks - 1)
+		anchor := "middle"
+		switch k {
+		case 0:
+			anchor = "start"
+		case ticks - 1:
+			anchor = "end"
+		}
+		class := "x-label"
+		if k != 0 && k != 2 && k != ticks-1 {
+			class += " minor" // hidden on narrow screens
+		}
+		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#d0d7de"/><text class="%s" x="%.1f" y="%g" font-size="11" text-anchor="%s" fill="#57606a">%s</text>`,
+			x(i), x(i), chartH-chartTB, chartH-chartTB+3, class, x(i), chartH-3, anchor, template.HTMLEscapeString(c.Times[i].In(c.loc()).Format(layout)))
+	}
+	if z, _ := last.In(c.loc()).Zone(); z != "" {
+		fmt.Fprintf(b, `<text class="x-zone" x="%g" y="%g" font-size="11" text-anchor="end" fill="#57606a">%s</text>`, chartLeft-4, chartH-3, template.HTMLEscapeString(z))
+	}
+}
+
+// hoverBands lay an invisible band over each point: hovering (or, in most
+// mobile browsers, a long press) shows the time and every series' value.
+func (c chart) hoverBands(b *strings.Builder, x func(int) float64, n int) {
+	if len(c.Times) != n || n < 2 {
+		return
+	}
+	w := x(1) - x(0)
+	for i, t := range c.Times {
+		var vals []string
+		for _, s := range c.Series {
+			v := "no data"
+			if i < len(s.Values) && s.Values[i] != nil {
+				v = axisLabel(*s.Values[i], c.Unit)
+			}
+			vals = append(vals, s.Name+" "+v)
+		}
+		fmt.Fprintf(b, `<rect class="hover" x="%.1f" y="%g" width="%.1f" height="%g" fill="transparent"><title>%s: %s</title></rect>`,
+			x(i)-w/2, chartTB, w, chartH-2*chartTB, template.HTMLEscapeString(t.In(c.loc()).Format("2006-01-02 15:04 MST")), template.HTMLEscapeString(strings.Join(vals, ", ")))
+	}
 }
 
 func axisLabel(v float64, unit string) string {
@@ -232,7 +317,7 @@ func axisLabel(v float64, unit string) string {
 }
 
 // timeline draws the alert spans of a history as bars, one row per alert.
-func timeline(h History) template.HTML {
+func timeline(h History, loc *time.Location) template.HTML {
 	names := []string{}
 	for _, a := range h.Alerts {
 		if !slices.Contains(names, a.Alert) {
@@ -255,7 +340,7 @@ func timeline(h History) template.HTML {
 	step, _ := time.ParseDuration(strings.ReplaceAll(h.Step, "d", "h")) // only for the bar width
 	for i, name := range names {
 		row := chartTB + 16*float64(i)
-		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="10" text-anchor="end" fill="#57606a">%s</text>`, chartLeft-4, row+10, template.HTMLEscapeString(name))
+		fmt.Fprintf(&b, `<text class="row-label" x="%g" y="%g" font-size="11" text-anchor="end" fill="#57606a">%s</text>`, chartLeft-4, row+10, template.HTMLEscapeString(name))
 		for _, a := range h.Alerts {
 			if a.Alert != name {
 				continue
@@ -267,8 +352,22 @@ func timeline(h History) template.HTML {
 			w := math.Max(x(a.To.Add(step))-x(a.From), 2)
 			fmt.Fprintf(&b, `<rect class="firing-span" data-alert="%s" data-from="%s" data-to="%s" x="%.1f" y="%g" width="%.1f" height="12" fill="%s"><title>%s %s – %s</title></rect>`,
 				template.HTMLEscapeString(name), a.From.UTC().Format(time.RFC3339), a.To.UTC().Format(time.RFC3339), x(a.From), row, w, color,
-				template.HTMLEscapeString(name), a.From.UTC().Format("2006-01-02 15:04"), a.To.UTC().Format("15:04 UTC"))
+				template.HTMLEscapeString(name), a.From.In(loc).Format("2006-01-02 15:04"), a.To.In(loc).Format("15:04 MST"))
 		}
+	}
+	for _, e := range []struct {
+		t      time.Time
+		anchor string
+		x      float64
+	}{{h.From, "start", chartLeft}, {h.To, "end", chartW - 8}} {
+		fmt.Fprintf(&b, `<text class="x-label" x="%g" y="%g" font-size="11" text-anchor="%s" fill="#57606a">%s</text>`, e.x, height-3, e.anchor, template.HTMLEscapeString(e.t.In(loc).Format("Jan 2 15:04 MST")))
+	}
+	for _, e := range []struct {
+		t      time.Time
+		anchor string
+		x      float64
+	}{{h.From, "start", chartLeft}, {h.To, "end", chartW - 8}} {
+		fmt.Fprintf(&b, `<text class="x-label" x="%g" y="%g" font-size="11" text-anchor="%s" fill="#57606a">%s</text>`, e.x, height-3, e.anchor, template.HTMLEscapeString(e.t.In(loc).Format("Jan 2 15:04 MST")))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

@@ -409,6 +409,23 @@ func (s *Server) backfillText() string {
 		p.ObjectsDone.Load(), p.ObjectsTotal.Load(), p.Bytes.Load()>>20, p.Lines.Load(), left)
 }
 
+// zoneOf is the zone an SLO's times are shown in: its calendar window's,
+// else its service's notify.timezone, else UTC.
+func (s *Server) zoneOf(o *slo.Objective) *time.Location {
+	if o == nil {
+		return time.UTC
+	}
+	if o.Window.Location != nil && o.Window.Calendar != "" {
+		return o.Window.Location
+	}
+	for _, svc := range s.specs.Load().Services {
+		if svc.Name == o.Service && svc.Notify.Location != nil {
+			return svc.Notify.Location
+		}
+	}
+	return time.UTC
+}
+
 // objective finds a loaded SLO by its path values.
 func (s *Server) objective(r *http.Request) *slo.Objective {
 	id := r.PathValue("service") + "/" + r.PathValue("slo")
@@ -492,6 +509,12 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 	}
 	budget := vals(func(p HistoryPoint) *float64 { return p.BudgetRemaining })
 	sli := vals(func(p HistoryPoint) *float64 { return p.SLI })
+	times := make([]time.Time, len(h.Points))
+	for i, p := range h.Points {
+		times[i] = p.At
+	}
+	o := s.objective(r)
+	loc := s.zoneOf(o)
 	data := struct {
 		H                 History
 		Status            string
@@ -500,8 +523,11 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		Timeline, Events  template.HTML
 		BurnLegend        []chartSeries
 		Silences          []pageSilence
-	}{H: h, Ranges: []string{"period", "7d", "1d"}}
-	if o := s.objective(r); o != nil {
+		O                 *slo.Objective
+		Zone              string
+		Spans             []string
+	}{H: h, Ranges: []string{"period", "7d", "1d"}, O: o, Zone: loc.String()}
+	if o != nil {
 		data.Silences = s.silencesFor(o)
 	}
 	if snap := s.latest.Load(); snap != nil {
@@ -511,11 +537,11 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	data.Budget = chart{Title: "error budget left", Unit: "%", YMin: math.Max(lowest(budget, 0), -2), YMax: 1,
+	data.Budget = chart{Title: "error budget left", Unit: "%", YMin: math.Max(lowest(budget, 0), -2), YMax: 1, Times: times, Loc: loc,
 		Series: []chartSeries{{Name: "budget", Color: "#0969da", Values: budget}},
 		Lines:  []chartLine{{Label: "spent", Y: 0, Color: "#cf222e"}}}.svg()
 	slimin := math.Min(lowest(sli, h.Objective), h.Objective-(1-h.Objective))
-	data.SLI = chart{Title: "SLI", Unit: "%", YMin: math.Max(slimin, 0), YMax: 1,
+	data.SLI = chart{Title: "SLI", Unit: "%", YMin: math.Max(slimin, 0), YMax: 1, Times: times, Loc: loc,
 		Series: []chartSeries{{Name: "sli", Color: "#1a7f37", Values: sli}},
 		Lines:  []chartLine{{Label: "objective " + slo.TrimFloat(h.Objective*100, 4) + "%", Y: h.Objective, Color: "#cf222e"}}}.svg()
 	var windows []string
@@ -523,7 +549,7 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		windows = append(windows, w)
 	}
 	slices.SortFunc(windows, func(a, b string) int { return int(windowLen(a) - windowLen(b)) })
-	burn := chart{Title: "burn rate", Unit: "×", YMin: 0}
+	burn := chart{Title: "burn rate", Unit: "×", YMin: 0, Times: times, Loc: loc}
 	for i, win := range windows {
 		series := chartSeries{Name: win, Color: burnColors[i%len(burnColors)], Values: vals(func(p HistoryPoint) *float64 { return p.BurnRates[win] })}
 		burn.Series = append(burn.Series, series)
@@ -531,7 +557,10 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		burn.YMax = math.Max(burn.YMax, h.Thresholds[win]*1.5)
 	}
 	data.Burn, data.BurnLegend = burn.svg(), burn.Series
-	data.Timeline = timeline(h)
+	data.Timeline = timeline(h, loc)
+	for _, a := range h.Alerts {
+		data.Spans = append(data.Spans, fmt.Sprintf("%s (%s): %s – %s", a.Alert, a.Severity, a.From.In(loc).Format("Jan 2 15:04"), a.To.In(loc).Format("Jan 2 15:04 MST")))
+	}
 	if len(h.Points) > 0 && h.Points[0].Total != nil {
 		total := vals(func(p HistoryPoint) *float64 { return p.Total })
 		bad := vals(func(p HistoryPoint) *float64 {
@@ -547,7 +576,7 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 				top = math.Max(top, *v)
 			}
 		}
-		data.Events = chart{Title: "events", YMin: 0, YMax: math.Max(top, 1),
+		data.Events = chart{Title: "events", YMin: 0, YMax: math.Max(top, 1), Times: times, Loc: loc,
 			Series: []chartSeries{{Name: "total", Color: "#0969da", Values: total}, {Name: "bad", Color: "#cf222e", Values: bad}}}.svg()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

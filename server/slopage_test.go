@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,6 +92,20 @@ func TestSLOPageInBrowser(t *testing.T) {
 	n, _ := strconv.Atoi(polylines[1])
 	require.Equal(t, 96, n)
 	require.Regexp(t, `class="firing-span" data-alert="page-1h"`, dom)
+	// A time axis in the SLO's zone (mart-api's notify.timezone is
+	// Asia/Tokyo): the day's times, the zone, and on hover the time and
+	// values of each point.
+	require.Regexp(t, `<text class="x-label"[^>]*>Oct 1 09:\d\d</text>`, dom, "the day starts at 00:00 UTC, 09:00 JST")
+	require.Contains(t, dom, `<text class="x-zone"`)
+	require.Contains(t, dom, `>JST</text>`)
+	require.Regexp(t, `<rect class="hover"[^>]*><title>2026-10-01 23:\d\d JST: budget [-\d.]+%</title>`, dom)
+	// The budget went far below the chart's floor (−200%): the chart says how far.
+	require.Regexp(t, `<text class="clipped"[^>]*>▼ lowest -\d{3,4}(\.\d+)?%, below the chart</text>`, dom)
+	// What the SLO is, where it is defined, and its links.
+	require.Contains(t, dom, "Requests answered without a server error")
+	require.Contains(t, dom, `<a href="https://wiki.example.com/mart-api/runbook">runbook</a>`)
+	require.Regexp(t, `<dt>Spec</dt><dd><code>[^<]*mart-api.yaml:\d+:\d+</code>`, dom)
+	require.Contains(t, dom, "in Asia/Tokyo")
 	shot := filepath.Join(dir, "slo.png")
 	if keep := os.Getenv("KAKEIBO_SCREENSHOT_DIR"); keep != "" {
 		shot = filepath.Join(keep, "slo.png") // to look at it
@@ -98,6 +113,20 @@ func TestSLOPageInBrowser(t *testing.T) {
 	_, err = exec.Command(chromium, append(args, "--screenshot="+shot, srv.URL+"/slos/mart-api/availability?range=1d")...).CombinedOutput()
 	require.NoError(t, err)
 	t.Logf("screenshot: %s", shot)
+	// On a 390 px phone a chart is about 330 px wide for its 720-unit view
+	// box: its text is set to 25 units (11.5 px once scaled), and minor
+	// labels give way (the alert names are in the list under the timeline).
+	phone := append(slices.Clone(args[:len(args)-1]), "--window-size=390,1600")
+	phoneShot := filepath.Join(filepath.Dir(shot), "slo-390.png")
+	_, err = exec.Command(chromium, append(phone, "--screenshot="+phoneShot, srv.URL+"/slos/mart-api/availability?range=1d")...).CombinedOutput()
+	require.NoError(t, err)
+	info, err := os.Stat(phoneShot)
+	require.NoError(t, err)
+	require.Greater(t, info.Size(), int64(10_000), "a rendered page")
+	page := get(t, srv.URL+"/slos/mart-api/availability")
+	require.Contains(t, page, "@media (max-width: 600px)")
+	require.Contains(t, page, "svg text { font-size:25px; }")
+	require.Regexp(t, `<li>page-1h \(page\): Oct 1 \d\d:\d\d – Oct \d \d\d:\d\d JST</li>`, dom, "each span with its start and end")
 	// The status page links each SLO to its page.
 	out, err = exec.Command(chromium, append(args, "--dump-dom", srv.URL+"/")...).Output()
 	require.NoError(t, err)
