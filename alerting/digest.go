@@ -27,6 +27,29 @@ type Digest struct {
 	At       time.Time    `json:"at"`
 	TimeZone string       `json:"time_zone,omitempty"`
 	Lines    []DigestLine `json:"lines"`
+	// Frozen says which actions the service's error budget policy stops,
+	// and why (see slo.Gate); empty while nothing is frozen.
+	Frozen []string `json:"frozen,omitempty"`
+}
+
+// AddGate notes in the digest an action its service's policy stops.
+func (d *Digest) AddGate(g slo.GateDecision) {
+	if g.Open {
+		return
+	}
+	d.Frozen = append(d.Frozen, fmt.Sprintf("%s: %s frozen by the error budget policy (%s)", g.Service, g.Action, strings.Join(g.Frozen, "; ")))
+}
+
+// GateDigest adds the deploy gate of svc, decided from results, to d.
+func GateDigest(d *Digest, svc *slo.Service, results []slo.Result, overrides []slo.GateOverride, now time.Time) {
+	if svc == nil || svc.Policy == nil {
+		return
+	}
+	rep := make([]slo.ReportSLO, 0, len(results))
+	for _, r := range results {
+		rep = append(rep, slo.NewReportSLO(r))
+	}
+	d.AddGate(slo.Gate(svc, rep, "deploy", overrides, now))
 }
 
 // DigestLine is one SLO in a digest.

@@ -22,6 +22,11 @@ type Engine struct {
 	routes  Routing
 	jobs    []ReminderJob
 	changed chan struct{}
+	// services by name, for their error budget policies in digests.
+	services map[string]*slo.Service
+	// Overrides, when set, returns the error budget policy overrides in
+	// force (digests then do not call an overridden service frozen).
+	Overrides func() []slo.GateOverride
 }
 
 // NewEngine returns an Engine over the loaded services.
@@ -36,9 +41,11 @@ func NewEngine(store *Store, services []*slo.Service) (*Engine, error) {
 // SetServices replaces the routing and reminders (after a spec reload).
 func (e *Engine) SetServices(services []*slo.Service) error {
 	byName := map[string]slo.Notify{}
+	e.services = map[string]*slo.Service{}
 	var jobs []ReminderJob
 	for _, s := range services {
 		byName[s.Name] = s.Notify
+		e.services[s.Name] = s
 		seen := map[string]bool{}
 		for i, r := range s.Notify.Reminders {
 			sched, err := slo.ParseSchedule(r.Schedule)
@@ -105,6 +112,11 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 			}
 		}
 		d := BuildDigest(j.Channel, j.Language, rs, now, j.Location)
+		var ovs []slo.GateOverride
+		if e.Overrides != nil {
+			ovs = e.Overrides()
+		}
+		GateDigest(&d, e.services[j.Service], rs, ovs, now)
 		out = append(out, Notification{Key: "reminder/" + j.Key, Kind: KindDigest, Target: Target{Via: ViaSlack, Channel: j.Channel}, Digest: &d, Created: now, UID: NewUID()})
 	}
 	if err := e.store.Apply(Change{States: next, Notifications: out, Reminders: updates}); err != nil {

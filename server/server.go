@@ -272,6 +272,13 @@ func (s *Server) openStores() error {
 		return err
 	}
 	s.engine.PageURL = s.cfg.ExternalURL
+	s.engine.Overrides = func() []slo.GateOverride {
+		ovs, err := s.overrides()
+		if err != nil {
+			s.log.Warn("read error budget policy overrides", "err", err)
+		}
+		return ovs
+	}
 	s.disp, err = alerting.NewDispatcher(alerting.DispatcherConfig{
 		Store: s.alerts, Notifiers: s.cfg.Notifiers, Ops: s.cfg.Ops, Redact: s.cfg.Redact, Templates: s.cfg.Templates, Now: s.cfg.Now,
 		Logger: s.cfg.Logger.With("component", "notifications"), Registerer: s.cfg.Registry,

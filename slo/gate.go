@@ -69,7 +69,7 @@ func Gate(svc *Service, rep []ReportSLO, action string, overrides []GateOverride
 		case left == nil:
 			d.Notes = append(d.Notes, fmt.Sprintf("%s/%s: no budget figure (%s): not judged", r.Service, r.SLO, r.Status))
 		case p.FreezeBelow == 0 && *left <= 0:
-			d.Frozen = append(d.Frozen, fmt.Sprintf("%s/%s: error budget exhausted (%s× the budget spent over %s)", r.Service, r.SLO, TrimFloat(1-*left, 2), r.Window))
+			d.Frozen = append(d.Frozen, fmt.Sprintf("%s/%s: error budget exhausted (%s× the budget spent over %s)", r.Service, r.SLO, TrimFloat(1-*left, 1), r.Window))
 		case p.FreezeBelow > 0 && *left < p.FreezeBelow:
 			d.Frozen = append(d.Frozen, fmt.Sprintf("%s/%s: %s%% of the error budget left over %s, below the policy's %s%%", r.Service, r.SLO, TrimFloat(*left*100, 1), r.Window, TrimFloat(p.FreezeBelow*100, 1)))
 		}

@@ -82,6 +82,7 @@ func runRemind(ctx context.Context, env *cmdEnv, args []string) int {
 				continue
 			}
 			d := alerting.BuildDigest(rem.Slack, rem.Language, results, asOf, rem.Location)
+			alerting.GateDigest(&d, svc, results, nil, asOf)
 			if notifier == nil {
 				text, err := tmpl.Digest(&d)
 				if err != nil {

@@ -13,8 +13,10 @@ func TestRemindDryRun(t *testing.T) {
 	at := []string{"--at", "2026-10-02T00:00:00Z"}
 	code, out, errOut := kakeibo(t, nil, append([]string{"remind", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--dry-run"}, at...)...)
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, out, "# #mart (service mart-api, ja)\n*SLO違反あり: mart-api/availability（予算超過 12.4倍）*\n#mart・SLO 3件・2026-10-02 09:00 JST 時点")
-	require.Contains(t, out, "# #storefront (service web-storefront, en)\n*SLO violations: none*\n#storefront · 2 SLOs · as of 2026-10-02 02:00 CEST")
+	require.Contains(t, out, "# #mart (service mart-api, ja)\n*SLO違反あり: mart-api/availability（予算超過 12.4倍）*\n#mart・SLO 3件・2026-10-02 09:00 JST 時点\n"+
+		":no_entry: デプロイ凍結中: mart-api: deploy frozen by the error budget policy (mart-api/availability: error budget exhausted (12.4× the budget spent over 30d))",
+		"the digest says the policy freezes mart-api's deploys")
+	require.Contains(t, out, "# #storefront (service web-storefront, en)\n*SLO violations: none*\n#storefront · 2 SLOs · as of 2026-10-02 02:00 CEST\n\n", "web-storefront's deploys are not frozen")
 	require.Contains(t, out, ":x: *mart-api/availability* — 違反 — エラーバジェットの12.4倍を消費（予算超過）")
 
 	// Without --at the digest is as of now: the bundled logs ended long ago.
