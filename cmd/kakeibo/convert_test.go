@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -237,16 +238,41 @@ func TestSlothExportRunsInSloth(t *testing.T) {
 	dir := t.TempDir()
 	code, _, errOut := kakeibo(t, nil, "rules", "--specs", "../../testdata/specs", "--format", "sloth", "-o", filepath.Join(dir, "sloth.yml"))
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, errOut, "wrote "+filepath.Join(dir, "sloth-7d.yml"))
-	for _, period := range []string{"28d", "30d"} {
-		in := filepath.Join(dir, "sloth-"+period+".yml")
-		out := filepath.Join(dir, "generated-"+period+".yml")
+	// One file per service and period: sloth generate writes a rule
+	// document per spec document, and promtool reads only the first of a
+	// file, so several services in one file would lose rules.
+	written := regexp.MustCompile(`wrote (\S+) \(sloth generate --default-slo-period (\S+) `).FindAllStringSubmatch(errOut, -1)
+	var names []string
+	for _, w := range written {
+		names = append(names, filepath.Base(w[1]))
+	}
+	require.Equal(t, []string{"sloth-checkout-7d.yml", "sloth-checkout-28d.yml", "sloth-search-28d.yml", "sloth-checkout-30d.yml"}, names)
+	for _, w := range written {
+		in, period := w[1], w[2]
+		if period == "7d" {
+			continue // Sloth ships 28d and 30d windows only
+		}
+		out := strings.TrimSuffix(in, ".yml") + "-rules.yml"
 		b, err := exec.Command(sloth, "generate", "--default-slo-period", period, "-i", in, "-o", out).CombinedOutput()
 		require.NoError(t, err, string(b))
 		b, err = exec.Command(promtool, "check", "rules", out).CombinedOutput()
 		require.NoError(t, err, string(b))
 		require.NotContains(t, string(b), "duplicate")
+		gen, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Equal(t, strings.Count(string(gen), "- record:")+strings.Count(string(gen), "- alert:"),
+			atoiAfter(t, string(b), "SUCCESS: "), "promtool loads every rule sloth wrote (%s)", in)
 	}
+}
+
+// atoiAfter reads the number after prefix in s.
+func atoiAfter(t *testing.T, s, prefix string) int {
+	_, rest, ok := strings.Cut(s, prefix)
+	require.True(t, ok, s)
+	var n int
+	_, err := fmt.Sscan(rest, &n)
+	require.NoError(t, err, s)
+	return n
 }
 
 // TestFlagsAfterFiles: flags may follow the files (as people type them),

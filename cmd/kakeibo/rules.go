@@ -60,16 +60,26 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	case "sloth":
 		var periods []convert.SlothPeriod
 		periods, notes, err = convert.ToSloth(set.Services, rules.Header)
+		several := map[time.Duration]bool{}
+		for _, p := range periods {
+			several[p.Period] = true
+		}
 		if err == nil && len(periods) > 1 && out != "" {
-			// Sloth takes the period per run: one file per period.
+			// One file per service (and period): sloth generate writes a
+			// rule document per spec document, and promtool and
+			// Prometheus read only the first document of a file.
 			sayNotes(env, "rules", notes)
 			ext := filepath.Ext(out)
 			for _, p := range periods {
-				name := strings.TrimSuffix(out, ext) + "-" + slo.FormatDuration(p.Period) + ext
+				name := strings.TrimSuffix(out, ext) + "-" + p.Service
+				if len(several) > 1 {
+					name += "-" + slo.FormatDuration(p.Period)
+				}
+				name += ext
 				if code := writeOutput(env, "rules", name, p.Data); code != exitOK {
 					return code
 				}
-				fmt.Fprintf(env.stderr, "kakeibo rules: wrote %s (sloth generate --default-slo-period %s)\n", name, slo.FormatDuration(p.Period))
+				fmt.Fprintf(env.stderr, "kakeibo rules: wrote %s (sloth generate --default-slo-period %s -i %s)\n", name, slo.FormatDuration(p.Period), name)
 			}
 			return exitOK
 		}
@@ -80,7 +90,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 			data = append(data, p.Data...)
 		}
 		if len(periods) > 1 {
-			notes = append(notes, "the SLOs have several periods and Sloth takes one per run: -o FILE writes one file per period")
+			notes = append(notes, "several services (or periods): sloth generate writes one rule document per spec document and promtool reads only the first; -o FILE writes one file per service and period")
 		}
 	default:
 		fmt.Fprintf(env.stderr, "kakeibo rules: --format %q: want prometheus or sloth\n", format)

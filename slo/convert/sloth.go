@@ -363,12 +363,15 @@ func merge(a, b map[string]string) map[string]string {
 	return out
 }
 
-// SlothPeriod is the Sloth specs of the SLOs of one period: Sloth sets the
-// period per run (sloth generate --default-slo-period), so each period is
-// its own file and run.
+// SlothPeriod is the Sloth spec of one service's SLOs of one period:
+// Sloth sets the period per run (sloth generate --default-slo-period), and
+// sloth generate writes one rule document per spec document, of which
+// promtool and Prometheus read only the first, so each service and period
+// is its own file and run.
 type SlothPeriod struct {
-	Period time.Duration
-	Data   []byte
+	Period  time.Duration
+	Service string
+	Data    []byte
 }
 
 // ToSloth renders the Prometheus-backed SLOs as Sloth specs, one set per
@@ -424,12 +427,12 @@ func ToSloth(services []*slo.Service, header string) ([]SlothPeriod, []string, e
 	slices.Sort(periodOrder)
 	var out []SlothPeriod
 	for _, p := range periodOrder {
-		var b bytes.Buffer
-		b.WriteString(header)
-		fmt.Fprintf(&b, "# Sloth specs for the SLOs with a %s period: sloth generate --default-slo-period %s -i FILE\n", slo.FormatDuration(p), slo.FormatDuration(p))
-		enc := yaml.NewEncoder(&b)
-		enc.SetIndent(2)
 		for _, k := range periods[p] {
+			var b bytes.Buffer
+			b.WriteString(header)
+			fmt.Fprintf(&b, "# Sloth spec for the SLOs of %s with a %s period: sloth generate --default-slo-period %s -i FILE\n", k.service, slo.FormatDuration(p), slo.FormatDuration(p))
+			enc := yaml.NewEncoder(&b)
+			enc.SetIndent(2)
 			spec := specs[k]
 			var n yaml.Node
 			if err := n.Encode(spec); err != nil {
@@ -443,11 +446,11 @@ func ToSloth(services []*slo.Service, header string) ([]SlothPeriod, []string, e
 			if err := enc.Encode(&n); err != nil {
 				return nil, nil, err
 			}
+			if err := enc.Close(); err != nil {
+				return nil, nil, err
+			}
+			out = append(out, SlothPeriod{Period: p, Service: k.service, Data: b.Bytes()})
 		}
-		if err := enc.Close(); err != nil {
-			return nil, nil, err
-		}
-		out = append(out, SlothPeriod{Period: p, Data: b.Bytes()})
 	}
 	return out, notes, nil
 }

@@ -25,9 +25,10 @@ func TestSloth(t *testing.T) {
 	require.Contains(t, notes, "checkout/payment-latency: kakeibo's alert pairs (page-1h 1h/5m > 14.4, ticket-slow 3d/6h > 1) are not carried: Sloth uses its own windows for the period")
 	var got []string
 	for _, p := range periods {
-		got = append(got, slo.FormatDuration(p.Period))
+		got = append(got, p.Service+"@"+slo.FormatDuration(p.Period))
+		require.Equal(t, 1, bytes.Count(p.Data, []byte("\nversion: prometheus/v1")), "one spec document a file: %s", p.Data)
 	}
-	require.Equal(t, []string{"7d", "28d", "30d"}, got)
+	require.Equal(t, []string{"checkout@7d", "checkout@28d", "search@28d", "checkout@30d"}, got)
 	var all bytes.Buffer
 	for i, p := range periods {
 		if i > 0 {
