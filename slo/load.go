@@ -60,13 +60,56 @@ func Load(paths ...string) (*Set, error) {
 	}
 	l := &loader{openslo: newOpenSLOIndex()}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readSpec(f)
 		if err != nil {
+			var tooBig *FileTooBigError
+			if errors.As(err, &tooBig) {
+				l.errs = append(l.errs, &Error{Pos: Pos{File: f, Line: 1, Col: 1}, Msg: tooBig.Error()})
+				continue
+			}
 			return nil, fmt.Errorf("read spec: %w", err)
 		}
 		l.file(f, data)
 	}
 	return l.finish()
+}
+
+// MaxFileBytes is the largest spec file Load reads (4 MiB: about 30,000
+// SLOs written out; a bigger file is a generated one gone wrong, or one
+// that should be split by service). Commands set it from
+// KAKEIBO_MAX_SPEC_BYTES.
+var MaxFileBytes int64 = 4 << 20
+
+// FileTooBigError is a spec file over MaxFileBytes: it is not read.
+type FileTooBigError struct {
+	Size, Max int64
+}
+
+func (e *FileTooBigError) Error() string {
+	return fmt.Sprintf("the file is %.1f MiB, more than the %.1f MiB a spec file may be: split it (one file per service), or raise KAKEIBO_MAX_SPEC_BYTES",
+		float64(e.Size)/(1<<20), float64(e.Max)/(1<<20))
+}
+
+// readSpec reads a spec file, refusing one over MaxFileBytes before
+// reading it whole.
+func readSpec(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > MaxFileBytes {
+		size := int64(len(data))
+		if info, err := f.Stat(); err == nil {
+			size = info.Size()
+		}
+		return nil, &FileTooBigError{Size: size, Max: MaxFileBytes}
+	}
+	return data, nil
 }
 
 // LoadBytes loads specs from one file's content; name is used in positions.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -67,6 +68,14 @@ func commands() []command {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	env := &cmdEnv{stdout: stdout, stderr: stderr, getenv: getenv}
+	if v := getenv("KAKEIBO_MAX_SPEC_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "kakeibo: KAKEIBO_MAX_SPEC_BYTES=%q: want a number of bytes\n", v)
+			return exitUsage
+		}
+		slo.MaxFileBytes = n
+	}
 	if len(args) < 2 {
 		usage(stderr)
 		return exitUsage
