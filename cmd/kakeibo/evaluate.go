@@ -24,6 +24,9 @@ type evalFlags struct {
 	progress                    string
 	readConcurrency             int
 	promURL, promConfig         string
+	// from, when set, makes the ingest start there at the latest (a past
+	// period's report needs the whole period).
+	from time.Time
 }
 
 func (f *evalFlags) register(fs *flagSet) {
@@ -45,6 +48,8 @@ type evaluation struct {
 	set     *slo.Set
 	results []slo.Result
 	at      time.Time
+	// store holds the ALB minute buckets read (nil without ALB logs).
+	store alb.Store
 	// read is what the ingest could and could not read.
 	read readOutcome
 }
@@ -119,6 +124,9 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 			return fail(exitUsage, "%v", err)
 		}
 		from, to := ingestRange(objs, at, src, time.Now())
+		if !f.from.IsZero() && !from.IsZero() && f.from.Before(from) {
+			from = f.from
+		}
 		if read, err = f.ingest(ctx, env, src, store, cls, logger, from, to); err != nil {
 			return fail(exitFail, "%v", err)
 		}
@@ -137,11 +145,12 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 		}
 	}
 	src := server.Sources{Prometheus: prom}
+	ev := &evaluation{set: set, at: at, read: read}
 	if f.albLogs != "" {
-		src.ALB = store
+		src.ALB, ev.store = store, store
 	}
-	results := server.Evaluate(ctx, src, objs, at, time.Now())
-	return &evaluation{set: set, results: results, at: at, read: read}, exitOK
+	ev.results = server.Evaluate(ctx, src, objs, at, time.Now())
+	return ev, exitOK
 }
 
 // ingestRange is the span of log entries an evaluation reads. With --at it

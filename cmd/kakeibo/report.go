@@ -27,8 +27,13 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 			"whose log files are believed to have all arrived.")
 	f.register(fs)
 	fs.stringVar(&format, "format", "KAKEIBO_FORMAT", "table", "output `format`: table, json or markdown")
+	var period string
+	fs.stringVar(&period, "period", "", "", "report a calendar month instead (`YYYY-MM`, UTC): met or not, budget spent, and the spans that spent it (ALB SLOs)")
 	if err := fs.parse(args, env); err != nil {
 		return exitFor(err)
+	}
+	if period != "" {
+		return runPeriodReport(ctx, env, &f, period, format)
 	}
 	switch format {
 	case "table", "json", "markdown":

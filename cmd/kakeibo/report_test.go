@@ -276,3 +276,46 @@ func TestReportSkipsGroupedSLOs(t *testing.T) {
 	require.Empty(t, rep.SLOs)
 	require.WithinDuration(t, time.Now(), rep.At, time.Minute, "nothing evaluated: the report is of now")
 }
+
+// TestReportPeriod: kakeibo report --period 2026-10 on the bundled logs
+// names the 14:00 UTC outage (23:00 in Tokyo, mart-api's zone) as what
+// spent mart-api's budget, with its share, biggest first; the month's
+// counts are those an evaluation whose windows hold the whole day counts.
+func TestReportPeriod(t *testing.T) {
+	args := []string{"report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--progress", "never", "--period", "2026-10"}
+	code, stdout, stderr := kakeibo(t, nil, args...)
+	require.Equal(t, exitOK, code, stderr)
+	require.Regexp(t, `mart-api/availability\s+99.95%\s+99.382%\s+missed\s+1236.6%`, stdout)
+	require.Contains(t, stdout, "mart-api/availability: what spent the budget\n  2026-10-01 23:00–23:20 JST: 66 bad events, 1200.2% of the period's budget\n")
+	require.Contains(t, stdout, "past periods are reported from kakeibo's minute counts: ALB SLOs only for now")
+
+	code, stdout, _ = kakeibo(t, nil, append(args, "--format", "json")...)
+	require.Equal(t, exitOK, code)
+	var period struct {
+		SLOs []slo.PeriodReport `json:"slos"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &period))
+	code, stdout, _ = kakeibo(t, nil, "report", "--specs", "../../testdata/specs", "--alb-logs", "../../testdata/alb", "--progress", "never", "--format", "json", "--at", "2026-10-03T00:00:00Z")
+	require.Equal(t, exitOK, code)
+	var now slo.Report
+	require.NoError(t, json.Unmarshal([]byte(stdout), &now))
+	checked := 0
+	for _, p := range period.SLOs {
+		for _, r := range now.SLOs {
+			if p.Service == r.Service && p.SLO == r.SLO && p.SLI != nil {
+				require.Equal(t, r.Good, p.Good, p.SLO)
+				require.Equal(t, r.Total, p.Total, p.SLO)
+				checked++
+			}
+		}
+	}
+	require.Equal(t, 4, checked, "every event-based ALB SLO")
+	for _, p := range period.SLOs {
+		if p.Service == "mart-api" && p.SLO == "availability" {
+			require.Equal(t, 66.0, p.Spenders[0].Bad)
+			for i := 1; i < len(p.Spenders); i++ {
+				require.LessOrEqual(t, p.Spenders[i].Bad, p.Spenders[i-1].Bad, "biggest first")
+			}
+		}
+	}
+}
