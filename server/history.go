@@ -317,7 +317,7 @@ func axisLabel(v float64, unit string) string {
 }
 
 // timeline draws the alert spans of a history as bars, one row per alert.
-func timeline(h History, loc *time.Location) template.HTML {
+func timeline(h History, loc *time.Location, corrections []slo.Correction) template.HTML {
 	names := []string{}
 	for _, a := range h.Alerts {
 		if !slices.Contains(names, a.Alert) {
@@ -333,6 +333,18 @@ func timeline(h History, loc *time.Location) template.HTML {
 			return chartLeft
 		}
 		return chartLeft + (chartW-chartLeft-8)*float64(t.Sub(h.From))/float64(span)
+	}
+	// Corrected spans (their minutes left out of the SLI, or counted good)
+	// are shaded under the bars.
+	for _, c := range corrections {
+		from, to := maxTime(c.From, h.From), minTime(c.To, h.To)
+		if !from.Before(to) {
+			continue
+		}
+		fmt.Fprintf(&b, `<rect class="correction" data-from="%s" data-to="%s" x="%.1f" y="%g" width="%.1f" height="%g" fill="#d0d7de" fill-opacity="0.6"><title>corrected (%s): %s – %s, %s (%s)</title></rect>`,
+			c.From.UTC().Format(time.RFC3339), c.To.UTC().Format(time.RFC3339), x(from), chartTB-4, math.Max(x(to)-x(from), 2), height-2*chartTB+4,
+			template.HTMLEscapeString(c.CountAs), c.From.In(loc).Format("2006-01-02 15:04"), c.To.In(loc).Format("15:04 MST"),
+			template.HTMLEscapeString(c.Reason), template.HTMLEscapeString(c.Author))
 	}
 	if len(names) == 0 {
 		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" fill="#57606a">no alert fired in this range</text>`, chartLeft, chartTB+12)
@@ -371,4 +383,18 @@ func timeline(h History, loc *time.Location) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -557,7 +557,11 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		burn.YMax = math.Max(burn.YMax, h.Thresholds[win]*1.5)
 	}
 	data.Burn, data.BurnLegend = burn.svg(), burn.Series
-	data.Timeline = timeline(h, loc)
+	var corrections []slo.Correction
+	if o != nil {
+		corrections = o.Corrections
+	}
+	data.Timeline = timeline(h, loc, corrections)
 	for _, a := range h.Alerts {
 		data.Spans = append(data.Spans, fmt.Sprintf("%s (%s): %s – %s", a.Alert, a.Severity, a.From.In(loc).Format("Jan 2 15:04"), a.To.In(loc).Format("Jan 2 15:04 MST")))
 	}

@@ -107,7 +107,85 @@ func (c *compiler) service(s *specService) *Service {
 			svc.SLOs = append(svc.SLOs, o)
 		}
 	}
+	c.corrections(ctx, svc, s.Corrections)
 	return svc
+}
+
+// corrections checks the service's corrections and hands each to the SLOs
+// it names (every SLO when it names none).
+func (c *compiler) corrections(ctx string, svc *Service, cs []specCorrection) {
+	for i := range cs {
+		sc := &cs[i]
+		where := fmt.Sprintf("%s: corrections[%d]", ctx, i)
+		pos := c.at(sc, nil)
+		corr := Correction{CountAs: sc.CountAs, Reason: strings.TrimSpace(sc.Reason), Author: strings.TrimSpace(sc.Author)}
+		ok := true
+		for _, f := range []struct {
+			name string
+			v    string
+			dst  *time.Time
+		}{{"from", sc.From, &corr.From}, {"to", sc.To, &corr.To}} {
+			t, err := time.Parse(time.RFC3339, f.v)
+			if err != nil {
+				c.errorAt(pos, "%s.%s: %q: want an RFC 3339 time such as 2026-10-01T14:00:00Z", where, f.name, f.v)
+				ok = false
+				continue
+			}
+			*f.dst = t.UTC()
+		}
+		if ok && !corr.To.After(corr.From) {
+			c.errorAt(pos, "%s: to is not after from", where)
+			ok = false
+		}
+		switch corr.CountAs {
+		case "":
+			corr.CountAs = CorrectionExcluded
+		case CorrectionExcluded, CorrectionGood:
+		default:
+			c.errorAt(pos, "%s.count_as: %q: want excluded (left out of good and total) or good", where, sc.CountAs)
+			ok = false
+		}
+		if corr.Reason == "" || corr.Author == "" {
+			c.errorAt(pos, "%s: reason and author are required: a correction changes the numbers, so it says why and who", where)
+			ok = false
+		}
+		var targets []*Objective
+		for _, name := range sc.SLOs {
+			found := false
+			for _, o := range svc.SLOs {
+				if o.Name == name {
+					targets, found = append(targets, o), true
+				}
+			}
+			if !found {
+				c.errorAt(pos, "%s.slos: %q is not an SLO of the service", where, name)
+				ok = false
+			}
+		}
+		if len(sc.SLOs) == 0 {
+			targets = svc.SLOs
+		}
+		if !ok {
+			continue
+		}
+		for _, o := range targets {
+			if o.SLI.ALB == nil || o.Budgeting.Method == Timeslices {
+				c.warnAt(pos, "%s: %s: corrections apply to ALB SLOs with event budgets; this SLO's numbers are not corrected", where, o.Name)
+				continue
+			}
+			overlaps := false
+			for _, other := range o.Corrections {
+				if corr.From.Before(other.To) && other.From.Before(corr.To) {
+					c.errorAt(pos, "%s: overlaps another correction of %s (%s–%s): a minute is corrected once; merge them", where, o.Name,
+						other.From.Format(time.RFC3339), other.To.Format(time.RFC3339))
+					overlaps = true
+				}
+			}
+			if !overlaps {
+				o.Corrections = append(o.Corrections, corr)
+			}
+		}
+	}
 }
 
 func (c *compiler) labels(ctx string, ls specLabels, base map[string]string) map[string]string {

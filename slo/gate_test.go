@@ -67,3 +67,35 @@ slos:
 		require.Contains(t, err.Error(), want)
 	}
 }
+
+func TestCorrectionSpec(t *testing.T) {
+	base := "service: shop\nslos:\n  - {name: a, objective: 99, window: 7d, sli: {alb: {load_balancer: app/shop/0123456789abcdef}}}\n  - {name: b, objective: 99, window: 7d, sli: {alb: {load_balancer: app/shop/0123456789abcdef}}}\n"
+	set, err := slo.LoadBytes("ok.yaml", []byte(base+`corrections:
+  - {from: "2026-10-01T14:00:00Z", to: "2026-10-01T14:30:00Z", slos: [a], count_as: good, reason: probe storm, author: ana}
+  - {from: "2026-10-02T00:00:00+09:00", to: "2026-10-02T01:00:00+09:00", reason: maintenance, author: ken}
+`))
+	require.NoError(t, err)
+	a, b := set.Objectives()[0], set.Objectives()[1]
+	require.Len(t, a.Corrections, 2)
+	require.Equal(t, slo.CorrectionGood, a.Corrections[0].CountAs)
+	require.Equal(t, time.Date(2026, 10, 1, 15, 0, 0, 0, time.UTC), a.Corrections[1].From, "in UTC")
+	require.Len(t, b.Corrections, 1, "no slos: every SLO")
+	require.Equal(t, slo.CorrectionExcluded, b.Corrections[0].CountAs)
+
+	_, err = slo.LoadBytes("bad.yaml", []byte(base+`corrections:
+  - {from: yesterday, to: "2026-10-01T14:30:00Z", reason: r, author: a}
+  - {from: "2026-10-01T15:00:00Z", to: "2026-10-01T14:00:00Z", reason: r, author: a}
+  - {from: "2026-10-01T14:00:00Z", to: "2026-10-01T15:00:00Z", count_as: bad, slos: [c]}
+  - {from: "2026-10-03T14:00:00Z", to: "2026-10-03T15:00:00Z", reason: r, author: a}
+  - {from: "2026-10-03T14:30:00Z", to: "2026-10-03T16:00:00Z", reason: r, author: a}
+`))
+	require.Error(t, err)
+	for _, want := range []string{
+		`corrections[0].from: "yesterday": want an RFC 3339 time`, "corrections[1]: to is not after from",
+		`corrections[2].count_as: "bad"`, "corrections[2]: reason and author are required", `corrections[2].slos: "c" is not an SLO`,
+		"corrections[4]: overlaps another correction of a",
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+	require.Regexp(t, `bad\.yaml:\d+:\d+: service "shop": corrections\[0\]`, err.Error(), "positioned")
+}

@@ -111,8 +111,25 @@ type Objective struct {
 	// zero means the source's default (DefaultStaleAfter for ALB logs,
 	// DefaultPrometheusStaleAfter for Prometheus).
 	StaleAfter time.Duration
-	Pos        Pos
+	// Corrections take time ranges out of the SLI (ALB SLOs).
+	Corrections []Correction
+	Pos         Pos
 }
+
+// Correction is a time range whose events an SLI leaves out (CountAs
+// "excluded") or counts as good ("good"): planned maintenance, a known bad
+// source. It says who decided it and why.
+type Correction struct {
+	From, To       time.Time
+	CountAs        string
+	Reason, Author string
+}
+
+// Correction actions.
+const (
+	CorrectionExcluded = "excluded"
+	CorrectionGood     = "good"
+)
 
 // DefaultStaleAfter is how old ALB data may get before an SLO is stale.
 // ALB writes a file per node every 5 minutes and delivers it within about

@@ -42,6 +42,18 @@ type ReportSLO struct {
 	// DataAgeSeconds is how old the newest data was when evaluated (null
 	// when not known, as in a one-shot report at a given time).
 	DataAgeSeconds *float64 `json:"data_age_seconds,omitempty"`
+	// Corrections are those of the SLO's period so far: their minutes are
+	// left out of the numbers above (or counted good).
+	Corrections []ReportCorrection `json:"corrections,omitempty"`
+}
+
+// ReportCorrection is a correction applied to a report's numbers.
+type ReportCorrection struct {
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	CountAs string    `json:"count_as"`
+	Reason  string    `json:"reason"`
+	Author  string    `json:"author"`
 }
 
 // ReportSlices counts timeslices.
@@ -87,6 +99,13 @@ func NewReportSLO(r Result) ReportSLO {
 		Source: o.SLI.Kind(), Labels: o.Labels, Dashboard: o.Links.Dashboard, Runbook: o.Links.Runbook,
 		At: r.At.UTC(), Status: r.Status, Good: r.Counts.Good, Total: r.Counts.Total,
 		Windows: map[string]ReportWindow{}, Alerts: []ReportAlert{}, BudgetExhausted: r.BudgetExhausted,
+	}
+	if start, _ := o.Window.Bounds(r.At); !r.At.IsZero() {
+		for _, c := range o.Corrections {
+			if c.From.Before(r.At) && c.To.After(start) {
+				out.Corrections = append(out.Corrections, ReportCorrection{From: c.From, To: c.To, CountAs: c.CountAs, Reason: c.Reason, Author: c.Author})
+			}
+		}
 	}
 	if r.Err != nil {
 		out.Error = r.Err.Error()

@@ -9,13 +9,25 @@ import (
 // decoded strictly (see decoder) and turned into the domain model by compile.
 
 type specService struct {
-	Service     string          `yaml:"service"`
-	Description string          `yaml:"description"`
-	Labels      specLabels      `yaml:"labels"`
-	Links       specLinks       `yaml:"links"`
-	Notify      specNotify      `yaml:"notify"`
-	Policy      *specPolicy     `yaml:"policy"`
-	SLOs        []specObjective `yaml:"slos"`
+	Service     string           `yaml:"service"`
+	Description string           `yaml:"description"`
+	Labels      specLabels       `yaml:"labels"`
+	Links       specLinks        `yaml:"links"`
+	Notify      specNotify       `yaml:"notify"`
+	Policy      *specPolicy      `yaml:"policy"`
+	Corrections []specCorrection `yaml:"corrections"`
+	SLOs        []specObjective  `yaml:"slos"`
+}
+
+// specCorrection takes a time range out of SLIs (planned work, a known
+// bad source), reviewed like any spec change.
+type specCorrection struct {
+	From    string   `yaml:"from"`
+	To      string   `yaml:"to"`
+	SLOs    []string `yaml:"slos"`
+	CountAs string   `yaml:"count_as"`
+	Reason  string   `yaml:"reason"`
+	Author  string   `yaml:"author"`
 }
 
 // specPolicy is the service's error budget policy.

@@ -27,6 +27,9 @@ func Input(s Store, o *slo.Objective, at time.Time) slo.Input {
 		}
 		var sums []Count
 		if sums, err = s.Sums(id, ranges); err == nil {
+			err = correct(s, id, o.Corrections, ranges, sums)
+		}
+		if err == nil {
 			toSLO := func(c Count) slo.Counts { return slo.Counts{Good: float64(c.Good), Total: float64(c.Total)} }
 			in.Period = toSLO(sums[0])
 			in.Windows = make(map[time.Duration]slo.Counts, len(ws))
@@ -53,4 +56,45 @@ func Lookback(o *slo.Objective, at time.Time) time.Duration {
 		back += o.Budgeting.Slice
 	}
 	return back
+}
+
+// correct applies corrections to the sums of ranges (minutes [lo, hi)):
+// the events of a correction's minutes inside a range are taken out of it
+// (excluded) or their bad events counted good (good). All the overlaps
+// are read in one call.
+func correct(s Store, id string, cs []slo.Correction, ranges [][2]int64, sums []Count) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	type overlap struct{ rng, corr int }
+	var parts [][2]int64
+	var which []overlap
+	for ci, c := range cs {
+		from, to := ceilMinute(c.From), ceilMinute(c.To)
+		for ri, r := range ranges {
+			lo, hi := max(r[0], from), min(r[1], to)
+			if lo < hi {
+				parts = append(parts, [2]int64{lo, hi})
+				which = append(which, overlap{ri, ci})
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	got, err := s.Sums(id, parts)
+	if err != nil {
+		return err
+	}
+	for i, w := range which {
+		c := got[i]
+		switch cs[w.corr].CountAs {
+		case slo.CorrectionGood:
+			sums[w.rng].Good += c.Total - c.Good
+		default:
+			sums[w.rng].Good -= c.Good
+			sums[w.rng].Total -= c.Total
+		}
+	}
+	return nil
 }
