@@ -51,6 +51,11 @@ type Snapshot struct {
 	Alert     string            `json:"alert"`
 	Severity  slo.Severity      `json:"severity"`
 	Labels    map[string]string `json:"labels,omitempty"`
+	// AlertLabels and Annotations are the spec's alerting labels and
+	// annotations for this severity (alerting.labels, alerting.page.labels,
+	// ...), for Alertmanager and the receivers' payloads.
+	AlertLabels map[string]string `json:"alert_labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 	Window    string            `json:"window"`
 	Objective float64           `json:"objective"`
 	SLI       *float64          `json:"sli,omitempty"`

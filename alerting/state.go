@@ -394,6 +394,7 @@ func conditions(r slo.Result) []condition {
 			BudgetRemaining: rep.ErrorBudget.Remaining, BudgetSeconds: rep.ErrorBudget.RemainingSeconds,
 			TTESeconds: rep.ErrorBudget.TimeToExhaustionSeconds,
 			Dashboard:  o.Links.Dashboard, Runbook: o.Links.Runbook, At: r.At,
+			AlertLabels: o.Alerting.Labels[sev], Annotations: o.Alerting.Annotations[sev],
 		}
 	}
 	var out []condition

@@ -341,11 +341,12 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 		firing = append(firing, f)
 		g.Rules = append(g.Rules, Rule{
 			Alert: AlertBurnRate, Expr: e,
-			Labels: team("alert", a.Name, "severity", string(a.Severity)),
-			Annotations: annotations(o,
+			Labels: withSpec(team("alert", a.Name, "severity", string(a.Severity)), o.Alerting.Labels[a.Severity]),
+			Annotations: withSpec(annotations(o,
 				fmt.Sprintf("%s is burning its error budget too fast (%s)", subject(o), a.Name),
 				fmt.Sprintf("The burn rate is above %s over both %s and %s: at this pace %s%% of the %s error budget is spent in %s.",
 					number(round(th, 4)), slo.FormatDuration(a.Long), slo.FormatDuration(a.Short), number(round(a.BudgetPercent, 2)), o.Window, slo.FormatDuration(a.Long))),
+				o.Alerting.Annotations[a.Severity]),
 		})
 	}
 	if o.Alerting.BudgetExhausted && budgetSeries {
@@ -357,10 +358,11 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 		firing = append(firing, f)
 		g.Rules = append(g.Rules, Rule{
 			Alert: AlertBudgetExhausted, Expr: e,
-			Labels: team("alert", "budget-exhausted", "severity", string(slo.Ticket)),
-			Annotations: annotations(o,
+			Labels: withSpec(team("alert", "budget-exhausted", "severity", string(slo.Ticket)), o.Alerting.Labels[slo.Ticket]),
+			Annotations: withSpec(annotations(o,
 				fmt.Sprintf("%s has spent its error budget", subject(o)),
 				fmt.Sprintf("The SLI over %s is below the objective of %s%%.", o.Window, number(o.Target*100))),
+				o.Alerting.Annotations[slo.Ticket]),
 		})
 	}
 	if len(firing) > 0 {
@@ -387,6 +389,15 @@ func subject(o *slo.Objective) string {
 		groups = append(groups, fmt.Sprintf("%s={{ $labels.%s }}", l, l))
 	}
 	return o.ID() + " " + strings.Join(groups, " ")
+}
+
+// withSpec adds the spec's alert labels or annotations (alerting.labels,
+// alerting.page.annotations, ...) to kakeibo's: the spec's win.
+func withSpec(base, spec map[string]string) map[string]string {
+	for k, v := range spec {
+		base[k] = v
+	}
+	return base
 }
 
 func annotations(o *slo.Objective, summary, description string) map[string]string {

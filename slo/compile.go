@@ -49,6 +49,10 @@ var (
 	slackChannelRE = regexp.MustCompile(`^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{8,})$`)
 )
 
+// ReservedLabels are the label names kakeibo sets itself on metrics and
+// alerts: specs may not set them.
+func ReservedLabels() []string { return slices.Clone(reservedLabels) }
+
 // reservedLabels are set by kakeibo itself on metrics and alerts.
 var reservedLabels = []string{"service", "slo", "window", "alert", "alertname", "severity", "objective", "status", "source", "budgeting", "le", "quantile"}
 
@@ -746,6 +750,61 @@ func (c *compiler) histogram(ctx string, h *specHistogram) *PrometheusSLI {
 	return out
 }
 
+// fieldReplacer expands {{.service}}, {{.slo}}, {{.objective}} and
+// {{.window}} (with or without inner spaces); anything else, such as
+// Prometheus' own {{ $labels.route }} in rules, is left as written.
+func fieldReplacer(fields map[string]string) *strings.Replacer {
+	var pairs []string
+	for k, v := range fields {
+		pairs = append(pairs, "{{."+k+"}}", v, "{{ ."+k+" }}", v)
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// alertMetadata checks alert labels and annotations and expands the
+// annotations' {{.service}}, {{.slo}}, {{.objective}} and {{.window}}.
+func (c *compiler) alertMetadata(ctx string, o *Objective, a *specAlerting, pol *AlertPolicy) {
+	fields := map[string]string{"service": o.Service, "slo": o.Name, "objective": formatPercent(o.Target) + "%", "window": o.Window.String()}
+	pol.Labels, pol.Annotations = map[Severity]map[string]string{}, map[Severity]map[string]string{}
+	for _, sev := range []Severity{Page, Ticket} {
+		sw := a.Page
+		if sev == Ticket {
+			sw = a.Ticket
+		}
+		for _, layer := range []struct {
+			where               string
+			labels, annotations map[string]string
+			at                  any
+		}{{"alerting", a.Labels, a.Annotations, a}, {"alerting." + string(sev), sw.Labels, sw.Annotations, a}} {
+			for k, v := range layer.labels {
+				switch {
+				case !labelNameRE.MatchString(k):
+					c.errorAt(c.at(layer.at, nil), "%s: %s.labels: %q is not a label name", ctx, layer.where, k)
+					continue
+				case slices.Contains(reservedLabels, k) || o.Labels[k] != "":
+					c.errorAt(c.at(layer.at, nil), "%s: %s.labels: %q is set by kakeibo or by the SLO's labels; alert labels add new names", ctx, layer.where, k)
+					continue
+				}
+				if pol.Labels[sev] == nil {
+					pol.Labels[sev] = map[string]string{}
+				}
+				pol.Labels[sev][k] = v
+			}
+			for k, v := range layer.annotations {
+				if !labelNameRE.MatchString(k) {
+					c.errorAt(c.at(layer.at, nil), "%s: %s.annotations: %q is not an annotation name", ctx, layer.where, k)
+					continue
+				}
+				v = fieldReplacer(fields).Replace(v)
+				if pol.Annotations[sev] == nil {
+					pol.Annotations[sev] = map[string]string{}
+				}
+				pol.Annotations[sev][k] = v
+			}
+		}
+	}
+}
+
 func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPolicy {
 	a := &s.Alerting
 	pol := AlertPolicy{BudgetExhausted: !a.BudgetExhausted.Disable, Repeat: maps.Clone(DefaultRepeat), Cooldown: DefaultCooldown}
@@ -769,6 +828,8 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 			pol.Repeat[Ticket] = time.Duration(a.Repeat.Ticket)
 		}
 	}
+
+	c.alertMetadata(ctx, o, a, &pol)
 
 	windows := DefaultAlertWindowsFor(o.Window.Nominal(), o.SLI.MinWindow())
 	if !a.Windows.Default && a.Windows.set {

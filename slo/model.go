@@ -292,6 +292,10 @@ type AlertPolicy struct {
 	// Cooldown is how long after a resolve a re-fire reopens the same
 	// incident (one message, updated) instead of starting a new one.
 	Cooldown time.Duration
+	// Labels and Annotations are added to the alerts of each severity
+	// (the SLO's, with the severity's own on top), in rules, Alertmanager
+	// and notification payloads; annotations are expanded already.
+	Labels, Annotations map[Severity]map[string]string
 }
 
 // DefaultCooldown is the default AlertPolicy.Cooldown.

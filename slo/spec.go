@@ -147,6 +147,10 @@ type specAlerting struct {
 	BudgetExhausted specSwitch      `yaml:"budget_exhausted"`
 	Repeat          *specRepeat     `yaml:"repeat"`
 	Cooldown        *model.Duration `yaml:"cooldown"`
+	// Labels and Annotations go on every alert of the SLO; page: and
+	// ticket: add their own on top.
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 type specRepeat struct {
@@ -155,7 +159,9 @@ type specRepeat struct {
 }
 
 type specSwitch struct {
-	Disable bool `yaml:"disable"`
+	Disable     bool              `yaml:"disable"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 // specWindows is either the word `default` or a list of alert windows.

@@ -123,6 +123,14 @@ func alert(s alerting.AlertState, start, end time.Time, generatorURL string) Ale
 		if snap.Dashboard != "" {
 			a.Annotations["dashboard"] = snap.Dashboard
 		}
+		// The spec's own (alerting.labels, alerting.page.annotations, ...):
+		// validation keeps their labels off kakeibo's names.
+		for k, v := range snap.AlertLabels {
+			a.Labels[k] = v
+		}
+		for k, v := range snap.Annotations {
+			a.Annotations[k] = v
+		}
 	}
 	a.Labels["alertname"] = name
 	a.Labels["severity"] = string(s.Severity)

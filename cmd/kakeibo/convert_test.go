@@ -30,7 +30,7 @@ func TestImportSloth(t *testing.T) {
 	code, _, errOut := kakeibo(t, nil, "import", "sloth", "-o", out, "../../slo/convert/testdata/sloth-shop.yml")
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, errOut, "shop/requests-availability: Not carried over: alerting.name ShopHighErrorRate")
-	require.Contains(t, errOut, `page_alert labels/annotations severity="critical"`)
+	require.Contains(t, errOut, `alerting.page_alert.labels severity="critical" (kakeibo sets severity itself)`)
 	b, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.Contains(t, string(b), "# Not carried over: alerting.name ShopHighErrorRate")
@@ -48,6 +48,8 @@ func TestImportSloth(t *testing.T) {
 	for _, w := range lat.Alerting.Windows {
 		require.Equal(t, slo.Page, w.Severity, "ticket_alert.disable carried over")
 	}
+	require.Equal(t, map[string]string{"category": "availability"}, avail.Alerting.Labels[slo.Page], "alerting.labels carried over")
+	require.Equal(t, map[string]string{"category": "availability"}, avail.Alerting.Labels[slo.Ticket])
 
 	// The period is Sloth's run flag; --window sets it.
 	code, stdout, errOut := kakeibo(t, nil, "import", "sloth", "--window", "28d", "../../slo/convert/testdata/sloth-shop.yml")

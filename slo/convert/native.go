@@ -68,13 +68,17 @@ type nativePrometheus struct {
 }
 
 type nativeAlerting struct {
-	MinEvents int64         `yaml:"min_events,omitempty"`
-	Page      *nativeSwitch `yaml:"page,omitempty"`
-	Ticket    *nativeSwitch `yaml:"ticket,omitempty"`
+	MinEvents   int64             `yaml:"min_events,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+	Page        *nativeSwitch     `yaml:"page,omitempty"`
+	Ticket      *nativeSwitch     `yaml:"ticket,omitempty"`
 }
 
 type nativeSwitch struct {
-	Disable bool `yaml:"disable"`
+	Disable     bool              `yaml:"disable,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
 // nativeDoc is one service to write, with the notes on it as a whole.

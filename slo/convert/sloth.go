@@ -295,34 +295,50 @@ func slothService(s *slothSpec, period time.Duration) (nativeDoc, []string) {
 			continue
 		}
 		a := in.Alerting
-		if a.PageAlert.Disable || a.TicketAlert.Disable {
-			o.Alerting = &nativeAlerting{}
-			if a.PageAlert.Disable {
-				o.Alerting.Page = &nativeSwitch{Disable: true}
+		var lost []string
+		// Alert labels and annotations carry over; a label kakeibo sets
+		// itself (severity, alert, ...) or the SLO's labels set cannot.
+		carry := func(where string, labels map[string]string) map[string]string {
+			out := map[string]string{}
+			for k, v := range labels {
+				if slices.Contains(slo.ReservedLabels(), k) || in.Labels[k] != "" || s.Labels[k] != "" {
+					lost = append(lost, fmt.Sprintf("%s.labels %s=%q (kakeibo sets %s itself)", where, k, v, k))
+					continue
+				}
+				out[k] = v
 			}
-			if a.TicketAlert.Disable {
-				o.Alerting.Ticket = &nativeSwitch{Disable: true}
+			if len(out) == 0 {
+				return nil
 			}
+			return out
+		}
+		al := &nativeAlerting{Labels: carry("alerting", a.Labels), Annotations: without(a.Annotations, "runbook", "runbook_url")}
+		for _, sw := range []struct {
+			name string
+			in   slothAlert
+			out  **nativeSwitch
+		}{{"page_alert", a.PageAlert, &al.Page}, {"ticket_alert", a.TicketAlert, &al.Ticket}} {
+			ns := &nativeSwitch{Disable: sw.in.Disable, Labels: carry("alerting."+sw.name, sw.in.Labels), Annotations: sw.in.Annotations}
+			if ns.Disable || len(ns.Labels) > 0 || len(ns.Annotations) > 0 {
+				*sw.out = ns
+			}
+		}
+		if len(al.Labels) == 0 {
+			al.Labels = nil
+		}
+		if len(al.Annotations) == 0 {
+			al.Annotations = nil
+		}
+		if al.Labels != nil || al.Annotations != nil || al.Page != nil || al.Ticket != nil {
+			o.Alerting = al
 		}
 		for _, k := range []string{"runbook", "runbook_url"} {
 			if v := a.Annotations[k]; v != "" && o.Links == nil {
 				o.Links = &nativeLinks{Runbook: v}
 			}
 		}
-		var lost []string
 		if a.Name != "" {
 			lost = append(lost, fmt.Sprintf("alerting.name %s (kakeibo's alerts are SLOErrorBudgetBurn and SLOErrorBudgetExhausted, with alert, service and slo labels)", a.Name))
-		}
-		if len(a.Labels) > 0 {
-			lost = append(lost, "alerting.labels "+kv(a.Labels)+" (labels: on the SLO are copied onto its alerts)")
-		}
-		if rest := without(a.Annotations, "runbook", "runbook_url"); len(rest) > 0 {
-			lost = append(lost, "alerting.annotations "+kv(rest))
-		}
-		for sev, al := range map[string]slothAlert{"page": a.PageAlert, "ticket": a.TicketAlert} {
-			if len(al.Labels) > 0 || len(al.Annotations) > 0 {
-				lost = append(lost, fmt.Sprintf("%s_alert labels/annotations %s (kakeibo routes %ss with notify.%s)", sev, kv(merge(al.Labels, al.Annotations)), sev, sev))
-			}
 		}
 		slices.Sort(lost)
 		for _, l := range lost {
@@ -472,6 +488,15 @@ func slothObjective(svc *slo.Service, o *slo.Objective) (slothSLO, []string) {
 	}
 	if o.Links.Runbook != "" {
 		s.Alerting.Annotations["runbook_url"] = o.Links.Runbook
+	}
+	// The spec's alert labels and annotations, per severity.
+	for sev, al := range map[slo.Severity]*slothAlert{slo.Page: &s.Alerting.PageAlert, slo.Ticket: &s.Alerting.TicketAlert} {
+		for k, v := range o.Alerting.Labels[sev] {
+			al.Labels[k] = v
+		}
+		if a := o.Alerting.Annotations[sev]; len(a) > 0 {
+			al.Annotations = maps.Clone(a)
+		}
 	}
 	pages, tickets := false, false
 	for _, w := range o.Alerting.Windows {
