@@ -46,19 +46,19 @@ const AlertStale = "stale-data"
 // Snapshot is what a notification says about an alert, frozen when the
 // notification was decided so that a late delivery says what was true then.
 type Snapshot struct {
-	Service   string            `json:"service"`
-	SLO       string            `json:"slo"`
-	Alert     string            `json:"alert"`
-	Severity  slo.Severity      `json:"severity"`
-	Labels    map[string]string `json:"labels,omitempty"`
+	Service  string            `json:"service"`
+	SLO      string            `json:"slo"`
+	Alert    string            `json:"alert"`
+	Severity slo.Severity      `json:"severity"`
+	Labels   map[string]string `json:"labels,omitempty"`
 	// AlertLabels and Annotations are the spec's alerting labels and
 	// annotations for this severity (alerting.labels, alerting.page.labels,
 	// ...), for Alertmanager and the receivers' payloads.
 	AlertLabels map[string]string `json:"alert_labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
-	Window    string            `json:"window"`
-	Objective float64           `json:"objective"`
-	SLI       *float64          `json:"sli,omitempty"`
+	Window      string            `json:"window"`
+	Objective   float64           `json:"objective"`
+	SLI         *float64          `json:"sli,omitempty"`
 	// Long and Short are the alert pair's windows with their burn rates;
 	// empty for budget exhaustion.
 	Long      string  `json:"long,omitempty"`
