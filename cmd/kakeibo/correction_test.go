@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kakeibo-slo/kakeibo/server"
 	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
@@ -59,24 +54,7 @@ slos:
 	require.Equal(t, "CHG-1234 planned failover test", after.Corrections[0].Reason)
 
 	// serve says the same.
-	addr := freePort(t)
-	srv, err := server.New(server.Config{SpecPaths: []string{specs}, DataDir: t.TempDir(), ALBLogs: "../../testdata/alb",
-		Listen: addr, Registry: prometheus.NewRegistry(), IngestInterval: time.Second, EvalInterval: time.Second,
-		Now: func() time.Time { return time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC) }})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 60*time.Second, 50*time.Millisecond)
+	base := bundledDayServer(t, specs, "")
 	var rep slo.Report
 	require.NoError(t, json.Unmarshal([]byte(get(t, base+"/api/v1/slos")), &rep))
 	for _, s := range rep.SLOs {

@@ -29,24 +29,7 @@ func TestGateOnBundledData(t *testing.T) {
 	require.Contains(t, stdout, "web-storefront: deploy may go ahead")
 
 	// A running kakeibo on the bundled day.
-	addr := freePort(t)
-	srv, err := server.New(server.Config{SpecPaths: []string{"../../testdata/specs"}, DataDir: t.TempDir(), ALBLogs: "../../testdata/alb",
-		Listen: addr, Registry: prometheus.NewRegistry(), APIToken: "gate-token", IngestInterval: time.Second, EvalInterval: time.Second,
-		Now: func() time.Time { return time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC) }})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	base := "http://" + addr
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 60*time.Second, 50*time.Millisecond)
+	base := bundledDayServer(t, "../../testdata/specs", "gate-token")
 
 	env = map[string]string{"KAKEIBO_URL": base, "USER": "ana"}
 	code, stdout, _ = kakeibo(t, env, "gate", "mart-api")
@@ -70,4 +53,30 @@ func TestGateOnBundledData(t *testing.T) {
 	require.Equal(t, exitOK, code, stdout)
 	require.Contains(t, stdout, "may go ahead: the policy is overridden until 2026-10-02T02:00:00Z by ana (deploying the fix for the 14:00 outage)")
 	require.Contains(t, get(t, base+"/"), "The error budget policy of mart-api is overridden until 2026-10-02 02:00 UTC")
+}
+
+// bundledDayServer runs the service in-process on the bundled day's logs
+// with the given specs, its clock at the day's end, until the test ends,
+// and returns its base URL once it is ready.
+func bundledDayServer(t *testing.T, specs, apiToken string) string {
+	t.Helper()
+	addr := freePort(t)
+	srv, err := server.New(server.Config{SpecPaths: []string{specs}, DataDir: t.TempDir(), ALBLogs: "../../testdata/alb",
+		Listen: addr, Registry: prometheus.NewRegistry(), APIToken: apiToken, IngestInterval: time.Second, EvalInterval: time.Second,
+		Now: func() time.Time { return time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC) }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close() })
+	base := "http://" + addr
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 60*time.Second, 50*time.Millisecond)
+	return base
 }
