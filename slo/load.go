@@ -86,8 +86,15 @@ type FileTooBigError struct {
 }
 
 func (e *FileTooBigError) Error() string {
-	return fmt.Sprintf("the file is %.1f MiB, more than the %.1f MiB a spec file may be: split it (one file per service), or raise KAKEIBO_MAX_SPEC_BYTES",
-		float64(e.Size)/(1<<20), float64(e.Max)/(1<<20))
+	return fmt.Sprintf("the file is %s, more than the %s a spec file may be: split it (one file per service), or raise KAKEIBO_MAX_SPEC_BYTES",
+		sizeText(e.Size), sizeText(e.Max))
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", (n+1023)>>10)
 }
 
 // readSpec reads a spec file, refusing one over MaxFileBytes before

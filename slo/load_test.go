@@ -336,6 +336,7 @@ func TestAliasAmplificationIsBounded(t *testing.T) {
 // TestTenThousandSLOsInOneFile: a big file of literal values is not an
 // alias bomb: 10,001 SLOs in one file load.
 func TestTenThousandSLOsInOneFile(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("service: shop\nslos:\n")
 	for i := range 10001 {
@@ -357,21 +358,23 @@ func TestEmptyFileIsWarned(t *testing.T) {
 // with its size and what to do, at its first line, without reading it
 // whole; the other files still load.
 func TestSpecFileSizeCap(t *testing.T) {
+	require.Equal(t, int64(4<<20), slo.MaxFileBytes, "the default")
+	defer func(old int64) { slo.MaxFileBytes = old }(slo.MaxFileBytes)
+	slo.MaxFileBytes = 64 << 10 // the same code path as 4 MiB, on a small file
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString("service: big\nslos:\n")
-	for i := 0; b.Len() < 5<<20; i++ {
+	for i := 0; b.Len() < 80<<10; i++ {
 		fmt.Fprintf(&b, "  - {name: s%d, objective: 99, window: 7d, sli: {alb: {load_balancer: app/shop/0123456789abcdef, hosts: [svc%d.example.com]}}}\n", i, i)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.yaml"), []byte(b.String()), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "small.yaml"), []byte("service: small\nslos:\n  - {name: a, objective: 99, window: 7d, sli: {alb: {load_balancer: app/shop/0123456789abcdef}}}\n"), 0o644))
 	set, err := slo.Load(dir)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), filepath.Join(dir, "big.yaml")+":1:1: the file is 5.0 MiB, more than the 4.0 MiB a spec file may be: split it (one file per service), or raise KAKEIBO_MAX_SPEC_BYTES")
+	require.Contains(t, err.Error(), filepath.Join(dir, "big.yaml")+":1:1: the file is 81 KiB, more than the 64 KiB a spec file may be: split it (one file per service), or raise KAKEIBO_MAX_SPEC_BYTES")
 	require.Len(t, set.Services, 1, "the small file loads")
 
-	defer func(old int64) { slo.MaxFileBytes = old }(slo.MaxFileBytes)
-	slo.MaxFileBytes = 8 << 20
+	slo.MaxFileBytes = 1 << 20
 	set, err = slo.Load(dir)
 	require.NoError(t, err)
 	require.Len(t, set.Services, 2)
