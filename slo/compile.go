@@ -853,6 +853,11 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 		if (w.Severity == Page && a.Page.Disable) || (w.Severity == Ticket && a.Ticket.Disable) {
 			continue
 		}
+		if w.BudgetPercent > 100 && o.Window.Nominal() >= time.Hour {
+			c.errorAt(c.at(&a.Windows, s), "%s: alert %s needs %s%% of the error budget spent in %s: it could fire only after the whole %s budget is gone; the window is too short for burn-rate alerts (use a window of a day or more, or alerting.windows whose budget_percent is at most 100)",
+				ctx, w.Name, formatFloat(roundSignificant(w.BudgetPercent, 3)), FormatDuration(w.Long), o.Window)
+			continue
+		}
 		pol.Windows = append(pol.Windows, w)
 		if o.Target > 0 && o.Window != (Window{}) {
 			maxBurn := 1 / o.ErrorBudget()

@@ -275,7 +275,7 @@ func (x *openSLOIndex) objective(c *compiler, s *osSLO) (*Objective, string) {
 		// OpenSLO needs op only for threshold metrics; its examples also put
 		// gt on ratio objectives, which is what a ratio objective means.
 	case "lt", "lte":
-		c.warnAt(c.at(&obj.Op, obj), "%s: spec.objectives[0].op: %q is ignored: a ratioMetric objective is met while the good ratio is at or above the target (op applies to threshold metrics)", ctx, obj.Op)
+		c.errorAt(c.at(&obj.Op, obj), "%s: spec.objectives[0].op: %q would have the good ratio stay below the target, the opposite of what kakeibo measures (an objective is met while the good ratio is at or above it): drop op, or use gte, with the good events as the ratio's good", ctx, obj.Op)
 	default:
 		c.errorAt(c.at(&obj.Op, obj), "%s: spec.objectives[0].op: %q is not an OpenSLO operator (lt, lte, gt, gte)", ctx, obj.Op)
 	}
