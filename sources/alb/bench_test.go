@@ -2,9 +2,6 @@ package alb_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,22 +57,7 @@ func BenchmarkIngestScale(b *testing.B) {
 	require.NoError(b, err)
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
-			specs := b.TempDir()
-			for f := 0; f*100 < n; f++ {
-				var spec strings.Builder
-				fmt.Fprintf(&spec, "service: svc%d\nslos:\n", f)
-				for i := f * 100; i < min(n, (f+1)*100); i++ {
-					scope := fmt.Sprintf("hosts: [svc%d.shop.example.com]", i)
-					if i%2 == 0 {
-						scope += `, paths: ["^/v1/"]`
-					}
-					if i%3 == 0 {
-						scope += ", latency: {threshold: 300ms}"
-					}
-					fmt.Fprintf(&spec, "  - {name: s%d, objective: 99, window: 7d, sli: {alb: {load_balancer: %s, %s}}}\n", i, lb.Name, scope)
-				}
-				require.NoError(b, os.WriteFile(filepath.Join(specs, fmt.Sprintf("svc%d.yaml", f)), []byte(spec.String()), 0o644))
-			}
+			specs := alb.WriteScaleSpecs(b, n, lb.Name, "^/v1/")
 			set, err := slo.Load(specs)
 			require.NoError(b, err)
 			cls := alb.NewClassifier(set.Objectives())

@@ -84,23 +84,7 @@ func TestScopeIndexAgreesWithScan(t *testing.T) {
 func BenchmarkClassifyScale(b *testing.B) {
 	for _, n := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
-			// 100 SLOs a service file, as teams write them.
-			dir := b.TempDir()
-			for f := 0; f*100 < n; f++ {
-				var spec strings.Builder
-				fmt.Fprintf(&spec, "service: svc%d\nslos:\n", f)
-				for i := f * 100; i < min(n, (f+1)*100); i++ {
-					scope := fmt.Sprintf("hosts: [svc%d.shop.example.com]", i)
-					if i%2 == 0 {
-						scope += `, paths: ["^/api/"]`
-					}
-					if i%3 == 0 {
-						scope += ", latency: {threshold: 300ms}"
-					}
-					fmt.Fprintf(&spec, "  - {name: s%d, objective: 99, window: 7d, sli: {alb: {load_balancer: app/shop/0123456789abcdef, %s}}}\n", i, scope)
-				}
-				require.NoError(b, os.WriteFile(filepath.Join(dir, fmt.Sprintf("svc%d.yaml", f)), []byte(spec.String()), 0o644))
-			}
+			dir := writeScaleSpecs(b, n, "app/shop/0123456789abcdef", "^/api/")
 			set, err := slo.Load(dir)
 			require.NoError(b, err)
 			cls := NewClassifier(set.Objectives())
@@ -122,4 +106,29 @@ func BenchmarkClassifyScale(b *testing.B) {
 			}
 		})
 	}
+}
+
+// writeScaleSpecs writes n ALB SLOs on one load balancer into a new
+// directory, 100 to a service file as teams write them: one host each
+// (svcN.shop.example.com), every other one also filtered on pathPrefix,
+// every third a latency SLO. It returns the directory.
+func writeScaleSpecs(tb testing.TB, n int, lb, pathPrefix string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	for f := 0; f*100 < n; f++ {
+		var spec strings.Builder
+		fmt.Fprintf(&spec, "service: svc%d\nslos:\n", f)
+		for i := f * 100; i < min(n, (f+1)*100); i++ {
+			scope := fmt.Sprintf("hosts: [svc%d.shop.example.com]", i)
+			if i%2 == 0 {
+				scope += fmt.Sprintf(", paths: [%q]", pathPrefix)
+			}
+			if i%3 == 0 {
+				scope += ", latency: {threshold: 300ms}"
+			}
+			fmt.Fprintf(&spec, "  - {name: s%d, objective: 99, window: 7d, sli: {alb: {load_balancer: %s, %s}}}\n", i, lb, scope)
+		}
+		require.NoError(tb, os.WriteFile(filepath.Join(dir, fmt.Sprintf("svc%d.yaml", f)), []byte(spec.String()), 0o644))
+	}
+	return dir
 }
