@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -71,10 +70,7 @@ func TestSilenceHoldsAlertsUntilItEnds(t *testing.T) {
 	}
 	dir := t.TempDir()
 	specs, logs, data := filepath.Join(dir, "specs"), filepath.Join(dir, "logs"), filepath.Join(dir, "data")
-	require.NoError(t, os.MkdirAll(specs, 0o755))
-	spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
+	copyMartSpec(t, specs)
 	t0 := recentStart()
 	writeLogs(t, logs, t0, 2*time.Hour, 0)
 	slack := fakeslack.New(t, "xoxb-silence", "mart-alerts", "mart-sre", "mart")
@@ -162,10 +158,7 @@ func TestOpsRouteHasItsOwnReceiver(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			specs, logs := filepath.Join(dir, "specs"), filepath.Join(dir, "logs")
-			require.NoError(t, os.MkdirAll(specs, 0o755))
-			spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
+			copyMartSpec(t, specs)
 			t0 := recentStart()
 			writeLogs(t, logs, t0, 2*time.Hour, 0)
 			writeLogs(t, logs, t0.Add(2*time.Hour), 15*time.Minute, 0.5)

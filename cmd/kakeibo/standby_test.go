@@ -38,10 +38,7 @@ func TestHotStandby(t *testing.T) {
 	require.NoError(t, err)
 	dir := t.TempDir()
 	specs, logs, data := filepath.Join(dir, "specs"), filepath.Join(dir, "logs"), filepath.Join(dir, "data")
-	require.NoError(t, os.MkdirAll(specs, 0o755))
-	spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
+	copyMartSpec(t, specs)
 	t0 := recentStart()
 	writeLogs(t, logs, t0, 2*time.Hour, 0)
 	slack := fakeslack.New(t, "xoxb-ha-secret", "mart-alerts", "mart-sre", "mart")
@@ -128,4 +125,14 @@ func TestHotStandby(t *testing.T) {
 	for _, p := range []*servePair{active, standby} {
 		require.NotContains(t, p.out.String(), "xoxb-ha-secret")
 	}
+}
+
+// copyMartSpec puts the bundled mart-api spec alone in the directory specs
+// (created), for tests that run serve on it.
+func copyMartSpec(t *testing.T, specs string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(specs, 0o755))
+	spec, err := os.ReadFile("../../testdata/specs/mart-api.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
 }
