@@ -19,7 +19,45 @@ type Sources struct {
 	// (0: none): a hung Prometheus makes its SLOs no_data with the reason
 	// instead of holding up every other SLO.
 	PrometheusDeadline time.Duration
+	// Memo, when set, keeps ALB results between evaluations at the
+	// watermark (a zero at): see EvalMemo.
+	Memo *EvalMemo
 }
+
+// EvalMemo keeps each ALB SLO's last result with what it was computed from:
+// the minute it ends at and its counts' version (alb.Versioned). An SLO
+// whose load balancer's watermark did not move and whose counts did not
+// change since is not recomputed, so a cycle costs O(SLOs that changed).
+// One evaluation loop uses it at a time.
+type EvalMemo struct {
+	last, next map[*slo.Objective]memoEntry
+}
+
+type memoEntry struct {
+	at      time.Time
+	version uint64
+	result  slo.Result
+}
+
+// lookup returns the kept result of o if it was computed at `at` from
+// counts at version v, and keeps it for the next cycle.
+func (m *EvalMemo) lookup(o *slo.Objective, at time.Time, v uint64) (slo.Result, bool) {
+	e, ok := m.last[o]
+	if !ok || !e.at.Equal(at) || e.version != v {
+		return slo.Result{}, false
+	}
+	m.next[o] = e
+	return e.result, true
+}
+
+func (m *EvalMemo) keep(o *slo.Objective, at time.Time, v uint64, r slo.Result) {
+	m.next[o] = memoEntry{at: at, version: v, result: r}
+}
+
+// cycle starts (next empty) and ends (next becomes last: SLOs no longer
+// evaluated, as after a reload, are forgotten) an evaluation.
+func (m *EvalMemo) begin() { m.next = make(map[*slo.Objective]memoEntry, len(m.last)) }
+func (m *EvalMemo) end()   { m.last, m.next = m.next, nil }
 
 // Evaluate computes every objective's result, for the service and for the
 // one-shot commands alike. With a zero at, an ALB-backed objective ends at
@@ -51,6 +89,12 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 	}
 	out := make([]slo.Result, len(objs))
 	ends := map[string]logEnds{} // per load balancer, read once per evaluation
+	if src.Memo != nil && at.IsZero() {
+		src.Memo.begin()
+		defer src.Memo.end()
+	} else {
+		src.Memo = nil
+	}
 	for i, o := range objs {
 		if o.SLI.Prometheus == nil {
 			out[i] = evaluateALB(src, o, at, fallback, ends)
@@ -115,5 +159,15 @@ func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time, ends map
 	}
 	// The numbers end at the watermark, and so does the data's age: a
 	// result never looks fresher than the minutes it counts.
-	return slo.Evaluate(o, e.complete, alb.Input(src.ALB, o, e.complete))
+	versioned, ok := src.ALB.(alb.Versioned)
+	if src.Memo == nil || !ok {
+		return slo.Evaluate(o, e.complete, alb.Input(src.ALB, o, e.complete))
+	}
+	v := versioned.Version(o.ID()) // before the counts: a commit after it shows next cycle
+	if r, ok := src.Memo.lookup(o, e.complete, v); ok {
+		return r
+	}
+	r := slo.Evaluate(o, e.complete, alb.Input(src.ALB, o, e.complete))
+	src.Memo.keep(o, e.complete, v, r)
+	return r
 }

@@ -88,21 +88,22 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 			s.log.Error("metrics", "err", err)
 		}
 	}
-	var plain, gz []byte
-	if snap := s.latest.Load(); snap != nil {
-		plain, gz = snap.exposition, snap.exposedGz
-	}
+	snap := s.latest.Load()
 	w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
 	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		w.Header().Set("Content-Encoding", "gzip")
 		zw := gzip.NewWriter(w)
 		_, _ = zw.Write(own.Bytes())
 		_ = zw.Close()
-		_, _ = w.Write(gz)
+		if snap != nil {
+			_, _ = w.Write(snap.gzipped())
+		}
 		return
 	}
 	_, _ = w.Write(own.Bytes())
-	_, _ = w.Write(plain)
+	if snap != nil {
+		_, _ = w.Write(snap.exposition)
+	}
 }
 
 func (s *Server) apiSLOs(w http.ResponseWriter, r *http.Request) {

@@ -1,23 +1,17 @@
 package server
 
 import (
-	"bytes"
-	"compress/gzip"
-	"math"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/common/expfmt"
 
-	"github.com/kakeibo-slo/kakeibo/alerting"
-	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
 )
 
-// metrics are the service's own (kakeibo_*) metrics; the slo_* series come
-// from sloCollector, computed from the newest evaluation at scrape time.
+// metrics are the service's own (kakeibo_*) metrics; the slo_* series are
+// rendered from each evaluation (exposition.go).
 type metrics struct {
 	evalDuration  prometheus.Histogram
 	evalLast      prometheus.Gauge
@@ -91,10 +85,6 @@ func (m *metrics) reloads(ok bool, at time.Time) {
 	m.reloadsTotal.WithLabelValues("failure").Inc()
 }
 
-// sloCollector exports the newest evaluation under the same names and
-// labels as the generated Prometheus rules: service, slo and the series'
-// own labels; the specs' labels only on slo_info.
-type sloCollector struct{ snap *snapshot }
 
 var sloNames = map[string]string{
 	"slo_objective_ratio":                "The objective, as a ratio.",
@@ -120,117 +110,11 @@ func SeriesNames() []string {
 	return out
 }
 
-func (c *sloCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: label names depend on the specs
-
 // ingestCollector exports the ingest watermarks and malformed lines, read
 // at scrape time (they are few).
 type ingestCollector struct{ s *Server }
 
 func (ingestCollector) Describe(chan<- *prometheus.Desc) {}
-
-// render encodes a snapshot's slo_* series once, plain and gzipped, so that
-// every scrape until the next evaluation serves the same bytes: concurrent
-// scrapes cost no memory per scrape.
-func render(snap *snapshot) (plain, gz []byte, err error) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(&sloCollector{snap: snap}); err != nil {
-		return nil, nil, err
-	}
-	mfs, err := reg.Gather()
-	if err != nil && len(mfs) == 0 {
-		return nil, nil, err
-	}
-	var b bytes.Buffer
-	enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			return nil, nil, err
-		}
-	}
-	var z bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
-	_, _ = zw.Write(b.Bytes())
-	if err := zw.Close(); err != nil {
-		return nil, nil, err
-	}
-	return b.Bytes(), z.Bytes(), nil
-}
-
-func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
-	snap := c.snap
-	if snap == nil {
-		return
-	}
-	// Every slo_* series carries service and slo (and its own window,
-	// alert, severity); team labels from the specs go on slo_info only, for
-	// group_left joins (the kube-state-metrics convention): label keys that
-	// differ per team do not multiply the exposition.
-	emit := func(name string, v float64, r slo.Result, names, values []string) {
-		if math.IsNaN(v) {
-			return
-		}
-		desc := prometheus.NewDesc(name, sloNames[name], append([]string{"service", "slo"}, names...), nil)
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{r.Objective.Service, r.Objective.Name}, values...)...)
-	}
-	info := func(r slo.Result) {
-		o := r.Objective
-		names := []string{"service", "slo", "window", "budgeting", "source", "status"}
-		values := []string{o.Service, o.Name, o.Window.String(), o.Budgeting.Method.String(), o.SLI.Kind(), string(r.Status)}
-		keys := make([]string, 0, len(o.Labels))
-		for k := range o.Labels {
-			if !slices.Contains(names, k) { // validation rejects these; never let one break /metrics
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			names, values = append(names, k), append(values, o.Labels[k])
-		}
-		m, err := prometheus.NewConstMetric(prometheus.NewDesc("slo_info", sloNames["slo_info"], names, nil), prometheus.GaugeValue, 1, values...)
-		if err == nil {
-			ch <- m
-		}
-	}
-	for _, r := range snap.results {
-		o := r.Objective
-		emit("slo_objective_ratio", o.Target, r, nil, nil)
-		emit("slo_data_age_seconds", max(snap.at.Sub(r.LastData()).Seconds(), 0), r, nil, nil)
-		info(r)
-		firing := map[string]bool{}
-		for _, a := range r.Alerts {
-			firing[a.Name] = a.Firing
-			emit("slo_alert_firing", b2f(a.Firing), r, []string{"alert", "severity"}, []string{a.Name, string(a.Severity)})
-		}
-		if o.Alerting.BudgetExhausted {
-			emit("slo_alert_firing", b2f(r.BudgetExhausted), r, []string{"alert", "severity"}, []string{alerting.AlertBudgetExhausted, string(slo.Ticket)})
-		}
-		if !r.HasData {
-			continue
-		}
-		period := o.Window.String()
-		emit("slo_sli_ratio", r.SLI, r, []string{"window"}, []string{period})
-		emit("slo_good_events", r.Counts.Good, r, []string{"window"}, []string{period})
-		emit("slo_total_events", r.Counts.Total, r, []string{"window"}, []string{period})
-		emit("slo_error_budget_remaining_ratio", r.BudgetRemaining, r, nil, nil)
-		emit("slo_error_budget_remaining_seconds", r.BudgetRemainingTime.Seconds(), r, nil, nil)
-		tte := math.Inf(1)
-		if r.Exhausts {
-			tte = r.TimeToExhaustion.Seconds()
-		}
-		emit("slo_time_to_exhaustion_seconds", tte, r, nil, nil)
-		for d, w := range r.Windows {
-			win := slo.FormatDuration(d)
-			emit("slo_good_events", w.Good, r, []string{"window"}, []string{win})
-			emit("slo_total_events", w.Total, r, []string{"window"}, []string{win})
-			if w.HasData {
-				if sli, ok := w.Counts.Ratio(); ok {
-					emit("slo_sli_ratio", sli, r, []string{"window"}, []string{win})
-				}
-				emit("slo_burn_rate", w.BurnRate, r, []string{"window"}, []string{win})
-			}
-		}
-	}
-}
 
 var (
 	watermarkDesc = prometheus.NewDesc("kakeibo_ingest_watermark_timestamp_seconds",

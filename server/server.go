@@ -110,6 +110,7 @@ type Server struct {
 	prevStuck     []alerting.Stuck
 	amPosting     atomic.Bool
 	promLogged    map[string]time.Time // evaluation loop only
+	memo          EvalMemo             // evaluation loop only
 	amMu          sync.Mutex           // prevAM, prevStuck
 }
 
@@ -119,8 +120,11 @@ type snapshot struct {
 	report  slo.Report
 	states  map[string]alerting.AlertState
 	at      time.Time
-	// exposition is its slo_* series in the text format, plain and gzipped.
-	exposition, exposedGz []byte
+	// exposition is its slo_* series in the text format; exposedGz the
+	// same gzipped, made on the first scrape that asks (gzipped).
+	exposition []byte
+	gzOnce     sync.Once
+	exposedGz  []byte
 }
 
 // storeFault is a failing data directory: what failed, and since when.
@@ -667,10 +671,7 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 		rep.SLOs = append(rep.SLOs, rs)
 	}
 	snap := &snapshot{results: results, report: rep, states: states, at: now}
-	var rerr error
-	if snap.exposition, snap.exposedGz, rerr = render(snap); rerr != nil {
-		s.log.Error("render metrics", "err", rerr)
-	}
+	snap.exposition = render(snap)
 	s.latest.Store(snap)
 	s.ready.Store(caughtUp)
 }
@@ -687,6 +688,7 @@ func (s *Server) sources() Sources {
 
 func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
 	src := s.sources()
+	src.Memo = &s.memo
 	results := Evaluate(ctx, src, objs, time.Time{}, now)
 	for i := range results {
 		results[i] = slo.MarkStale(results[i], now, slo.DefaultStaleAfter)

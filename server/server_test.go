@@ -190,11 +190,29 @@ func TestHTTPHeadersAndErrors(t *testing.T) {
 	snap := s.latest.Load()
 	snap.results[0].Objective.Labels["status"] = "prod"
 	snap.results[0].Objective.Labels["__name__"] = "x"
+	snap.results[0].Objective.Labels["0bad"] = "x"
+	snap.results[0].Objective.Labels["note"] = "a \"quoted\"\nvalue \\ here"
+	snap.exposition = render(snap)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	require.Equal(t, 200, rec.Code)
 	require.NotContains(t, rec.Body.String(), "goroutine")
 	require.Contains(t, rec.Body.String(), "slo_objective_ratio")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(strings.NewReader(rec.Body.String()))
+	require.NoError(t, err, "the exposition still parses")
+	var noted int
+	for _, m := range mfs["slo_info"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			require.NotContains(t, []string{"__name__", "0bad"}, l.GetName())
+			require.NotEqual(t, "prod", l.GetValue(), "status is kakeibo's own")
+			if l.GetName() == "note" {
+				require.Equal(t, "a \"quoted\"\nvalue \\ here", l.GetValue(), "escaped and read back")
+				noted++
+			}
+		}
+	}
+	require.Equal(t, 1, noted)
 
 	s.latest.Store(nil)
 	rec = httptest.NewRecorder()

@@ -32,6 +32,12 @@ var (
 type BoltStore struct {
 	db    *bolt.DB
 	cache sumsCache
+	// pruned is the last Prune that ran (guarded by cache.mu).
+	pruned struct {
+		ok      bool
+		cut     int64
+		objects time.Time
+	}
 }
 
 // OpenBoltStore opens (or creates) the store in an existing bbolt database.
@@ -47,7 +53,12 @@ func OpenBoltStore(db *bolt.DB) (*BoltStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("init alb store: %w", err)
 	}
-	return &BoltStore{db: db}, nil
+	s := &BoltStore{db: db}
+	// Versions start from the clock, so those of two openings of the
+	// store (a takeover, a restart) never coincide.
+	s.cache.seq = uint64(time.Now().UnixNano())
+	s.cache.all = s.cache.seq
+	return s, nil
 }
 
 // OpenDB opens the kakeibo database file under dir, creating both. When
@@ -241,6 +252,16 @@ func (s *BoltStore) Sums(sli string, ranges [][2]int64) ([]Count, error) {
 	return out, err
 }
 
+// Version says when an SLI's counts last changed: it grows with every
+// commit or deletion that touches them, so a result computed from the
+// counts at one version still holds while the version is the same (read
+// it before the counts).
+func (s *BoltStore) Version(sli string) uint64 {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return max(s.cache.versions[sli], s.cache.all)
+}
+
 func (s *BoltStore) Watermark(lb string) (int64, bool, error) {
 	var w int64
 	var ok bool
@@ -277,16 +298,22 @@ func (s *BoltStore) MalformedLines() (map[string]int64, error) {
 	return out, err
 }
 
+// Prune works in whole hours, so it walks the store at most once per hour
+// of clock: a call whose cuts moved less than that since the last one that
+// ran does nothing. What it deletes lies before every range the lookback
+// reads, so cached sums are trimmed, not dropped, and versions stay.
 func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 	s.cache.mu.Lock()
 	defer s.cache.mu.Unlock()
-	defer s.cache.drop("")
-	return s.db.Update(func(tx *bolt.Tx) error {
+	cut := hourOf(bucketsBefore)
+	if s.pruned.ok && cut <= s.pruned.cut && objectsBefore.Sub(s.pruned.objects) < time.Hour {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		counts := tx.Bucket(bucketCounts)
 		err := counts.ForEachBucket(func(name []byte) error {
 			sb := counts.Bucket(name)
 			// Whole hours before the cut go; the hour holding it stays.
-			cut := hourOf(bucketsBefore)
 			for _, kind := range []byte{'m', 'h'} {
 				c := sb.Cursor()
 				end := hourKey(kind, cut)
@@ -318,6 +345,13 @@ func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 		}
 		return nil
 	})
+	if err != nil {
+		s.cache.drop("")
+		return err
+	}
+	s.cache.trim(cut)
+	s.pruned.ok, s.pruned.cut, s.pruned.objects = true, cut, objectsBefore
+	return nil
 }
 
 func (s *BoltStore) CountedSLIs() (map[string]bool, error) {

@@ -14,6 +14,25 @@ import (
 type sumsCache struct {
 	mu   sync.Mutex
 	slis map[string]*sliCache
+	// versions: every commit or deletion that touches an SLI gives it the
+	// next seq; dropping everything sets all.
+	seq      uint64
+	versions map[string]uint64
+	all      uint64
+}
+
+// changed gives an SLI (every SLI when sli is "") a new version. The
+// caller holds c.mu.
+func (c *sumsCache) changed(sli string) {
+	c.seq++
+	if sli == "" {
+		c.all, c.versions = c.seq, nil
+		return
+	}
+	if c.versions == nil {
+		c.versions = map[string]uint64{}
+	}
+	c.versions[sli] = c.seq
 }
 
 type sliCache struct {
@@ -25,11 +44,27 @@ type sliCache struct {
 const maxEdgeBlobs = 16
 
 func (c *sumsCache) drop(sli string) {
+	c.changed(sli)
 	if sli == "" {
 		c.slis = nil
 		return
 	}
 	delete(c.slis, sli)
+}
+
+// trim forgets the cached hours before cut, which Prune deleted.
+func (c *sumsCache) trim(cut int64) {
+	for _, sc := range c.slis {
+		if n := cut - sc.base; n > 0 && len(sc.sums) > 0 {
+			sc.sums = sc.sums[min(int(n), len(sc.sums)):]
+			sc.base = cut
+		}
+		for h := range sc.edges {
+			if h < cut {
+				delete(sc.edges, h)
+			}
+		}
+	}
 }
 
 // get returns an SLI's cache, loading its hour sums on first use.
@@ -149,6 +184,7 @@ func (sc *sliCache) sum(sb *bolt.Bucket, from, to int64) Count {
 // minute records for the hours it touched. The caller holds c.mu.
 func (c *sumsCache) committed(changes map[string]map[int64]hourChange) {
 	for sli, hours := range changes {
+		c.changed(sli)
 		sc := c.slis[sli]
 		if sc == nil {
 			continue // not loaded yet: it will read the committed records

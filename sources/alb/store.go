@@ -94,6 +94,12 @@ type Store interface {
 	Close() error
 }
 
+// Versioned is a Store that says when an SLI's counts last changed (see
+// BoltStore.Version).
+type Versioned interface {
+	Version(sli string) uint64
+}
+
 // Counts sums an SLI's buckets over [from, to): a slo source's counts.
 func Counts(s Store, sli string, from, to time.Time) (slo.Counts, error) {
 	cs, err := s.Sums(sli, [][2]int64{{ceilMinute(from), ceilMinute(to)}})

@@ -272,3 +272,59 @@ func boltStore(t *testing.T) Store {
 	require.NoError(t, err)
 	return s
 }
+
+// TestPruneKeepsTheCacheExact: after a prune, the cached sums agree with a
+// store opened afresh on the same file (the pruned hours are gone from
+// both), versions move with commits and deletions but not with a prune,
+// and a prune whose cut moved less than an hour does not walk the store.
+func TestPruneKeepsTheCacheExact(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenDB(dir)
+	require.NoError(t, err)
+	s, err := OpenBoltStore(db)
+	require.NoError(t, err)
+	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC).Unix() / 60
+	b := &Batch{Counts: map[BucketKey]Count{}}
+	for m := base; m < base+6*60; m += 7 {
+		b.Counts[BucketKey{SLI: "s/x", Minute: m}] = Count{Good: 9, Total: 10}
+		b.Counts[BucketKey{SLI: "s/y", Minute: m}] = Count{Good: 1, Total: 1}
+	}
+	require.NoError(t, s.Commit(b))
+	ranges := [][2]int64{{base, base + 6*60}, {base + 120, base + 300}, {base + 121, base + 122}}
+	before, err := s.Sums("s/x", ranges) // loads the cache
+	require.NoError(t, err)
+	vx, vy := s.Version("s/x"), s.Version("s/y")
+	require.NotZero(t, vx)
+
+	require.NoError(t, s.Prune(base+150, time.Unix(0, 0))) // hours before 02:00 go
+	require.Equal(t, vx, s.Version("s/x"), "a prune changes nothing the lookback reads")
+	cached, err := s.Sums("s/x", ranges)
+	require.NoError(t, err)
+	require.Less(t, cached[0].Total, before[0].Total, "the pruned hours are gone")
+	require.Equal(t, before[1:], cached[1:], "what lies after the cut is unchanged")
+
+	// A prune within the same hour does nothing: a commit into a pruned
+	// hour stays readable until the cut passes another hour.
+	require.NoError(t, s.Commit(&Batch{Counts: map[BucketKey]Count{{SLI: "s/x", Minute: base + 5}: {Good: 1, Total: 1}}}))
+	require.Greater(t, s.Version("s/x"), vx)
+	require.Equal(t, vy, s.Version("s/y"), "only the SLI a commit touches moves")
+	require.NoError(t, s.Prune(base+170, time.Unix(0, 0)))
+	got, err := s.Sums("s/x", [][2]int64{{base, base + 60}})
+	require.NoError(t, err)
+	require.Equal(t, Count{Good: 1, Total: 1}, got[0])
+
+	require.NoError(t, s.DropSLI("s/y"))
+	require.Greater(t, s.Version("s/y"), vy)
+	cached, err = s.Sums("s/x", ranges)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	db, err = OpenDB(dir)
+	require.NoError(t, err)
+	defer db.Close()
+	fresh, err := OpenBoltStore(db)
+	require.NoError(t, err)
+	reread, err := fresh.Sums("s/x", ranges)
+	require.NoError(t, err)
+	require.Equal(t, reread, cached, "the cache says what the file says")
+}
