@@ -85,7 +85,6 @@ func (m *metrics) reloads(ok bool, at time.Time) {
 	m.reloadsTotal.WithLabelValues("failure").Inc()
 }
 
-
 var sloNames = map[string]string{
 	"slo_objective_ratio":                "The objective, as a ratio.",
 	"slo_sli_ratio":                      "Good events over total events in the window.",
