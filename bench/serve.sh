@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 work=${1:-/tmp/kakeibo-serve-bench}
 mkdir -p "$work"
 
-KAKEIBO_BENCH_DIR="$work" go test -run XXX -bench Evaluate1000ALBSLOs -benchtime 20x -timeout 30m ./server | grep -E "Benchmark|wrote"
+KAKEIBO_BENCH_DIR="$work" go test -run XXX -bench EvaluateALBSLOs -benchtime 20x -timeout 30m ./server | grep -E "Benchmark|wrote"
 
 go build -o "$work/kakeibo" ./cmd/kakeibo
 port=$(( 20000 + RANDOM % 20000 ))

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -20,128 +21,186 @@ import (
 
 const benchSLOs = 1000
 
-// benchSpecs writes 100 services × 10 ALB-backed SLOs (availability and
-// latency, 30d) over 10 load balancers.
-func benchSpecs(t testing.TB, dir string) {
+// benchSizes are the SLO counts BenchmarkEvaluateALBSLOs measures:
+// KAKEIBO_BENCH_SLOS (comma-separated), 1000 by default. 10000 writes a
+// data directory of about 8 GB the first time (KAKEIBO_BENCH_DIR keeps it).
+func benchSizes() []int {
+	v := os.Getenv("KAKEIBO_BENCH_SLOS")
+	if v == "" {
+		return []int{benchSLOs}
+	}
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		var n int
+		if _, err := fmt.Sscan(f, &n); err == nil && n >= 10 {
+			out = append(out, n/10*10)
+		}
+	}
+	return out
+}
+
+// benchLBs is how many load balancers n SLOs are spread over: 10 per 1,000
+// SLOs (100 at 10,000), at least 10.
+func benchLBs(n int) int { return max(10, n/100) }
+
+func benchLB(i int) string { return fmt.Sprintf("app/lb-%03d/%016x", i, i+1) }
+
+// benchSpecs writes n/10 services × 10 ALB-backed SLOs (availability and
+// latency, 30d) over benchLBs(n) load balancers; every team has a label
+// key of its own.
+func benchSpecs(t testing.TB, dir string, n int) {
 	require.NoError(t, os.MkdirAll(dir, 0o755))
-	for svc := range benchSLOs / 10 {
+	lbs := benchLBs(n)
+	for svc := range n / 10 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "service: svc-%03d\nlabels: {team: team-%d}\nslos:\n", svc, svc%7)
+		fmt.Fprintf(&b, "service: svc-%04d\nlabels: {team: team-%d, tier_team%d: gold}\nslos:\n", svc, svc%7, svc%7)
 		for i := range 10 {
-			lb := fmt.Sprintf("app/lb-%02d/%016x", svc%10, svc%10+1)
-			fmt.Fprintf(&b, "  - name: slo-%d\n    objective: 99.9\n    window: 30d\n    sli:\n      alb:\n        load_balancer: %s\n        hosts: [svc-%03d.example.com]\n", i, lb, svc)
+			fmt.Fprintf(&b, "  - name: slo-%d\n    objective: 99.9\n    window: 30d\n    sli:\n      alb:\n        load_balancer: %s\n        hosts: [svc-%04d.example.com]\n", i, benchLB(svc%lbs), svc)
 			if i%2 == 1 {
 				b.WriteString("        latency: {threshold: 300ms}\n")
 			}
 		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("svc-%03d.yaml", svc)), []byte(b.String()), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("svc-%04d.yaml", svc)), []byte(b.String()), 0o644))
 	}
 }
 
-// benchData fills a data dir with 30 days (plus a day) of minute buckets for
-// every SLO, as ingestion would, and sets the watermarks to end.
-func benchData(t testing.TB, dir string, end time.Time) {
+// benchData fills a data dir with 31 days of minute buckets for each of n
+// SLOs, every minute with traffic and one minute in 50 with errors, and
+// sets the watermarks to end. The buckets go in with Load, 100 SLOs a
+// transaction.
+func benchData(t testing.TB, dir string, end time.Time, n int) {
 	db, err := alb.OpenDB(dir)
 	require.NoError(t, err)
 	defer db.Close()
 	store, err := alb.OpenBoltStore(db)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 1))
-	ids := make([]string, 0, benchSLOs)
 	counted := map[string]bool{}
-	for svc := range benchSLOs / 10 {
+	first := end.Add(-31*24*time.Hour).Unix() / 60
+	minutes := int(end.Unix()/60 - first)
+	batch := map[string][]alb.Count{}
+	for svc := range n / 10 {
 		for i := range 10 {
-			id := fmt.Sprintf("svc-%03d/slo-%d", svc, i)
-			ids = append(ids, id)
+			id := fmt.Sprintf("svc-%04d/slo-%d", svc, i)
 			counted[id] = true
-		}
-	}
-	start := end.Add(-31*24*time.Hour).Unix() / 60
-	for h := start; h < end.Unix()/60; h += 60 {
-		batch := &alb.Batch{Counts: make(map[alb.BucketKey]alb.Count, len(ids)*60), Watermarks: map[string]int64{}}
-		for _, id := range ids {
-			for m := h; m < h+60; m++ {
+			ms := make([]alb.Count, minutes)
+			for m := range ms {
 				bad := int64(0)
 				if rng.IntN(50) == 0 {
 					bad = int64(rng.IntN(5))
 				}
-				batch.Counts[alb.BucketKey{SLI: id, Minute: m}] = alb.Count{Good: 100 - bad, Total: 100}
+				ms[m] = alb.Count{Good: 100 - bad, Total: 100}
 			}
+			batch[id] = ms
 		}
-		for lb := range 10 {
-			batch.Watermarks[fmt.Sprintf("app/lb-%02d/%016x", lb, lb+1)] = h + 59
+		if len(batch) >= 100 {
+			require.NoError(t, store.Load(first, batch))
+			clear(batch)
 		}
-		require.NoError(t, store.Commit(batch))
 	}
+	require.NoError(t, store.Load(first, batch))
+	wms := map[string]int64{}
+	for lb := range benchLBs(n) {
+		wms[benchLB(lb)] = end.Unix()/60 - 1
+	}
+	require.NoError(t, store.Commit(&alb.Batch{Watermarks: wms}))
 	require.NoError(t, store.SetCountedSLIs(counted))
 }
 
-// benchDir prepares (or reuses, with KAKEIBO_BENCH_DIR) specs and data.
-func benchDir(b *testing.B) (specs, data string) {
+// benchDir prepares (or reuses, with KAKEIBO_BENCH_DIR) specs and data for
+// n SLOs.
+func benchDir(b *testing.B, n int) (specs, data string) {
 	dir := os.Getenv("KAKEIBO_BENCH_DIR")
 	if dir == "" {
 		dir = b.TempDir()
 	}
+	dir = filepath.Join(dir, fmt.Sprint(n))
 	specs, data = filepath.Join(dir, "specs"), filepath.Join(dir, "data")
 	if _, err := os.Stat(filepath.Join(dir, ".ready")); err != nil {
 		start := time.Now()
-		benchSpecs(b, specs)
-		benchData(b, data, time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC))
+		require.NoError(b, os.RemoveAll(dir))
+		benchSpecs(b, specs, n)
+		benchData(b, data, benchEnd, n)
 		require.NoError(b, os.MkdirAll(filepath.Join(dir, "logs"), 0o755))
 		require.NoError(b, os.WriteFile(filepath.Join(dir, ".ready"), nil, 0o644))
-		b.Logf("wrote %d SLOs × 31 days of minute buckets in %s", benchSLOs, time.Since(start).Round(time.Second))
+		b.Logf("wrote %d SLOs × 31 days of minute buckets in %s", n, time.Since(start).Round(time.Second))
 	}
 	return specs, data
 }
 
-// BenchmarkEvaluate1000ALBSLOs measures one evaluation cycle of 1,000
-// ALB-backed SLOs over 30 days of minute buckets (the alert windows and the
+var benchEnd = time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
+
+// BenchmarkEvaluateALBSLOs measures evaluation cycles of n ALB-backed SLOs
+// (benchSizes) over 30 days of minute buckets (the alert windows and the
 // period of each), the heap the service holds per SLO, and the time from
-// opening the data dir to the first evaluation (ready). As a baseline in the
-// same run it also adds up every minute of each SLO's 30 days (what a
-// per-minute store would have to read).
-func BenchmarkEvaluate1000ALBSLOs(b *testing.B) {
-	specs, data := benchDir(b)
-	logs := filepath.Join(filepath.Dir(specs), "logs")
+// opening the data dir to the first evaluation (ready). Two kinds of cycle:
+// unchanged, where no watermark moved and no count changed (the memo keeps
+// every result), and moved, where every load balancer's watermark moves a
+// minute (every SLO is recomputed, as at a minute's turn). As a baseline in
+// the same run it adds up every minute of 100 SLOs' 30 days (what a
+// per-minute store would read), scaled to n.
+func BenchmarkEvaluateALBSLOs(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("slos=%d", n), func(b *testing.B) {
+			specs, data := benchDir(b, n)
+			logs := filepath.Join(filepath.Dir(specs), "logs")
 
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	start := time.Now()
-	s, err := New(Config{SpecPaths: []string{specs}, DataDir: data, ALBLogs: logs, Registry: prometheus.NewRegistry()})
-	require.NoError(b, err)
-	defer s.Close()
-	s.evaluateOnce(b.Context())
-	ready := time.Since(start)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	snap := s.latest.Load()
-	require.Len(b, snap.results, benchSLOs)
-	for _, r := range snap.results {
-		require.True(b, r.HasData, r.Objective.ID())
-	}
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			s, err := New(Config{SpecPaths: []string{specs}, DataDir: data, ALBLogs: logs, Registry: prometheus.NewRegistry()})
+			require.NoError(b, err)
+			defer s.Close()
+			s.evaluateOnce(b.Context())
+			ready := time.Since(start)
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			snap := s.latest.Load()
+			require.Len(b, snap.results, n)
+			for _, r := range snap.results {
+				require.True(b, r.HasData, r.Objective.ID())
+			}
 
-	// Baseline: every minute of every SLO's period, one by one.
-	baseStart := time.Now()
-	at := snap.results[0].At
-	var n int64
-	for _, r := range snap.results {
-		require.NoError(b, s.albDB.Range(r.Objective.ID(), at.Add(-30*24*time.Hour).Unix()/60, at.Unix()/60, func(int64, alb.Count) { n++ }))
-	}
-	baseline := time.Since(baseStart)
+			baseStart := time.Now()
+			at := snap.results[0].At
+			var scanned int64
+			for _, r := range snap.results[:100] {
+				require.NoError(b, s.albDB.Range(r.Objective.ID(), at.Add(-30*24*time.Hour).Unix()/60, at.Unix()/60, func(int64, alb.Count) { scanned++ }))
+			}
+			baseline := time.Since(baseStart) * time.Duration(n) / 100
 
-	b.ResetTimer()
-	for b.Loop() {
-		s.evaluateOnce(b.Context())
+			for _, moved := range []bool{false, true} {
+				name := "unchanged"
+				if moved {
+					name = "moved"
+				}
+				b.Run(name, func(b *testing.B) {
+					w := benchEnd.Unix()/60 - 1
+					for b.Loop() {
+						if moved {
+							b.StopTimer()
+							w++
+							wms := map[string]int64{}
+							for lb := range benchLBs(n) {
+								wms[benchLB(lb)] = w
+							}
+							require.NoError(b, s.albDB.Commit(&alb.Batch{Watermarks: wms}))
+							b.StartTimer()
+						}
+						s.evaluateOnce(b.Context())
+					}
+					perCycle := b.Elapsed() / time.Duration(b.N)
+					b.ReportMetric(float64(perCycle.Milliseconds()), "ms/cycle")
+					b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(n)/1024, "heap-KB/SLO")
+					b.ReportMetric(float64(ready.Milliseconds()), "ms-to-ready")
+					b.ReportMetric(float64(baseline.Milliseconds()), "ms-minute-scan-baseline")
+					b.ReportMetric(float64(baseline)/float64(perCycle), "x-faster-than-baseline")
+				})
+			}
+			b.Logf("minutes scanned by the baseline (100 SLOs): %d", scanned)
+		})
 	}
-	b.StopTimer()
-	perCycle := b.Elapsed() / time.Duration(b.N)
-	b.ReportMetric(float64(perCycle.Milliseconds()), "ms/cycle")
-	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/benchSLOs/1024, "heap-KB/SLO")
-	b.ReportMetric(float64(ready.Milliseconds()), "ms-to-ready")
-	b.ReportMetric(float64(baseline.Milliseconds()), "ms-minute-scan-baseline")
-	b.ReportMetric(float64(baseline)/float64(perCycle), "x-faster-than-baseline")
-	b.Logf("minutes scanned by the baseline: %d", n)
 }
 
 // BenchmarkMetricsScrape serves /metrics for 1,000 ALB SLOs in 100
@@ -151,7 +210,7 @@ func BenchmarkEvaluate1000ALBSLOs(b *testing.B) {
 // exposition's size and the bytes allocated per scrape, scraping from 8
 // goroutines at once.
 func BenchmarkMetricsScrape(b *testing.B) {
-	benchSpecsDir, data := benchDir(b)
+	benchSpecsDir, data := benchDir(b, benchSLOs)
 	logs := filepath.Join(filepath.Dir(benchSpecsDir), "logs")
 	for _, labelled := range []bool{false, true} {
 		name := "no-labels"
@@ -161,21 +220,21 @@ func BenchmarkMetricsScrape(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			specs := filepath.Join(dir, "specs")
-			benchSpecs(b, specs)
+			benchSpecs(b, specs, benchSLOs)
 			if labelled {
 				for svc := range benchSLOs / 10 {
-					p := filepath.Join(specs, fmt.Sprintf("svc-%03d.yaml", svc))
+					p := filepath.Join(specs, fmt.Sprintf("svc-%04d.yaml", svc))
 					spec, err := os.ReadFile(p)
 					require.NoError(b, err)
-					spec = []byte(strings.Replace(string(spec), "labels: {team: team-", fmt.Sprintf("labels: {owner_%03d: x, tier_%03d: y, team: team-", svc, svc), 1))
+					spec = []byte(strings.Replace(string(spec), "labels: {team: team-", fmt.Sprintf("labels: {owner_%04d: x, tier_%04d: y, team: team-", svc, svc), 1))
 					require.NoError(b, os.WriteFile(p, spec, 0o644))
 				}
 			} else {
 				for svc := range benchSLOs / 10 {
-					p := filepath.Join(specs, fmt.Sprintf("svc-%03d.yaml", svc))
+					p := filepath.Join(specs, fmt.Sprintf("svc-%04d.yaml", svc))
 					spec, err := os.ReadFile(p)
 					require.NoError(b, err)
-					spec = []byte(strings.Replace(string(spec), fmt.Sprintf("labels: {team: team-%d}\n", svc%7), "", 1))
+					spec = regexp.MustCompile(`labels: \{[^}]*\}\n`).ReplaceAll(spec, nil)
 					require.NoError(b, os.WriteFile(p, spec, 0o644))
 				}
 			}

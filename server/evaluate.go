@@ -31,7 +31,13 @@ type Sources struct {
 // One evaluation loop uses it at a time.
 type EvalMemo struct {
 	last, next map[*slo.Objective]memoEntry
+	// reused are the objectives whose result the last evaluation kept.
+	reused, reusing map[*slo.Objective]bool
 }
+
+// Reused says whether the last evaluation kept o's result from the one
+// before (the same numbers at the same minute).
+func (m *EvalMemo) Reused(o *slo.Objective) bool { return m != nil && m.reused[o] }
 
 type memoEntry struct {
 	at      time.Time
@@ -47,6 +53,7 @@ func (m *EvalMemo) lookup(o *slo.Objective, at time.Time, v uint64) (slo.Result,
 		return slo.Result{}, false
 	}
 	m.next[o] = e
+	m.reusing[o] = true
 	return e.result, true
 }
 
@@ -56,8 +63,12 @@ func (m *EvalMemo) keep(o *slo.Objective, at time.Time, v uint64, r slo.Result) 
 
 // cycle starts (next empty) and ends (next becomes last: SLOs no longer
 // evaluated, as after a reload, are forgotten) an evaluation.
-func (m *EvalMemo) begin() { m.next = make(map[*slo.Objective]memoEntry, len(m.last)) }
-func (m *EvalMemo) end()   { m.last, m.next = m.next, nil }
+func (m *EvalMemo) begin() {
+	m.next = make(map[*slo.Objective]memoEntry, len(m.last))
+	m.reusing = make(map[*slo.Objective]bool, len(m.last))
+}
+
+func (m *EvalMemo) end() { m.last, m.next, m.reused, m.reusing = m.next, nil, m.reusing, nil }
 
 // Evaluate computes every objective's result, for the service and for the
 // one-shot commands alike. With a zero at, an ALB-backed objective ends at

@@ -68,3 +68,27 @@ func TestMemoReusesOnlyUnchangedSLOs(t *testing.T) {
 	}
 	require.Positive(t, moved)
 }
+
+// TestRenderCacheSaysWhatAFreshRenderSays: across cycles where nothing
+// changed, one SLO got late entries, and a status moved, the exposition
+// built from kept lines is byte for byte the one rendered afresh.
+func TestRenderCacheSaysWhatAFreshRenderSays(t *testing.T) {
+	s := exampleServer(t)
+	check := func(what string) {
+		snap := s.latest.Load()
+		require.Equal(t, string(render(snap, nil, nil)), string(snap.exposition), what)
+	}
+	check("first cycle")
+	s.evaluateOnce(t.Context())
+	check("nothing changed")
+	w, _, err := s.albDB.Watermark("app/mart-api/50dc6c495c0c9188")
+	require.NoError(t, err)
+	require.NoError(t, s.albDB.Commit(&alb.Batch{Counts: map[alb.BucketKey]alb.Count{{SLI: "mart-api/latency", Minute: w - 2}: {Good: 0, Total: 900}}}))
+	s.evaluateOnce(t.Context())
+	check("late entries for one SLO")
+	// Hours later, with no new logs, the kept results turn stale.
+	s.cfg.Now = func() time.Time { return time.Date(2026, 10, 2, 6, 0, 0, 0, time.UTC) }
+	s.evaluateOnce(t.Context())
+	check("stale")
+	require.Contains(t, string(s.latest.Load().exposition), `status="stale"`)
+}

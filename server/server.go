@@ -111,6 +111,7 @@ type Server struct {
 	amPosting     atomic.Bool
 	promLogged    map[string]time.Time // evaluation loop only
 	memo          EvalMemo             // evaluation loop only
+	rendered      renderCache          // evaluation loop only
 	amMu          sync.Mutex           // prevAM, prevStuck
 }
 
@@ -671,7 +672,7 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 		rep.SLOs = append(rep.SLOs, rs)
 	}
 	snap := &snapshot{results: results, report: rep, states: states, at: now}
-	snap.exposition = render(snap)
+	snap.exposition = render(snap, &s.rendered, s.memo.Reused)
 	s.latest.Store(snap)
 	s.ready.Store(caughtUp)
 }

@@ -192,7 +192,7 @@ func TestHTTPHeadersAndErrors(t *testing.T) {
 	snap.results[0].Objective.Labels["__name__"] = "x"
 	snap.results[0].Objective.Labels["0bad"] = "x"
 	snap.results[0].Objective.Labels["note"] = "a \"quoted\"\nvalue \\ here"
-	snap.exposition = render(snap)
+	snap.exposition = render(snap, nil, nil)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	require.Equal(t, 200, rec.Code)

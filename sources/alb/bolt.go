@@ -252,6 +252,59 @@ func (s *BoltStore) Sums(sli string, ranges [][2]int64) ([]Count, error) {
 	return out, err
 }
 
+// Load writes whole hours of SLIs' minute counts as they are, replacing
+// what the store holds for those hours, in one transaction: for tools that
+// build a data directory, such as benchmarks. minutes[sli][i] counts
+// minute first+i; first starts an hour and every slice holds whole hours.
+// Watermarks and the ledger are left alone.
+func (s *BoltStore) Load(first int64, minutes map[string][]Count) error {
+	if first%minutesPerHour != 0 {
+		return fmt.Errorf("load: minute %d does not start an hour", first)
+	}
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		counts := tx.Bucket(bucketCounts)
+		for _, sli := range slices.Sorted(maps.Keys(minutes)) {
+			ms := minutes[sli]
+			if len(ms)%minutesPerHour != 0 {
+				return fmt.Errorf("load %s: %d minutes are not whole hours", sli, len(ms))
+			}
+			s.cache.drop(sli)
+			sb, err := counts.CreateBucketIfNotExists([]byte(sli))
+			if err != nil {
+				return err
+			}
+			sb.FillPercent = 1 // keys go in order: fill the pages
+			// 'h' keys sort before 'm' keys: the sums first, then the minutes.
+			for i := 0; i < len(ms); i += minutesPerHour {
+				var sum Count
+				for _, c := range ms[i : i+minutesPerHour] {
+					sum.Good += c.Good
+					sum.Total += c.Total
+				}
+				k := hourKey('h', hourOf(first+int64(i)))
+				if err := sb.Put(k[:], encodeSum(sum)); err != nil {
+					return err
+				}
+			}
+			for i := 0; i < len(ms); i += minutesPerHour {
+				var m minutesBlob
+				copy(m[:], ms[i:i+minutesPerHour])
+				v, err := encodeMinutes(&m)
+				if err != nil {
+					return fmt.Errorf("load %s: %w", sli, err)
+				}
+				k := hourKey('m', hourOf(first+int64(i)))
+				if err := sb.Put(k[:], v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // Version says when an SLI's counts last changed: it grows with every
 // commit or deletion that touches them, so a result computed from the
 // counts at one version still holds while the version is the same (read
