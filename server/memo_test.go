@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
 )
 
@@ -71,12 +72,20 @@ func TestMemoReusesOnlyUnchangedSLOs(t *testing.T) {
 
 // TestRenderCacheSaysWhatAFreshRenderSays: across cycles where nothing
 // changed, one SLO got late entries, and a status moved, the exposition
-// built from kept lines is byte for byte the one rendered afresh.
+// built from kept lines is byte for byte the one rendered afresh, and the
+// kept report entries are the ones made afresh.
 func TestRenderCacheSaysWhatAFreshRenderSays(t *testing.T) {
 	s := exampleServer(t)
 	check := func(what string) {
 		snap := s.latest.Load()
 		require.Equal(t, string(render(snap, nil, nil)), string(snap.exposition), what)
+		for i, r := range snap.results {
+			want := slo.NewReportSLO(r)
+			got := snap.report.SLOs[i]
+			require.NotNil(t, got.DataAgeSeconds)
+			want.DataAgeSeconds = got.DataAgeSeconds
+			require.Equal(t, want, got, "%s: %s", what, r.Objective.ID())
+		}
 	}
 	check("first cycle")
 	s.evaluateOnce(t.Context())

@@ -109,10 +109,11 @@ type Server struct {
 	prevAM        map[string]alerting.AlertState
 	prevStuck     []alerting.Stuck
 	amPosting     atomic.Bool
-	promLogged    map[string]time.Time // evaluation loop only
-	memo          EvalMemo             // evaluation loop only
-	rendered      renderCache          // evaluation loop only
-	amMu          sync.Mutex           // prevAM, prevStuck
+	promLogged    map[string]time.Time             // evaluation loop only
+	memo          EvalMemo                         // evaluation loop only
+	rendered      renderCache                      // evaluation loop only
+	reported      map[*slo.Objective]slo.ReportSLO // evaluation loop only: the last cycle's, by objective
+	amMu          sync.Mutex                       // prevAM, prevStuck
 }
 
 // snapshot is the newest evaluation, served by the API, page and metrics.
@@ -665,12 +666,19 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 		}()
 	}
 	rep := slo.Report{At: now.UTC(), SLOs: []slo.ReportSLO{}}
+	reported := make(map[*slo.Objective]slo.ReportSLO, len(results))
 	for _, r := range results {
-		rs := slo.NewReportSLO(r)
+		// A kept result with the same status reports the same, but its age.
+		rs, ok := s.reported[r.Objective]
+		if !ok || !s.memo.Reused(r.Objective) || rs.Status != r.Status {
+			rs = slo.NewReportSLO(r)
+		}
+		reported[r.Objective] = rs
 		age := max(now.Sub(r.LastData()).Seconds(), 0)
 		rs.DataAgeSeconds = &age
 		rep.SLOs = append(rep.SLOs, rs)
 	}
+	s.reported = reported
 	snap := &snapshot{results: results, report: rep, states: states, at: now}
 	snap.exposition = render(snap, &s.rendered, s.memo.Reused)
 	s.latest.Store(snap)

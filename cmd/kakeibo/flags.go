@@ -119,3 +119,8 @@ func (f *flagSet) intVar(p *int, name, env string, def int, help string) {
 	f.fs.IntVar(p, name, def, help)
 	f.envOf[name] = env
 }
+
+func (f *flagSet) float64Var(p *float64, name, env string, def float64, help string) {
+	f.fs.Float64Var(p, name, def, help)
+	f.envOf[name] = env
+}

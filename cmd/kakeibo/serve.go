@@ -18,6 +18,7 @@ import (
 	"github.com/kakeibo-slo/kakeibo/alerting/pagerduty"
 	"github.com/kakeibo-slo/kakeibo/alerting/slack"
 	"github.com/kakeibo-slo/kakeibo/alerting/webhook"
+	"github.com/kakeibo-slo/kakeibo/internal/memlimit"
 	"github.com/kakeibo-slo/kakeibo/server"
 	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
@@ -31,6 +32,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		opsChannel, opsRoute                                  string
 		logLevel                                              string
 		readConcurrency                                       int
+		memRatio                                              float64
 		s3PathStyle                                           bool
 		ingestEvery, evalEvery, reloadEvery, nodeGrace        time.Duration
 	)
@@ -63,6 +65,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.durationVar(&nodeGrace, "alb-node-grace", "KAKEIBO_ALB_NODE_GRACE", alb.DefaultNodeGrace, "how long a load balancer node may fall behind the others' deliveries before it is taken as scaled in and no longer waited for (whole minutes, at least 5m)")
 	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "most log objects fetched at once (S3 GETs in flight start at 32 and adapt up to this; parsing uses every CPU)")
 	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
+	f.float64Var(&memRatio, "memory-limit-ratio", "KAKEIBO_MEMORY_LIMIT_RATIO", 0.9, "set the Go heap's soft limit to this `ratio` of the container's memory limit (cgroup), so the garbage collector works harder before the kernel kills; 0 disables it, and GOMEMLIMIT wins")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
 	}
@@ -87,6 +90,12 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	if err != nil {
 		logger.Error("cannot start", "err", err) // JSON, like every other line
 		return exitUsage
+	}
+	if soft, err := memlimit.Apply(memRatio); err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo serve: --memory-limit-ratio: %v\n", err)
+		return exitUsage
+	} else if soft > 0 {
+		logger.Info("Go heap soft limit set from the container's memory limit", "limit_bytes", soft, "ratio", memRatio)
 	}
 	cfg := server.Config{
 		SpecPaths: []string{specs}, DataDir: dataDir, ALBLogs: albLogs,
