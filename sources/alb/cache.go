@@ -38,7 +38,19 @@ func (c *sumsCache) changed(sli string) {
 type sliCache struct {
 	base  int64   // hour of sums[0]
 	sums  []Count // hour sums from base on
-	edges map[int64]*minutesBlob
+	edges map[int64]*edgeBlob
+}
+
+// edgeBlob is an hour of minute counts as the file holds them (uint32
+// pairs, see encodeMinutes): half the memory of a minutesBlob.
+type edgeBlob [minutesPerHour][2]uint32
+
+func newEdge(m *minutesBlob) *edgeBlob {
+	var e edgeBlob
+	for i, c := range m {
+		e[i] = [2]uint32{uint32(c.Good), uint32(c.Total)}
+	}
+	return &e
 }
 
 const maxEdgeBlobs = 16
@@ -76,7 +88,7 @@ func (c *sumsCache) get(sb *bolt.Bucket, sli string) *sliCache {
 	if sc != nil {
 		return sc
 	}
-	sc = &sliCache{edges: map[int64]*minutesBlob{}}
+	sc = &sliCache{edges: map[int64]*edgeBlob{}}
 	if sb != nil {
 		cur := sb.Cursor()
 		first := hourKey('h', -1<<62)
@@ -128,15 +140,16 @@ func (sc *sliCache) hours(from, to int64) Count {
 	return total
 }
 
-func (sc *sliCache) minutes(sb *bolt.Bucket, hour int64) *minutesBlob {
+func (sc *sliCache) minutes(sb *bolt.Bucket, hour int64) *edgeBlob {
 	if m, ok := sc.edges[hour]; ok {
 		return m
 	}
-	m := &minutesBlob{}
+	var blob minutesBlob
 	if sb != nil {
 		k := hourKey('m', hour)
-		decodeMinutes(sb.Get(k[:]), m)
+		decodeMinutes(sb.Get(k[:]), &blob)
 	}
+	m := newEdge(&blob)
 	if len(sc.edges) >= maxEdgeBlobs {
 		for h := range sc.edges { // edges move slowly: forget any
 			delete(sc.edges, h)
@@ -157,7 +170,7 @@ func (sc *sliCache) sum(sb *bolt.Bucket, from, to int64) Count {
 	partial := func(hour, lo, hi int64) {
 		m := sc.minutes(sb, hour)
 		for i := lo - hour*minutesPerHour; i < hi-hour*minutesPerHour; i++ {
-			add(m[i])
+			add(Count{Good: int64(m[i][0]), Total: int64(m[i][1])})
 		}
 	}
 	firstFull := -floorDiv(-from, minutesPerHour)
@@ -192,8 +205,7 @@ func (c *sumsCache) committed(changes map[string]map[int64]hourChange) {
 		for h, ch := range hours {
 			sc.set(h, ch.sum)
 			if _, ok := sc.edges[h]; ok {
-				m := ch.minutes
-				sc.edges[h] = &m
+				sc.edges[h] = newEdge(&ch.minutes)
 			}
 		}
 	}
