@@ -122,7 +122,7 @@ func BuildDigest(channel, language string, results []slo.Result, at time.Time, l
 }
 
 // rank orders a digest: violated, at risk, stale or no data, kept.
-var rank = map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 3, slo.StatusOK: 4}
+var rank = map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 3, slo.StatusBackfilling: 3, slo.StatusOK: 4}
 
 // Sorted returns the lines, what needs attention first.
 func (d *Digest) Sorted() []DigestLine {
@@ -162,7 +162,7 @@ func (d *Digest) Verdict() string {
 		}
 		violated = append(violated, l.Service+"/"+l.SLO+spent)
 	}
-	risk, stale := d.count(slo.StatusAtRisk), d.count(slo.StatusStale, slo.StatusNoData)
+	risk, stale := d.count(slo.StatusAtRisk), d.count(slo.StatusStale, slo.StatusNoData, slo.StatusBackfilling)
 	var notes []string
 	if ja {
 		if risk > 0 {
@@ -264,6 +264,11 @@ func (l DigestLine) Describe(lang string, d *Digest) string {
 			return "データ停止 — " + since + " 以降のデータがありません（最後のSLI " + pct(l.SLI) + "）"
 		}
 		return "stale — no data since " + since + " (last known SLI " + pct(l.SLI) + ")"
+	case slo.StatusBackfilling:
+		if ja {
+			return "集計中 — 新しいSLOの履歴を読み込んでいます（" + l.Reason + "）"
+		}
+		return "backfilling — counting the new SLO's history (" + l.Reason + ")"
 	case slo.StatusNoData:
 		reason := l.Reason
 		if reason == "" {

@@ -22,6 +22,10 @@ type Sources struct {
 	// Memo, when set, keeps ALB results between evaluations at the
 	// watermark (a zero at): see EvalMemo.
 	Memo *EvalMemo
+	// Backfilling, when set, says whether an ALB SLO's history is still
+	// being counted (a new SLO), and how far along: it is then backfilling,
+	// with no numbers.
+	Backfilling func(id string) (progress string, ok bool)
 }
 
 // EvalMemo keeps each ALB SLO's last result with what it was computed from:
@@ -155,6 +159,13 @@ func readLogEnds(store alb.Store, lb string) logEnds {
 func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time, ends map[string]logEnds) slo.Result {
 	if src.ALB == nil {
 		return slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
+	}
+	if src.Backfilling != nil {
+		if progress, ok := src.Backfilling(o.ID()); ok {
+			r := slo.Evaluate(o, fallback, slo.Input{Err: errors.New(progress)})
+			r.Status = slo.StatusBackfilling
+			return r
+		}
 	}
 	if !at.IsZero() {
 		return slo.Evaluate(o, at, alb.Input(src.ALB, o, at))

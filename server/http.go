@@ -193,10 +193,10 @@ var statusTmpl = template.Must(template.New("status.html").Funcs(template.FuncMa
 		return slo.TrimFloat(*f*100, 1) + "% (" + slo.HumanDuration(time.Duration(secs*float64(time.Second))) + ")"
 	},
 	"statuses": func() []slo.Status {
-		return []slo.Status{slo.StatusViolated, slo.StatusAtRisk, slo.StatusStale, slo.StatusNoData, slo.StatusOK}
+		return []slo.Status{slo.StatusViolated, slo.StatusAtRisk, slo.StatusStale, slo.StatusNoData, slo.StatusBackfilling, slo.StatusOK}
 	},
 	"statusText": func(st slo.Status) string {
-		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data", slo.StatusStale: "stale"}[st]
+		return map[slo.Status]string{slo.StatusOK: "kept", slo.StatusAtRisk: "at risk", slo.StatusViolated: "violated", slo.StatusNoData: "no data", slo.StatusStale: "stale", slo.StatusBackfilling: "backfilling"}[st]
 	},
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }).ParseFS(webFS, "web/status.html"))
@@ -222,7 +222,7 @@ type pageLink struct {
 
 // statusRank orders what needs attention first: violated, at risk, stale
 // or no data, then kept.
-var statusRank = map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 2, slo.StatusOK: 3}
+var statusRank = map[slo.Status]int{slo.StatusViolated: 0, slo.StatusAtRisk: 1, slo.StatusStale: 2, slo.StatusNoData: 2, slo.StatusBackfilling: 2, slo.StatusOK: 3}
 
 // sortWorstFirst groups SLOs by team, the team with the worst SLO first,
 // and within a team puts the worst first: by status, then by the least

@@ -109,8 +109,12 @@ type Server struct {
 	prevAM        map[string]alerting.AlertState
 	prevStuck     []alerting.Stuck
 	amPosting     atomic.Bool
-	promLogged    map[string]time.Time             // evaluation loop only
-	memo          EvalMemo                         // evaluation loop only
+	promLogged    map[string]time.Time // evaluation loop only
+	memo          EvalMemo             // evaluation loop only
+	ingestMu      sync.Mutex           // held by ingest passes
+	pendMu        sync.Mutex
+	pending       map[string]*alb.Progress         // SLIs whose history a backfillNew counts
+	bg            sync.WaitGroup                   // backfillNew goroutines
 	rendered      renderCache                      // evaluation loop only
 	reported      map[*slo.Objective]slo.ReportSLO // evaluation loop only: the last cycle's, by objective
 	amMu          sync.Mutex                       // prevAM, prevStuck
@@ -458,6 +462,7 @@ func (s *Server) ingestLoop(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
+	defer s.bg.Wait() // new SLOs' backfills end with ctx
 	first := true
 	for {
 		ok := s.ingestOnce(ctx, first)
@@ -480,6 +485,8 @@ func (s *Server) ingestLoop(ctx context.Context) {
 // longest window and logs its progress. It reports whether the pass
 // completed.
 func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
+	s.ingestMu.Lock() // a new SLO's backfill ends between passes (alb.Ingester.BackfillNew)
+	defer s.ingestMu.Unlock()
 	set := s.specs.Load()
 	objs := set.Objectives()
 	cls := alb.NewClassifier(objs)
@@ -508,9 +515,11 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 		src.LoadBalancers, src.Now = cls.LoadBalancers(), s.cfg.Now // list only their keys
 	}
 	progress := &alb.Progress{}
-	ing, err := alb.NewIngester(alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
+	cfg := alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,
 		Logger: s.log.With("component", "ingest"), Progress: progress, Failures: s.failures, Workers: s.cfg.ReadConcurrency,
-		NodeGrace: s.cfg.NodeGrace})
+		NodeGrace: s.cfg.NodeGrace, Pending: s.pendingSLIs()}
+	cfg.NewSLIs = func(fresh []string) { s.backfillNew(ctx, cfg, fresh, from) }
+	ing, err := alb.NewIngester(cfg)
 	if err != nil {
 		s.log.Error("ingest", "err", err)
 		return false
@@ -551,6 +560,69 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 		s.log.Info("backfill done: evaluations now alert, and the service is ready")
 	}
 	return true
+}
+
+// backfillNew counts the history of SLOs added to the specs beside the
+// ingest, so that the others' evaluations and alerts keep their cadence;
+// until it is done they are backfilling, with progress.
+func (s *Server) backfillNew(ctx context.Context, cfg alb.IngestConfig, fresh []string, from time.Time) {
+	progress := &alb.Progress{}
+	s.pendMu.Lock()
+	if s.pending == nil {
+		s.pending = map[string]*alb.Progress{}
+	}
+	for _, id := range fresh {
+		s.pending[id] = progress
+	}
+	s.pendMu.Unlock()
+	cfg.Progress, cfg.NewSLIs, cfg.Pending = progress, nil, nil
+	cfg.Logger = s.log.With("component", "backfill")
+	done := func() {
+		s.pendMu.Lock()
+		for _, id := range fresh {
+			delete(s.pending, id)
+		}
+		s.pendMu.Unlock()
+	}
+	s.bg.Go(func() {
+		defer done() // on failure: the next pass finds them new again
+		start := time.Now()
+		ing, err := alb.NewIngester(cfg)
+		if err == nil {
+			var st alb.Stats
+			st, err = ing.BackfillNew(ctx, fresh, from, &s.ingestMu, done)
+			if err == nil {
+				s.log.Info("new SLOs counted over their history; they now alert", "slos", fresh, "objects", st.Objects, "lines", st.Lines,
+					"took", time.Since(start).Round(time.Millisecond).String())
+				return
+			}
+		}
+		if ctx.Err() == nil {
+			s.log.Error("counting the history of new SLOs failed; the next ingest pass starts it again", "slos", fresh, "err", err)
+		}
+	})
+}
+
+// pendingSLIs are the SLIs a backfillNew is counting.
+func (s *Server) pendingSLIs() map[string]bool {
+	s.pendMu.Lock()
+	defer s.pendMu.Unlock()
+	out := make(map[string]bool, len(s.pending))
+	for id := range s.pending {
+		out[id] = true
+	}
+	return out
+}
+
+// backfilling says how far the count of a new SLO's history is.
+func (s *Server) backfilling(id string) (string, bool) {
+	s.pendMu.Lock()
+	p := s.pending[id]
+	s.pendMu.Unlock()
+	if p == nil {
+		return "", false
+	}
+	return fmt.Sprintf("counting its history: %d of %d log objects read", p.ObjectsDone.Load(), p.ObjectsTotal.Load()), true
 }
 
 // markCaughtUp records that the backfill is done, and when: the record is
@@ -698,6 +770,7 @@ func (s *Server) sources() Sources {
 func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.Time) []slo.Result {
 	src := s.sources()
 	src.Memo = &s.memo
+	src.Backfilling = s.backfilling
 	results := Evaluate(ctx, src, objs, time.Time{}, now)
 	for i := range results {
 		results[i] = slo.MarkStale(results[i], now, slo.DefaultStaleAfter)

@@ -100,6 +100,7 @@ func TestTenTakeoversWithSpecChanges(t *testing.T) {
 	}
 	cycle := func(s *Server) {
 		require.True(t, s.ingestOnce(t.Context(), true))
+		s.bg.Wait() // an added SLO's history is counted beside the pass
 		s.evaluateOnce(t.Context())
 		_, err := s.disp.Flush(t.Context())
 		require.NoError(t, err)

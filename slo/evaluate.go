@@ -21,6 +21,9 @@ const (
 	// StatusStale: the newest data is older than the objective's
 	// stale_after: the numbers are those of the data's end, not of now.
 	StatusStale Status = "stale"
+	// StatusBackfilling: a new SLO whose history is still being counted
+	// (its numbers would be partial): no alert fires or resolves.
+	StatusBackfilling Status = "backfilling"
 )
 
 // MarkStale makes a result stale when its data ends more than the
@@ -37,7 +40,7 @@ func MarkStale(r Result, now time.Time, def time.Duration) Result {
 	default:
 		after = def
 	}
-	if r.Status == StatusNoData || after <= 0 || r.At.IsZero() || now.Sub(r.LastData()) <= after {
+	if r.Status == StatusNoData || r.Status == StatusBackfilling || after <= 0 || r.At.IsZero() || now.Sub(r.LastData()) <= after {
 		return r
 	}
 	r.Status = StatusStale

@@ -407,6 +407,18 @@ func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 	return nil
 }
 
+func (s *BoltStore) Ledger(fn func(ObjectRecord) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketObjects).ForEach(func(_, v []byte) error {
+			var rec ObjectRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			return fn(rec)
+		})
+	})
+}
+
 func (s *BoltStore) CountedSLIs() (map[string]bool, error) {
 	out := map[string]bool{}
 	err := s.db.View(func(tx *bolt.Tx) error {

@@ -65,6 +65,14 @@ type IngestConfig struct {
 	Logger *slog.Logger
 	// Progress, when set, is updated as objects are read.
 	Progress *Progress
+	// NewSLIs, when set, takes the counting of SLIs new to the store (an
+	// SLO added to the specs) away from Ingest: Ingest drops what they had,
+	// leaves them out of its pass and hands them over, once, to be counted
+	// beside it with BackfillNew. Without it, Ingest counts their history
+	// first, holding every other SLI back meanwhile.
+	NewSLIs func(fresh []string)
+	// Pending are SLIs a BackfillNew is counting: Ingest leaves them out.
+	Pending map[string]bool
 	// afterCommit is a test hook called after each commit.
 	afterCommit func()
 }
@@ -180,25 +188,33 @@ type bucketIndex struct {
 // the same transaction, so a crash at any point counts an object fully or
 // not at all, and the next run picks up what is missing.
 func (in *Ingester) Ingest(ctx context.Context, from, to time.Time) (Stats, error) {
-	if err := in.backfill(ctx, from, to); err != nil {
+	cls, err := in.backfill(ctx, from, to)
+	if err != nil {
 		return Stats{}, err
 	}
-	return in.run(ctx, from, to, in.cfg.Classifier, false)
+	return in.run(ctx, from, to, cls, false)
 }
 
 // backfill counts SLIs that are new to the store (an SLO added to the
 // specs) over the objects already in the ledger, so that a new SLO has its
-// history. It drops whatever such an SLI had first, so a crash halfway
-// only means starting it over; the set of counted SLIs is updated last.
-func (in *Ingester) backfill(ctx context.Context, from, to time.Time) error {
+// history, or hands them to NewSLIs to be counted beside this pass. It
+// drops whatever such an SLI had first, so a crash halfway only means
+// starting it over; the set of counted SLIs is updated last. It returns
+// the classifier of this pass: without the SLIs counted elsewhere.
+func (in *Ingester) backfill(ctx context.Context, from, to time.Time) (*Classifier, error) {
+	cls := in.cfg.Classifier
 	counted, err := in.cfg.Store.CountedSLIs()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	want := map[string]bool{}
-	var fresh []string
-	for _, id := range in.cfg.Classifier.IDs {
+	var fresh, here []string
+	for _, id := range cls.IDs {
+		if in.cfg.Pending[id] {
+			continue
+		}
 		want[id] = true
+		here = append(here, id)
 		if !counted[id] {
 			fresh = append(fresh, id)
 		}
@@ -206,18 +222,104 @@ func (in *Ingester) backfill(ctx context.Context, from, to time.Time) error {
 	if len(fresh) > 0 && len(counted) > 0 {
 		for _, id := range fresh {
 			if err := in.cfg.Store.DropSLI(id); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		in.cfg.Logger.Info("counting the history of new SLOs", "slos", fresh)
-		if _, err := in.run(ctx, from, to, in.cfg.Classifier.Only(fresh), true); err != nil {
-			return fmt.Errorf("backfill new SLOs: %w", err)
+		if in.cfg.NewSLIs != nil {
+			for _, id := range fresh {
+				delete(want, id)
+			}
+			here = slices.DeleteFunc(here, func(id string) bool { return !want[id] })
+			in.cfg.NewSLIs(fresh)
+			fresh = nil
+		} else {
+			in.cfg.Logger.Info("counting the history of new SLOs", "slos", fresh)
+			if _, err := in.run(ctx, from, to, cls.Only(fresh), true); err != nil {
+				return nil, fmt.Errorf("backfill new SLOs: %w", err)
+			}
+		}
+	}
+	// SLIs counted elsewhere stay out of the set until their count is done
+	// (BackfillNew adds them): one that left the specs meanwhile is
+	// dropped by the next pass.
+	for id := range counted {
+		if in.cfg.Pending[id] {
+			want[id] = true
 		}
 	}
 	if len(fresh) > 0 || len(want) != len(counted) {
-		return in.cfg.Store.SetCountedSLIs(want)
+		if err := in.cfg.Store.SetCountedSLIs(want); err != nil {
+			return nil, err
+		}
 	}
-	return nil
+	if len(here) == len(cls.IDs) {
+		return cls, nil
+	}
+	return cls.Only(here), nil
+}
+
+// BackfillNew counts fresh, SLIs new to the store that Ingest handed over
+// (NewSLIs), over the objects its ledger holds, while Ingest passes go on
+// without them: no LIST, and only the objects of the load balancers they
+// read. Then, holding exclusive (the lock Ingest passes run under), it
+// counts what was ledgered meanwhile, adds them to the counted SLIs and
+// calls done (which must take them out of Pending), so the next pass
+// counts them with the rest: every object exactly once. A crash before the
+// end leaves them uncounted, to be counted afresh.
+func (in *Ingester) BackfillNew(ctx context.Context, fresh []string, from time.Time, exclusive sync.Locker, done func()) (Stats, error) {
+	cls := in.cfg.Classifier.Only(fresh)
+	lbs := map[string]bool{}
+	for _, lb := range cls.LoadBalancers() {
+		lbs[lb] = true
+	}
+	seen := map[string]bool{}
+	todo := func() ([]Object, error) {
+		var out []Object
+		err := in.cfg.Store.Ledger(func(r ObjectRecord) error {
+			if seen[r.Key] || (r.LoadBalancer != "" && !lbs[r.LoadBalancer]) || (!r.End.IsZero() && r.End.Before(from)) {
+				return nil
+			}
+			seen[r.Key] = true
+			info := ParseKey(r.Key)
+			info.LoadBalancer, info.End, info.Node = r.LoadBalancer, r.End, r.Node
+			out = append(out, Object{Key: r.Key, Size: r.Size, ETag: r.ETag, Info: info})
+			return nil
+		})
+		return out, err
+	}
+	objs, err := todo()
+	if err != nil {
+		return Stats{}, err
+	}
+	in.cfg.Logger.Info("counting the history of new SLOs beside the ingest", "slos", fresh, "objects", len(objs))
+	st, err := in.read(ctx, objs, Stats{}, cls, true)
+	if err != nil {
+		return st, fmt.Errorf("backfill new SLOs: %w", err)
+	}
+	exclusive.Lock()
+	defer exclusive.Unlock()
+	if objs, err = todo(); err != nil {
+		return st, err
+	}
+	more, err := in.read(ctx, objs, Stats{}, cls, true)
+	st.Objects += more.Objects
+	st.Lines += more.Lines
+	st.Failed += more.Failed
+	if err != nil {
+		return st, fmt.Errorf("backfill new SLOs: %w", err)
+	}
+	counted, err := in.cfg.Store.CountedSLIs()
+	if err != nil {
+		return st, err
+	}
+	for _, id := range fresh {
+		counted[id] = true
+	}
+	if err := in.cfg.Store.SetCountedSLIs(counted); err != nil {
+		return st, err
+	}
+	done()
+	return st, nil
 }
 
 // run reads objects: new ones (recording them in the ledger), or with
@@ -259,6 +361,12 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 	if err != nil {
 		return st, fmt.Errorf("list %s: %w", in.cfg.Source, err)
 	}
+	return in.read(ctx, todo, st, cls, ledgered)
+}
+
+// read reads objects and commits their counts: with countsOnly, only the
+// counts of cls's SLIs, leaving the ledger alone.
+func (in *Ingester) read(ctx context.Context, todo []Object, st Stats, cls *Classifier, ledgered bool) (Stats, error) {
 	slices.SortFunc(todo, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
 	p := in.cfg.Progress
 	p.ObjectsTotal.Add(int64(len(todo)))

@@ -91,6 +91,8 @@ type Store interface {
 	SetCountedSLIs(set map[string]bool) error
 	// DropSLI deletes an SLI's buckets (before it is counted afresh).
 	DropSLI(sli string) error
+	// Ledger calls fn for every object the ledger holds.
+	Ledger(fn func(ObjectRecord) error) error
 	Close() error
 }
 
@@ -334,6 +336,18 @@ func (s *MemStore) DropSLI(sli string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.counts, sli)
+	return nil
+}
+
+func (s *MemStore) Ledger(fn func(ObjectRecord) error) error {
+	s.mu.Lock()
+	recs := slices.Collect(maps.Values(s.objects))
+	s.mu.Unlock()
+	for _, r := range recs {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
