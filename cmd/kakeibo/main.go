@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,8 +22,17 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// KAKEIBO_CPUPROFILE=FILE writes a CPU profile of the command (go tool
+	// pprof reads it): for a report or an ingest that seems slow.
+	if path := os.Getenv("KAKEIBO_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	code := run(ctx, os.Args, os.Stdout, os.Stderr, os.Getenv)
 	stop()
+	pprof.StopCPUProfile()
 	os.Exit(code)
 }
 

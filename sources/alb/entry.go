@@ -58,7 +58,11 @@ const MinFields = 25
 // Entry is one parsed log line. Its fields point into the line it was parsed
 // from (quotes stripped, escapes kept): copy what must outlive the line.
 type Entry struct {
-	fields [NumFields][]byte
+	// line and the [start, end) of each field in it: offsets, not slices,
+	// so that parsing writes no pointers (a pointer written to the heap
+	// costs a write barrier while the garbage collector runs).
+	line   []byte
+	spans  [NumFields][2]int32
 	n      int
 	// Extra counts fields past the known ones, which are ignored.
 	Extra int
@@ -71,17 +75,23 @@ type Entry struct {
 
 // Field returns a field's raw bytes, or nil when the entry is too old to have it.
 func (e *Entry) Field(f Field) []byte {
+	return e.field(f)
+}
+
+// field returns field f, or nil when the entry does not have it.
+func (e *Entry) field(f Field) []byte {
 	if int(f) >= e.n {
 		return nil
 	}
-	return e.fields[f]
+	sp := e.spans[f]
+	return e.line[sp[0]:sp[1]:sp[1]]
 }
 
 // NumFields is how many known fields the entry has (25 to 34).
 func (e *Entry) NumFields() int { return e.n }
 
 // Type is the entry type: http, https, h2, grpcs, ws or wss (others are kept as written).
-func (e *Entry) Type() []byte { return e.fields[FieldType] }
+func (e *Entry) Type() []byte { return e.field(FieldType) }
 
 // UnixMicro is the entry's time (when the response was sent; for WebSockets
 // when the connection closed) in microseconds since the Unix epoch.
@@ -91,7 +101,7 @@ func (e *Entry) UnixMicro() int64 { return e.unixMicros }
 func (e *Entry) Minute() int64 { return floorDiv(e.unixMicros, 60e6) }
 
 // ELB is the load balancer, e.g. app/my-loadbalancer/50dc6c495c0c9188.
-func (e *Entry) ELB() []byte { return e.fields[FieldELB] }
+func (e *Entry) ELB() []byte { return e.field(FieldELB) }
 
 // ELBStatusCode is the status the load balancer sent, or NoStatus for "-".
 func (e *Entry) ELBStatusCode() int { return e.elbStatus }
@@ -108,16 +118,16 @@ func (e *Entry) ResponseProcessingTime() Timing { return e.timings[2] }
 
 // Client splits client:port at the last colon: ALB writes IPv6 addresses
 // without brackets, so net.SplitHostPort would fail.
-func (e *Entry) Client() (ip, port []byte) { return splitHostPort(e.fields[FieldClient]) }
+func (e *Entry) Client() (ip, port []byte) { return splitHostPort(e.field(FieldClient)) }
 
 // Target splits target:port like Client; both are nil for "-".
-func (e *Entry) Target() (ip, port []byte) { return splitHostPort(e.fields[FieldTarget]) }
+func (e *Entry) Target() (ip, port []byte) { return splitHostPort(e.field(FieldTarget)) }
 
 // UserAgent is the raw user agent (escapes kept).
-func (e *Entry) UserAgent() []byte { return e.fields[FieldUserAgent] }
+func (e *Entry) UserAgent() []byte { return e.field(FieldUserAgent) }
 
 // Request splits the request line.
-func (e *Entry) Request() Request { return splitRequest(e.fields[FieldRequest]) }
+func (e *Entry) Request() Request { return splitRequest(e.field(FieldRequest)) }
 
 // NoStatus stands for a status code logged as "-".
 const NoStatus = 0

@@ -112,14 +112,23 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 	if cfg.Source == nil || cfg.Store == nil || cfg.Classifier == nil {
 		return nil, errors.New("alb ingester: source, store and classifier are required")
 	}
+	if cfg.Parsers <= 0 {
+		cfg.Parsers = runtime.GOMAXPROCS(0)
+	}
+	if _, local := cfg.Source.(*DirSource); local {
+		// A local directory reads at the disk's speed, not the network's:
+		// a couple of objects ahead of each parser keep it busy, and the
+		// memory stays that of the objects being read.
+		cfg.StartWorkers, cfg.Workers = 2*cfg.Parsers, 2*cfg.Parsers
+		if cfg.MaxInFlightBytes <= 0 {
+			cfg.MaxInFlightBytes = 16 << 20
+		}
+	}
 	if cfg.StartWorkers <= 0 {
 		cfg.StartWorkers = 32
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 256
-	}
-	if cfg.Parsers <= 0 {
-		cfg.Parsers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.MaxInFlightBytes <= 0 {
 		cfg.MaxInFlightBytes = 256 << 20

@@ -34,16 +34,16 @@ var Reasons = []string{
 // backslash is treated as an escape anyway). Fields past the known ones are
 // counted in e.Extra and ignored.
 func Parse(line []byte, e *Entry) error {
-	e.n, e.Extra = 0, 0
+	e.line, e.n, e.Extra = line, 0, 0
 	i := 0
 	for i < len(line) {
-		var field []byte
+		var start, end int
 		if line[i] == '"' {
 			j := quoteEnd(line, i+1)
 			if j < 0 {
 				return ErrUnterminatedQuote
 			}
-			field = line[i+1 : j]
+			start, end = i+1, j
 			i = j + 1
 			if i < len(line) && line[i] != ' ' {
 				return ErrBadQuoting
@@ -53,11 +53,11 @@ func Parse(line []byte, e *Entry) error {
 			if j < 0 {
 				j = len(line) - i
 			}
-			field = line[i : i+j]
+			start, end = i, i+j
 			i += j
 		}
 		if e.n < int(NumFields) {
-			e.fields[e.n] = field
+			e.spans[e.n] = [2]int32{int32(start), int32(end)}
 			e.n++
 		} else {
 			e.Extra++
@@ -67,22 +67,19 @@ func Parse(line []byte, e *Entry) error {
 	if e.n < MinFields {
 		return ErrTooFewFields
 	}
-	for k := e.n; k < int(NumFields); k++ {
-		e.fields[k] = nil
-	}
 
 	var ok bool
-	if e.unixMicros, ok = parseTime(e.fields[FieldTime]); !ok {
+	if e.unixMicros, ok = parseTime(e.field(FieldTime)); !ok {
 		return ErrBadTime
 	}
-	if e.elbStatus, ok = parseStatus(e.fields[FieldELBStatusCode]); !ok {
+	if e.elbStatus, ok = parseStatus(e.field(FieldELBStatusCode)); !ok {
 		return ErrBadStatus
 	}
-	if e.targetStatus, ok = parseStatus(e.fields[FieldTargetStatusCode]); !ok {
+	if e.targetStatus, ok = parseStatus(e.field(FieldTargetStatusCode)); !ok {
 		return ErrBadStatus
 	}
 	for k, f := range [3]Field{FieldRequestProcessingTime, FieldTargetProcessingTime, FieldResponseProcessingTime} {
-		if e.timings[k], ok = parseTiming(e.fields[f]); !ok {
+		if e.timings[k], ok = parseTiming(e.field(f)); !ok {
 			return ErrBadTiming
 		}
 	}
