@@ -61,9 +61,9 @@ type Entry struct {
 	// line and the [start, end) of each field in it: offsets, not slices,
 	// so that parsing writes no pointers (a pointer written to the heap
 	// costs a write barrier while the garbage collector runs).
-	line   []byte
-	spans  [NumFields][2]int32
-	n      int
+	line  []byte
+	spans [NumFields][2]int32
+	n     int
 	// Extra counts fields past the known ones, which are ignored.
 	Extra int
 
