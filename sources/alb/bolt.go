@@ -305,6 +305,33 @@ func (s *BoltStore) Load(first int64, minutes map[string][]Count) error {
 	})
 }
 
+// prunedKey holds, in an SLI's bucket, the sum of the hours Prune deleted
+// ('p' sorts after the 'h' and 'm' records).
+var prunedKey = []byte{'p'}
+
+// TotalBefore is everything counted for an SLI in the minutes before
+// minute, pruned hours included: it never goes down while the SLI is
+// counted (until DropSLI), so it makes a counter (see
+// sources/alb/remotewrite).
+func (s *BoltStore) TotalBefore(sli string, minute int64) (Count, error) {
+	var total Count
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketCounts).Bucket([]byte(sli))
+		if sb == nil {
+			return nil
+		}
+		total = decodeSum(sb.Get(prunedKey))
+		sc := s.cache.get(sb, sli)
+		c := sc.sum(sb, sc.base*minutesPerHour, minute) // every minute record has its hour's sum
+		total.Good += c.Good
+		total.Total += c.Total
+		return nil
+	})
+	return total, err
+}
+
 // Version says when an SLI's counts last changed: it grows with every
 // commit or deletion that touches them, so a result computed from the
 // counts at one version still holds while the version is the same (read
@@ -367,15 +394,28 @@ func (s *BoltStore) Prune(bucketsBefore int64, objectsBefore time.Time) error {
 		err := counts.ForEachBucket(func(name []byte) error {
 			sb := counts.Bucket(name)
 			// Whole hours before the cut go; the hour holding it stays.
+			// Their sums go into the SLI's pruned total, so that what was
+			// counted before a minute (TotalBefore) never goes down.
+			pruned := decodeSum(sb.Get(prunedKey))
+			var gone int
 			for _, kind := range []byte{'m', 'h'} {
 				c := sb.Cursor()
 				end := hourKey(kind, cut)
 				first := hourKey(kind, math.MinInt64/2)
-				for k, _ := c.Seek(first[:]); k != nil && k[0] == kind && string(k) < string(end[:]); k, _ = c.Seek(first[:]) {
+				for k, v := c.Seek(first[:]); k != nil && k[0] == kind && string(k) < string(end[:]); k, v = c.Seek(first[:]) {
+					if kind == 'h' {
+						sum := decodeSum(v)
+						pruned.Good += sum.Good
+						pruned.Total += sum.Total
+						gone++
+					}
 					if err := c.Delete(); err != nil {
 						return err
 					}
 				}
+			}
+			if gone > 0 {
+				return sb.Put(prunedKey, encodeSum(pruned))
 			}
 			return nil
 		})

@@ -296,8 +296,17 @@ func TestPruneKeepsTheCacheExact(t *testing.T) {
 	vx, vy := s.Version("s/x"), s.Version("s/y")
 	require.NotZero(t, vx)
 
+	totalBefore := func(m int64) Count {
+		c, err := s.TotalBefore("s/x", m)
+		require.NoError(t, err)
+		return c
+	}
+	beforeEnd, beforeMid := totalBefore(base+6*60), totalBefore(base+200)
+	require.Equal(t, before[0], beforeEnd)
 	require.NoError(t, s.Prune(base+150, time.Unix(0, 0))) // hours before 02:00 go
 	require.Equal(t, vx, s.Version("s/x"), "a prune changes nothing the lookback reads")
+	require.Equal(t, beforeEnd, totalBefore(base+6*60), "what was counted before a minute never goes down")
+	require.Equal(t, beforeMid, totalBefore(base+200))
 	cached, err := s.Sums("s/x", ranges)
 	require.NoError(t, err)
 	require.Less(t, cached[0].Total, before[0].Total, "the pruned hours are gone")
