@@ -5,6 +5,7 @@ package promtest
 
 import (
 	"fmt"
+	"github.com/prometheus/common/model"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,24 @@ type Server struct {
 // evalInterval. It stops when the test ends.
 func Start(t testing.TB, openMetrics string, evalInterval time.Duration, ruleFiles ...string) *Server {
 	t.Helper()
+	return StartWith(t, Options{OpenMetrics: openMetrics, EvalInterval: evalInterval, RuleFiles: ruleFiles})
+}
+
+// Options say how to start Prometheus.
+type Options struct {
+	OpenMetrics  string // history to backfill, "" for none
+	EvalInterval time.Duration
+	RuleFiles    []string
+	// RemoteWriteReceiver accepts remote write on /api/v1/write, with
+	// samples up to OutOfOrderWindow older than the newest.
+	RemoteWriteReceiver bool
+	OutOfOrderWindow    time.Duration
+}
+
+// StartWith starts Prometheus as Options say (see Start).
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	openMetrics, evalInterval, ruleFiles := o.OpenMetrics, o.EvalInterval, o.RuleFiles
 	promtool, prometheus := Need(t, "promtool"), Need(t, "prometheus")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -55,18 +74,25 @@ func Start(t testing.TB, openMetrics string, evalInterval time.Duration, ruleFil
 		}
 	}
 	cfg := fmt.Sprintf("global:\n  evaluation_interval: %s\nrule_files: [%s]\n", evalInterval, strings.Join(quoteAll(ruleFiles), ", "))
+	if o.OutOfOrderWindow > 0 {
+		cfg += fmt.Sprintf("storage:\n  tsdb:\n    out_of_order_time_window: %s\n", model.Duration(o.OutOfOrderWindow))
+	}
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
 	s := &Server{URL: "http://" + addr, done: make(chan struct{})}
-	s.cmd = exec.Command(prometheus,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+data,
+	args := []string{
+		"--config.file=" + cfgPath,
+		"--storage.tsdb.path=" + data,
 		"--storage.tsdb.retention.time=10y",
-		"--web.listen-address="+addr,
-		"--log.level=warn")
+		"--web.listen-address=" + addr,
+		"--log.level=warn"}
+	if o.RemoteWriteReceiver {
+		args = append(args, "--web.enable-remote-write-receiver")
+	}
+	s.cmd = exec.Command(prometheus, args...)
 	logs, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -126,4 +152,49 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
+}
+
+// StartVictoriaMetrics starts a single-node VictoriaMetrics (the Debian
+// package) on 127.0.0.1 with a retention long enough for any test data;
+// its URL serves the Prometheus query API and remote write on
+// /api/v1/write. It stops when the test ends.
+func StartVictoriaMetrics(t testing.TB) *Server {
+	t.Helper()
+	vm := Need(t, "victoria-metrics")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	s := &Server{URL: "http://" + addr, done: make(chan struct{})}
+	s.cmd = exec.Command(vm, "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
+		"-retentionPeriod=100y", "-search.latencyOffset=0s", "-loggerLevel=WARN")
+	logs, err := os.Create(filepath.Join(dir, "victoria-metrics.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logs, logs
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.Stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case <-s.done:
+			out, _ := os.ReadFile(logs.Name())
+			t.Fatalf("victoria-metrics exited:\n%s", out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logs.Name())
+			t.Fatalf("victoria-metrics not ready after 30s:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
