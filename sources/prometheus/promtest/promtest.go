@@ -23,9 +23,9 @@ func Need(t testing.TB, name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (apt-get install -y prometheus prometheus-alertmanager)", name)
+			t.Fatalf("%s is not installed (apt-get install -y prometheus prometheus-alertmanager victoria-metrics)", name)
 		}
-		t.Skipf("%s is not installed (apt-get install -y prometheus prometheus-alertmanager); skipping", name)
+		t.Skipf("%s is not installed (apt-get install -y prometheus prometheus-alertmanager victoria-metrics); skipping", name)
 	}
 	return p
 }
