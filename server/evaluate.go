@@ -26,6 +26,9 @@ type Sources struct {
 	// being counted (a new SLO), and how far along: it is then backfilling,
 	// with no numbers.
 	Backfilling func(id string) (progress string, ok bool)
+	// Owns, when set, says whether this process counts a load balancer
+	// (a shard): the SLOs of the others are no_data here.
+	Owns func(lb string) bool
 }
 
 // EvalMemo keeps each ALB SLO's last result with what it was computed from:
@@ -159,6 +162,9 @@ func readLogEnds(store alb.Store, lb string) logEnds {
 func evaluateALB(src Sources, o *slo.Objective, at, fallback time.Time, ends map[string]logEnds) slo.Result {
 	if src.ALB == nil {
 		return slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no ALB logs given (--alb-logs)")})
+	}
+	if src.Owns != nil && !src.Owns(o.SLI.ALB.LoadBalancer) {
+		return slo.Evaluate(o, fallback, slo.Input{Err: fmt.Errorf("%s is counted by another shard", o.SLI.ALB.LoadBalancer)})
 	}
 	if src.Backfilling != nil {
 		if progress, ok := src.Backfilling(o.ID()); ok {

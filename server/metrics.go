@@ -24,6 +24,11 @@ type metrics struct {
 	objectsFailed *prometheus.CounterVec
 	// storeWriteErrors counts failed writes to the data directory.
 	storeWriteErrors prometheus.Counter
+	// Remote write of the ALB counters.
+	remoteWriteSamples *prometheus.CounterVec
+	remoteWriteLate    prometheus.Counter
+	remoteWriteErrors  prometheus.Counter
+	remoteWriteLast    prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
@@ -39,6 +44,18 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		sourceErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "kakeibo_source_errors_total", Help: "Failed reads and posts by source (alb, prometheus, alertmanager).",
 		}, []string{"source"}),
+		remoteWriteSamples: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "kakeibo_remote_write_samples_total", Help: "Samples of the ALB counters the remote-write receiver accepted (sent) or refused for good (rejected).",
+		}, []string{"result"}),
+		remoteWriteLate: f.NewCounter(prometheus.CounterOpts{
+			Name: "kakeibo_remote_write_late_events_total", Help: "ALB events counted for a minute already written, so written in a later minute.",
+		}),
+		remoteWriteErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "kakeibo_remote_write_errors_total", Help: "Remote-write attempts that failed and are tried again (nothing is lost meanwhile).",
+		}),
+		remoteWriteLast: f.NewGauge(prometheus.GaugeOpts{
+			Name: "kakeibo_remote_write_last_success_timestamp_seconds", Help: "When the remote-write receiver last accepted a request.",
+		}),
 		storeWriteErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "kakeibo_store_write_errors_total", Help: "Failed writes to the data directory (disk full, read-only); the service is not ready while they fail.",
 		}),

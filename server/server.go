@@ -63,9 +63,17 @@ type Config struct {
 	ReadConcurrency int
 	// ExternalURL is where people reach this service (links, generatorURL).
 	ExternalURL string
-	Logger      *slog.Logger
-	Registry    *prometheus.Registry
-	Now         func() time.Time
+	// RemoteWrite, when its URL is set, writes the ALB SLOs' exact counts
+	// to a Prometheus remote-write receiver.
+	RemoteWrite RemoteWrite
+	// Shard names this process among several that split the load
+	// balancers (the shard label of the counters it writes), and
+	// ShardLoadBalancers are the ones it counts (empty: all).
+	Shard              string
+	ShardLoadBalancers []string
+	Logger             *slog.Logger
+	Registry           *prometheus.Registry
+	Now                func() time.Time
 }
 
 // Server is the running service.
@@ -105,6 +113,7 @@ type Server struct {
 	failures      *alb.Failures
 	backfillStart atomic.Pointer[time.Time]
 	ingested      chan struct{}
+	ingestedRW    chan struct{} // told after each ingest pass, for remote write
 	specSig       string
 	prevAM        map[string]alerting.AlertState
 	prevStuck     []alerting.Stuck
@@ -219,7 +228,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, reload: make(chan struct{}, 1), ingested: make(chan struct{}, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger, reload: make(chan struct{}, 1), ingested: make(chan struct{}, 1), ingestedRW: make(chan struct{}, 1)}
 	s.specs.Store(set)
 	s.specSig = specSignature(cfg.SpecPaths)
 	s.m = newMetrics(cfg.Registry, s)
@@ -418,6 +427,7 @@ func (s *Server) runActive(ctx context.Context) error {
 		return s.disp.Run(ctx, s.engine.Changed(), 30*time.Second)
 	})
 	s.addLoop(&g, ctx, "spec watch", func(ctx context.Context) error { s.watchSpecs(ctx); return nil })
+	s.addLoop(&g, ctx, "remote write", func(ctx context.Context) error { s.remoteWriteLoop(ctx); return nil })
 	return g.Run()
 }
 
@@ -471,6 +481,10 @@ func (s *Server) ingestLoop(ctx context.Context) {
 		case s.ingested <- struct{}{}:
 		default:
 		}
+		select {
+		case s.ingestedRW <- struct{}{}:
+		default:
+		}
 		t := time.NewTimer(s.cfg.IngestInterval)
 		select {
 		case <-ctx.Done():
@@ -489,6 +503,10 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	defer s.ingestMu.Unlock()
 	set := s.specs.Load()
 	objs := set.Objectives()
+	if len(s.cfg.ShardLoadBalancers) > 0 {
+		// A shard counts its own load balancers only.
+		objs = slices.DeleteFunc(slices.Clone(objs), func(o *slo.Objective) bool { return o.SLI.ALB != nil && !s.owns(o.SLI.ALB.LoadBalancer) })
+	}
 	cls := alb.NewClassifier(objs)
 	if len(cls.IDs) == 0 {
 		s.markCaughtUp()
@@ -771,6 +789,9 @@ func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.T
 	src := s.sources()
 	src.Memo = &s.memo
 	src.Backfilling = s.backfilling
+	if len(s.cfg.ShardLoadBalancers) > 0 {
+		src.Owns = s.owns
+	}
 	results := Evaluate(ctx, src, objs, time.Time{}, now)
 	for i := range results {
 		results[i] = slo.MarkStale(results[i], now, slo.DefaultStaleAfter)

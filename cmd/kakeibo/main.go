@@ -153,7 +153,7 @@ var secretNameRE = regexp.MustCompile(`(?i)(TOKEN|SECRET|PASSWORD|PASSWD|KEY|WEB
 // reads secrets from, any variable named like a secret, and the variables
 // specs name for routing keys and webhook URLs.
 func redactor(env *cmdEnv, sets ...*slo.Set) *redact.Redactor {
-	names := []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KAKEIBO_API_TOKEN"}
+	names := []string{"SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KAKEIBO_API_TOKEN", "KAKEIBO_REMOTE_WRITE_TOKEN"}
 	for _, kv := range os.Environ() {
 		if name, _, ok := strings.Cut(kv, "="); ok && secretNameRE.MatchString(name) {
 			names = append(names, name)

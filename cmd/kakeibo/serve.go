@@ -30,6 +30,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		specs, listen, dataDir, albLogs, s3Region, s3Endpoint string
 		promURL, promConfig, amURLs, externalURL, templates   string
 		opsChannel, opsRoute                                  string
+		remoteWrite, rwTenant, shard, shardLBs                string
 		logLevel                                              string
 		readConcurrency                                       int
 		memRatio                                              float64
@@ -65,6 +66,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.durationVar(&nodeGrace, "alb-node-grace", "KAKEIBO_ALB_NODE_GRACE", alb.DefaultNodeGrace, "how long a load balancer node may fall behind the others' deliveries before it is taken as scaled in and no longer waited for (whole minutes, at least 5m)")
 	f.intVar(&readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "most log objects fetched at once (S3 GETs in flight start at 32 and adapt up to this; parsing uses every CPU)")
 	f.stringVar(&logLevel, "log-level", "KAKEIBO_LOG_LEVEL", "info", "log `level`: debug, info, warn, error")
+	f.stringVar(&remoteWrite, "remote-write-url", "KAKEIBO_REMOTE_WRITE_URL", "", "Prometheus remote-write `URL` (Prometheus, Mimir, Thanos Receive, VictoriaMetrics) to write every ALB SLO's exact counts to, as kakeibo_alb_events_total counters in log time (a bearer token comes from KAKEIBO_REMOTE_WRITE_TOKEN)")
+	f.stringVar(&rwTenant, "remote-write-tenant", "KAKEIBO_REMOTE_WRITE_TENANT", "", "`tenant` sent as X-Scope-OrgID with remote write (Mimir, Cortex)")
+	f.stringVar(&shard, "shard", "KAKEIBO_SHARD", "", "`name` of this process among several that split the load balancers: the shard label of the counters it writes")
+	f.stringVar(&shardLBs, "shard-load-balancers", "KAKEIBO_SHARD_LOAD_BALANCERS", "", "comma-separated `load balancers` (app/NAME/ID) this shard counts; the others' SLOs are no_data here")
 	f.float64Var(&memRatio, "memory-limit-ratio", "KAKEIBO_MEMORY_LIMIT_RATIO", 0.9, "set the Go heap's soft limit to this `ratio` of the container's memory limit (cgroup), so the garbage collector works harder before the kernel kills; 0 disables it, and GOMEMLIMIT wins")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
@@ -103,6 +108,22 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
 		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
 		Redact: red.Redact, ReadConcurrency: readConcurrency, NodeGrace: nodeGrace, APIToken: env.getenv("KAKEIBO_API_TOKEN"),
+	}
+	if remoteWrite != "" {
+		cfg.RemoteWrite.URL = remoteWrite
+		cfg.RemoteWrite.Headers = map[string]string{}
+		if rwTenant != "" {
+			cfg.RemoteWrite.Headers["X-Scope-OrgID"] = rwTenant
+		}
+		if tok := env.getenv("KAKEIBO_REMOTE_WRITE_TOKEN"); tok != "" {
+			cfg.RemoteWrite.Headers["Authorization"] = "Bearer " + tok
+		}
+	}
+	cfg.Shard = shard
+	for _, lb := range strings.Split(shardLBs, ",") {
+		if lb = strings.TrimSpace(lb); lb != "" {
+			cfg.ShardLoadBalancers = append(cfg.ShardLoadBalancers, lb)
+		}
 	}
 	cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if amURLs != "" {

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/remotewrite"
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
+)
+
+// promValue runs an instant query at `at` on a Prometheus API and returns
+// its single value.
+func promValue(t *testing.T, base, q string, at time.Time) (float64, bool) {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/query?" + url.Values{"query": {q}, "time": {strconv.FormatInt(at.Unix(), 10)}}.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r struct {
+		Status string
+		Data   struct{ Result []struct{ Value [2]any } }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	require.Equal(t, "success", r.Status, q)
+	if len(r.Data.Result) != 1 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(r.Data.Result[0].Value[1].(string), 64)
+	require.NoError(t, err)
+	return v, true
+}
+
+// TestRemoteWriteSurvivesKillNine: `serve --remote-write-url` writes the
+// bundled ALB SLOs' counters to a real Prometheus while it is killed with
+// SIGKILL ten times, during the 30-day backfill of the counters and while
+// new logs arrive. In the end the counters give exactly the counts of the
+// data directory for every SLO and window, and Prometheus refused no
+// request (a conflicting or out-of-bounds sample is a 400).
+func TestRemoteWriteSurvivesKillNine(t *testing.T) {
+	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
+	dir := t.TempDir()
+	logs, data := filepath.Join(dir, "logs"), filepath.Join(dir, "data")
+	start := recentStart()
+	write := func(from time.Time, d time.Duration) {
+		cfg := albgen.Example(from, 20)
+		cfg.Start, cfg.Duration, cfg.Traps, cfg.Seed = from, d, false, uint64(from.Unix())
+		cfg.Incidents = []albgen.Incident{{LoadBalancer: cfg.LoadBalancers[0].Name, From: from.Add(d / 2), To: from.Add(d/2 + 10*time.Minute), ErrorRatio: 0.3}}
+		_, err := albgen.Write(cfg, logs)
+		require.NoError(t, err)
+	}
+	write(start, time.Hour)
+	rng := rand.New(rand.NewPCG(7, 7))
+	args := []string{"--specs", "../../testdata/specs", "--data-dir", data, "--alb-logs", logs, "--remote-write-url", prom.URL + "/api/v1/write"}
+	for i := range 10 {
+		p := startServe(t, args...)
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		require.NoError(t, p.cmd.Process.Kill())
+		<-p.done
+		if i%3 == 2 { // new logs arrive: steady ingest
+			next := start.Add(time.Hour + time.Duration(i/3)*10*time.Minute)
+			write(next, 10*time.Minute)
+		}
+	}
+
+	// The last one runs until its counters reach the watermark.
+	p := startServe(t, args...)
+	set, err := slo.Load("../../testdata/specs")
+	require.NoError(t, err)
+	var objs []*slo.Objective
+	for _, o := range set.Objectives() {
+		if o.SLI.ALB != nil && o.Budgeting.Method != slo.Timeslices {
+			objs = append(objs, o)
+		}
+	}
+	watermark := func(lb string) (time.Time, bool) {
+		v, ok := metric(get(t, p.base+"/metrics"), "kakeibo_ingest_watermark_timestamp_seconds", "load_balancer", lb)
+		return time.Unix(int64(v), 0), ok
+	}
+	p.waitFor(t, 120*time.Second, func() bool {
+		for _, o := range objs {
+			w, ok := watermark(o.SLI.ALB.LoadBalancer)
+			if !ok {
+				return false
+			}
+			sel := fmt.Sprintf(`timestamp(%s{service=%q,slo=%q,class="total"})`, remotewrite.MetricName, o.Service, o.Name)
+			ts, ok := promValue(t, prom.URL, sel, w.Add(time.Minute))
+			if !ok || int64(ts) != w.Add(time.Minute).Unix() {
+				return false
+			}
+		}
+		return true
+	}, "the counters reach every watermark")
+	rejected, _ := metric(get(t, p.base+"/metrics"), "kakeibo_remote_write_samples_total", "result", "rejected")
+	require.Zero(t, rejected)
+	p.stop(t)
+
+	// Prometheus took every request it was sent.
+	for _, line := range strings.Split(get(t, prom.URL+"/metrics"), "\n") {
+		if strings.HasPrefix(line, "prometheus_http_requests_total{") && strings.Contains(line, `handler="/api/v1/write"`) && !strings.Contains(line, `code="204"`) {
+			require.True(t, strings.HasSuffix(line, " 0"), "a refused remote write: %s", line)
+		}
+	}
+	// Exactly the counts of the data directory.
+	db, err := alb.OpenDB(data)
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := alb.OpenBoltStore(db)
+	require.NoError(t, err)
+	checked := 0
+	for _, o := range objs {
+		w, ok, err := store.Watermark(o.SLI.ALB.LoadBalancer)
+		require.NoError(t, err)
+		require.True(t, ok)
+		at := alb.MinuteTime(w + 1)
+		in := alb.Input(store, o, at)
+		require.NoError(t, in.Err)
+		for _, class := range []string{"good", "total"} {
+			pick := func(c slo.Counts) float64 { return map[string]float64{"good": c.Good, "total": c.Total}[class] }
+			sel := fmt.Sprintf(`%s{service=%q,slo=%q,class=%q}`, remotewrite.MetricName, o.Service, o.Name, class)
+			got, ok := promValue(t, prom.URL, sel, at)
+			require.True(t, ok, sel)
+			require.Equal(t, pick(in.Period), got, "%s over the period", sel)
+			for d, c := range in.Windows {
+				if d > time.Hour {
+					continue
+				}
+				got, ok := promValue(t, prom.URL, fmt.Sprintf("%s - %s offset %s", sel, sel, slo.FormatDuration(d)), at)
+				require.True(t, ok)
+				require.Equal(t, pick(c), got, "%s over %s", sel, slo.FormatDuration(d))
+				checked++
+			}
+		}
+	}
+	require.Greater(t, checked, 10)
+}
