@@ -56,16 +56,24 @@ const (
 
 // Generate builds rule groups for every Prometheus-backed objective, one
 // group per SLO. Objectives it cannot express as rules are skipped with a
-// note: ALB-backed ones (evaluated by kakeibo serve) and timeslice ones.
+// note: ALB-backed ones (evaluated by kakeibo serve) unless ALBCounters,
+// and timeslice ones.
 // Calendar months anchored after the 28th get burn rates and alerts but no
 // budget series.
 func Generate(objs []*slo.Objective, opts Options) (*File, []string, error) {
 	f := &File{Groups: []Group{}}
 	var notes []string
+	offset := opts.ALBOffset
+	if offset == 0 {
+		offset = slo.DefaultALBOffset
+	}
 	for _, o := range objs {
+		if opts.ALBCounters {
+			o = slo.ALBAsCounters(o, max(offset, 0))
+		}
 		switch {
 		case o.SLI.Prometheus == nil:
-			notes = append(notes, fmt.Sprintf("%s: skipped: ALB-backed SLOs are evaluated by kakeibo serve", o.ID()))
+			notes = append(notes, fmt.Sprintf("%s: skipped: ALB-backed SLOs are evaluated by kakeibo serve, or by these rules with --alb-counters over the counters serve --remote-write-url writes", o.ID()))
 			continue
 		case o.Budgeting.Method == slo.Timeslices:
 			notes = append(notes, fmt.Sprintf("%s: skipped: timeslice budgeting is evaluated by kakeibo serve (a rule would have to judge every slice of the period at each evaluation, or record a verdict per slice that a restart or a late sample leaves wrong for the whole period)", o.ID()))
@@ -154,6 +162,11 @@ type Options struct {
 	// 2.5 times it, at most every 2m30s (or at it, when it is longer), so
 	// its series are never older than Prometheus' 5-minute lookback.
 	Interval time.Duration
+	// ALBCounters writes the rules of ALB-backed SLOs too, over the
+	// counters `kakeibo serve --remote-write-url` writes (slo.ALBAsCounters),
+	// looking ALBOffset back (default slo.DefaultALBOffset; negative: none).
+	ALBCounters bool
+	ALBOffset   time.Duration
 }
 
 // baseWindow is the window whose recorded counts the period is summed from.

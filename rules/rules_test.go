@@ -145,7 +145,17 @@ func TestGenerateSkips(t *testing.T) {
 	}
 	require.Equal(t, []string{"kakeibo-checkout-requests", "kakeibo-checkout-requests-period", "kakeibo-checkout-payment-latency", "kakeibo-checkout-payment-latency-period",
 		"kakeibo-checkout-api-latency", "kakeibo-checkout-api-latency-period", "kakeibo-search-availability", "kakeibo-search-availability-period"}, names)
-	require.Contains(t, notes, "mart-api/availability: skipped: ALB-backed SLOs are evaluated by kakeibo serve")
+	require.Contains(t, notes, "mart-api/availability: skipped: ALB-backed SLOs are evaluated by kakeibo serve, or by these rules with --alb-counters over the counters serve --remote-write-url writes")
+
+	// With the ALB counters, the ALB SLOs get their groups too.
+	f, _, err = rules.Generate(set.Objectives(), rules.Options{ALBCounters: true})
+	require.NoError(t, err)
+	names = names[:0]
+	for _, g := range f.Groups {
+		names = append(names, g.Name)
+	}
+	require.Contains(t, names, "kakeibo-mart-api-availability")
+	require.Contains(t, names, "kakeibo-web-storefront-page-latency-period")
 	require.Contains(t, notes, "search/uptime: skipped: timeslice budgeting is evaluated by kakeibo serve (a rule would have to judge every slice of the period at each evaluation, or record a verdict per slice that a restart or a late sample leaves wrong for the whole period)")
 }
 

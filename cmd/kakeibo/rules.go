@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -14,19 +15,24 @@ import (
 
 func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	var specs, out, format string
-	var exact bool
-	var interval time.Duration
+	var exact, albCounters bool
+	var interval, albOffset time.Duration
 	f := newFlagSet("rules", "--specs DIR [-o FILE]",
 		"Generate a Prometheus rule file for the Prometheus-backed SLOs: recording rules\n"+
 			"for the same slo_* series kakeibo serve exports (events, SLI and burn rate per\n"+
 			"window, budget remaining, objective, info) and the multi-window multi-burn-rate\n"+
 			"and budget-exhausted alerts. Load it into Prometheus, Thanos or Mimir rulers.\n"+
 			"Grouped SLOs (sli.prometheus.by) get every series and alert per group.\n"+
-			"ALB-backed and timeslice SLOs are skipped with a note on stderr.")
+			"ALB-backed SLOs are skipped with a note on stderr, unless --alb-counters: then\n"+
+			"their rules read the kakeibo_alb_events_total counters that kakeibo serve\n"+
+			"--remote-write-url writes (summed over shards, --alb-offset back). Timeslice\n"+
+			"SLOs are skipped with a note.")
 	f.stringVar(&specs, "specs", "KAKEIBO_SPECS", "", "spec file or `directory` (required)")
 	f.stringVar(&out, "o", "KAKEIBO_RULES_OUT", "", "write to this `file` instead of stdout")
 	f.boolVar(&exact, "exact", "KAKEIBO_RULES_EXACT", false, "measure the period with increase() over the raw series (exact to the event, but reads every sample of the period each evaluation) instead of summing the recorded 5-minute counts")
 	f.durationVar(&interval, "interval", "KAKEIBO_RULES_INTERVAL", time.Minute, "evaluation `interval` of the alert groups (the period groups run at 2.5 times it, at most every 2m30s)")
+	f.boolVar(&albCounters, "alb-counters", "KAKEIBO_RULES_ALB_COUNTERS", false, "write the rules of ALB-backed SLOs too, over the kakeibo_alb_events_total counters serve --remote-write-url writes")
+	f.durationVar(&albOffset, "alb-offset", "KAKEIBO_RULES_ALB_OFFSET", slo.DefaultALBOffset, "how far the ALB counters' rules look back (`offset`): ALB delivers logs every 5 minutes, and a minute is written once every node's logs cover it; 0 for none")
 	f.stringVar(&format, "format", "KAKEIBO_RULES_FORMAT", "prometheus", "output `format`: prometheus (a rule file) or sloth (Sloth prometheus/v1 specs)")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
@@ -54,7 +60,7 @@ func runRules(_ context.Context, env *cmdEnv, args []string) int {
 	switch format {
 	case "prometheus":
 		var file *rules.File
-		if file, notes, err = rules.Generate(set.Objectives(), rules.Options{Exact: exact, Interval: interval}); err == nil {
+		if file, notes, err = rules.Generate(set.Objectives(), rules.Options{Exact: exact, Interval: interval, ALBCounters: albCounters, ALBOffset: cmp.Or(albOffset, -1)}); err == nil {
 			data, err = rules.Marshal(file)
 		}
 	case "sloth":

@@ -38,11 +38,12 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/kakeibo-slo/kakeibo/slo"
 	"github.com/kakeibo-slo/kakeibo/sources/alb"
 )
 
 // MetricName is the counters' name.
-const MetricName = "kakeibo_alb_events_total"
+const MetricName = slo.ALBCountersMetric
 
 // The state of a receiver named NAME (Config.Name) is in two buckets:
 //
