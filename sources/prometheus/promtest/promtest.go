@@ -165,7 +165,7 @@ func StartVictoriaMetrics(t testing.TB) *Server {
 	addr := freeAddr(t)
 	s := &Server{URL: "http://" + addr, done: make(chan struct{})}
 	s.cmd = exec.Command(vm, "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
-		"-retentionPeriod=100y", "-search.latencyOffset=0s", "-loggerLevel=WARN")
+		"-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN")
 	logs, err := os.Create(filepath.Join(dir, "victoria-metrics.log"))
 	if err != nil {
 		t.Fatal(err)
