@@ -29,6 +29,11 @@ type Sources struct {
 	// Owns, when set, says whether this process counts a load balancer
 	// (a shard): the SLOs of the others are no_data here.
 	Owns func(lb string) bool
+	// AsCounters, when set, turns an ALB-backed objective into one that
+	// Prometheus evaluates over the remote-written ALB counters
+	// (slo.ALBAsCounters): a kakeibo without the logs (a central status
+	// page) evaluates ALB SLOs from Prometheus.
+	AsCounters func(*slo.Objective) *slo.Objective
 }
 
 // EvalMemo keeps each ALB SLO's last result with what it was computed from:
@@ -91,6 +96,13 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 	var promInputs map[*slo.Objective]slo.Input
 	promDone := make(chan struct{})
 	var deadlineHit func() bool
+	asked := objs // what Prometheus evaluates, by position
+	if src.AsCounters != nil {
+		asked = make([]*slo.Objective, len(objs))
+		for i, o := range objs {
+			asked[i] = src.AsCounters(o)
+		}
+	}
 	if src.Prometheus != nil {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
 		if src.PrometheusDeadline > 0 {
@@ -100,7 +112,7 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 		go func() {
 			defer close(promDone)
 			defer cancel()
-			promInputs = src.Prometheus.Inputs(pctx, objs, fallback)
+			promInputs = src.Prometheus.Inputs(pctx, asked, fallback)
 		}()
 	} else {
 		close(promDone)
@@ -114,16 +126,16 @@ func Evaluate(ctx context.Context, src Sources, objs []*slo.Objective, at, now t
 		src.Memo = nil
 	}
 	for i, o := range objs {
-		if o.SLI.Prometheus == nil {
+		if asked[i].SLI.Prometheus == nil {
 			out[i] = evaluateALB(src, o, at, fallback, ends)
 		}
 	}
 	<-promDone
 	for i, o := range objs {
-		if o.SLI.Prometheus == nil {
+		if asked[i].SLI.Prometheus == nil {
 			continue
 		}
-		switch in := promInputs[o]; {
+		switch in := promInputs[asked[i]]; {
 		case src.Prometheus == nil:
 			out[i] = slo.Evaluate(o, fallback, slo.Input{Err: errors.New("no Prometheus URL given (--prometheus-url)")})
 		case in.Err != nil && deadlineHit():

@@ -71,9 +71,14 @@ type Config struct {
 	// ShardLoadBalancers are the ones it counts (empty: all).
 	Shard              string
 	ShardLoadBalancers []string
-	Logger             *slog.Logger
-	Registry           *prometheus.Registry
-	Now                func() time.Time
+	// ALBCounters evaluates ALB-backed SLOs from Prometheus, over the
+	// counters remote write sends (see slo.ALBAsCounters), ALBOffset back
+	// (default slo.DefaultALBOffset): no logs needed.
+	ALBCounters bool
+	ALBOffset   time.Duration
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry
+	Now         func() time.Time
 }
 
 // Server is the running service.
@@ -122,11 +127,13 @@ type Server struct {
 	memo          EvalMemo             // evaluation loop only
 	ingestMu      sync.Mutex           // held by ingest passes
 	pendMu        sync.Mutex
-	pending       map[string]*alb.Progress         // SLIs whose history a backfillNew counts
-	bg            sync.WaitGroup                   // backfillNew goroutines
-	rendered      renderCache                      // evaluation loop only
-	reported      map[*slo.Objective]slo.ReportSLO // evaluation loop only: the last cycle's, by objective
-	amMu          sync.Mutex                       // prevAM, prevStuck
+	pending       map[string]*alb.Progress // SLIs whose history a backfillNew counts
+	bg            sync.WaitGroup           // backfillNew goroutines
+	countersMu    sync.Mutex
+	counterObjs   map[*slo.Objective]*slo.Objective // asCounters
+	rendered      renderCache                       // evaluation loop only
+	reported      map[*slo.Objective]slo.ReportSLO  // evaluation loop only: the last cycle's, by objective
+	amMu          sync.Mutex                        // prevAM, prevStuck
 }
 
 // snapshot is the newest evaluation, served by the API, page and metrics.
@@ -621,6 +628,32 @@ func (s *Server) backfillNew(ctx context.Context, cfg alb.IngestConfig, fresh []
 	})
 }
 
+// asCounters converts ALB objectives for --alb-counters, once per spec
+// objective (the conversions live as long as their objectives).
+func (s *Server) asCounters(o *slo.Objective) *slo.Objective {
+	if o.SLI.ALB == nil {
+		return o
+	}
+	s.countersMu.Lock()
+	defer s.countersMu.Unlock()
+	if c, ok := s.counterObjs[o]; ok {
+		return c
+	}
+	if len(s.counterObjs) > 4*len(s.specs.Load().Objectives())+16 {
+		s.counterObjs = nil // specs were reloaded: forget the old ones
+	}
+	if s.counterObjs == nil {
+		s.counterObjs = map[*slo.Objective]*slo.Objective{}
+	}
+	offset := s.cfg.ALBOffset
+	if offset == 0 {
+		offset = slo.DefaultALBOffset
+	}
+	c := slo.ALBAsCounters(o, max(offset, 0))
+	s.counterObjs[o] = c
+	return c
+}
+
 // pendingSLIs are the SLIs a backfillNew is counting.
 func (s *Server) pendingSLIs() map[string]bool {
 	s.pendMu.Lock()
@@ -789,6 +822,9 @@ func (s *Server) evaluate(ctx context.Context, objs []*slo.Objective, now time.T
 	src := s.sources()
 	src.Memo = &s.memo
 	src.Backfilling = s.backfilling
+	if s.cfg.ALBCounters {
+		src.AsCounters = s.asCounters
+	}
 	if len(s.cfg.ShardLoadBalancers) > 0 {
 		src.Owns = s.owns
 	}

@@ -144,4 +144,56 @@ func TestRemoteWriteSurvivesKillNine(t *testing.T) {
 		}
 	}
 	require.Greater(t, checked, 10)
+
+	// A central kakeibo without the logs reads the ALB SLOs from
+	// Prometheus (--alb-counters), an offset back. The logs here ended a
+	// while ago, so the offset reaches back into them (in production the
+	// counters run up to the delivery delay, which the default 10m
+	// covers): then its windows end on a sample, and its period counts
+	// are exactly those of the data directory at that time.
+	oldest := time.Now()
+	for _, o := range objs {
+		w, _, err := store.Watermark(o.SLI.ALB.LoadBalancer)
+		require.NoError(t, err)
+		if e := alb.MinuteTime(w + 1); e.Before(oldest) {
+			oldest = e
+		}
+	}
+	offset := time.Since(oldest).Truncate(time.Minute) + 10*time.Minute
+	central := startServe(t, "--specs", "../../testdata/specs", "--data-dir", t.TempDir(), "--prometheus-url", prom.URL,
+		"--alb-counters", "--alb-offset", offset.String(), "--eval-interval", "3s")
+	var report struct {
+		SLOs []struct {
+			Service, SLO, Status, Error string
+			At                          time.Time
+			Good, Total                 float64
+		} `json:"slos"`
+	}
+	central.waitFor(t, 60*time.Second, func() bool {
+		resp, err := http.Get(central.base + "/api/v1/slos")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&report) == nil && len(report.SLOs) > 0
+	}, "the central kakeibo evaluates")
+	seen := 0
+	for _, r := range report.SLOs {
+		var o *slo.Objective
+		for _, x := range objs {
+			if x.ID() == r.Service+"/"+r.SLO {
+				o = x
+			}
+		}
+		if o == nil {
+			continue
+		}
+		require.NotEqual(t, "no_data", r.Status, "%s/%s: %s", r.Service, r.SLO, r.Error)
+		want := alb.Input(store, o, r.At.Add(-offset)).Period
+		require.Equal(t, want.Total, r.Total, "%s/%s total", r.Service, r.SLO)
+		require.Equal(t, want.Good, r.Good, "%s/%s good", r.Service, r.SLO)
+		seen++
+	}
+	require.Equal(t, len(objs), seen)
+	central.stop(t)
 }

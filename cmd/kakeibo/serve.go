@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,7 +35,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		logLevel                                              string
 		readConcurrency                                       int
 		memRatio                                              float64
-		s3PathStyle                                           bool
+		s3PathStyle, albCounters                              bool
+		albOffset                                             time.Duration
 		ingestEvery, evalEvery, reloadEvery, nodeGrace        time.Duration
 	)
 	f := newFlagSet("serve", "--specs DIR [flags]",
@@ -70,6 +72,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.stringVar(&rwTenant, "remote-write-tenant", "KAKEIBO_REMOTE_WRITE_TENANT", "", "`tenant` sent as X-Scope-OrgID with remote write (Mimir, Cortex)")
 	f.stringVar(&shard, "shard", "KAKEIBO_SHARD", "", "`name` of this process among several that split the load balancers: the shard label of the counters it writes")
 	f.stringVar(&shardLBs, "shard-load-balancers", "KAKEIBO_SHARD_LOAD_BALANCERS", "", "comma-separated `load balancers` (app/NAME/ID) this shard counts; the others' SLOs are no_data here")
+	f.boolVar(&albCounters, "alb-counters", "KAKEIBO_ALB_COUNTERS", false, "evaluate ALB-backed SLOs from --prometheus-url, over the kakeibo_alb_events_total counters other kakeibo processes remote-write (a central status page without the logs)")
+	f.durationVar(&albOffset, "alb-offset", "KAKEIBO_ALB_OFFSET", slo.DefaultALBOffset, "with --alb-counters, how far back the ALB counters are read (`offset`): the logs' delivery delay; 0 for none")
 	f.float64Var(&memRatio, "memory-limit-ratio", "KAKEIBO_MEMORY_LIMIT_RATIO", 0.9, "set the Go heap's soft limit to this `ratio` of the container's memory limit (cgroup), so the garbage collector works harder before the kernel kills; 0 disables it, and GOMEMLIMIT wins")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
@@ -120,6 +124,13 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		}
 	}
 	cfg.Shard = shard
+	if albCounters {
+		if promURL == "" {
+			fmt.Fprintln(env.stderr, "kakeibo serve: --alb-counters reads the counters from --prometheus-url: give it too")
+			return exitUsage
+		}
+		cfg.ALBCounters, cfg.ALBOffset = true, cmp.Or(albOffset, -1)
+	}
 	for _, lb := range strings.Split(shardLBs, ",") {
 		if lb = strings.TrimSpace(lb); lb != "" {
 			cfg.ShardLoadBalancers = append(cfg.ShardLoadBalancers, lb)
