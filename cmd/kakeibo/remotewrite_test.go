@@ -197,3 +197,73 @@ func TestRemoteWriteSurvivesKillNine(t *testing.T) {
 	require.Equal(t, len(objs), seen)
 	central.stop(t)
 }
+
+// TestTwoShardsGiveTheSameTotals: two serve processes split the two load
+// balancers (--shard, --shard-load-balancers) and write to one
+// Prometheus; summed over shards, the counters give for every ALB SLO the
+// counts one process gives over both, and every series has the one shard
+// that owns its load balancer. Each shard says the other's SLOs are not
+// its own.
+func TestTwoShardsGiveTheSameTotals(t *testing.T) {
+	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
+	logs := t.TempDir()
+	start := recentStart()
+	cfg := albgen.Example(start, 20)
+	cfg.Start, cfg.Duration, cfg.Traps = start, time.Hour, false
+	_, err := albgen.Write(cfg, logs)
+	require.NoError(t, err)
+	lbs := []string{cfg.LoadBalancers[0].Name, cfg.LoadBalancers[1].Name}
+	var shards []*serveProc
+	for i, name := range []string{"a", "b"} {
+		shards = append(shards, startServe(t, "--specs", "../../testdata/specs", "--data-dir", t.TempDir(), "--alb-logs", logs,
+			"--remote-write-url", prom.URL+"/api/v1/write", "--shard", name, "--shard-load-balancers", lbs[i]))
+	}
+	// One process over both, for the truth.
+	set, err := slo.Load("../../testdata/specs")
+	require.NoError(t, err)
+	var objs []*slo.Objective
+	for _, o := range set.Objectives() {
+		if o.SLI.ALB != nil && o.Budgeting.Method != slo.Timeslices {
+			objs = append(objs, o)
+		}
+	}
+	db, err := alb.OpenDB(t.TempDir())
+	require.NoError(t, err)
+	defer db.Close()
+	store, err := alb.OpenBoltStore(db)
+	require.NoError(t, err)
+	ing, err := alb.NewIngester(alb.IngestConfig{Source: &alb.DirSource{Root: logs}, Store: store, Classifier: alb.NewClassifier(objs)})
+	require.NoError(t, err)
+	_, err = ing.Ingest(t.Context(), time.Time{}, time.Time{})
+	require.NoError(t, err)
+
+	for _, o := range objs {
+		w, ok, err := store.Watermark(o.SLI.ALB.LoadBalancer)
+		require.NoError(t, err)
+		require.True(t, ok)
+		at := alb.MinuteTime(w + 1)
+		in := alb.Input(store, o, at)
+		owner := map[string]string{lbs[0]: "a", lbs[1]: "b"}[o.SLI.ALB.LoadBalancer]
+		for _, class := range []string{"good", "total"} {
+			sel := fmt.Sprintf(`%s{service=%q,slo=%q,class=%q}`, remotewrite.MetricName, o.Service, o.Name, class)
+			want := map[string]float64{"good": in.Period.Good, "total": in.Period.Total}[class]
+			shards[0].waitFor(t, 60*time.Second, func() bool {
+				got, ok := promValue(t, prom.URL, "sum without (shard) ("+sel+")", at)
+				return ok && got == want
+			}, sel+" summed over shards equals one process")
+			bySel := func(op string) string {
+				return fmt.Sprintf(`count(%s{service=%q,slo=%q,class=%q,shard%s%q})`, remotewrite.MetricName, o.Service, o.Name, class, op, owner)
+			}
+			n, ok := promValue(t, prom.URL, bySel("="), at)
+			require.True(t, ok)
+			require.Equal(t, 1.0, n, "%s comes from shard %s", sel, owner)
+			_, other := promValue(t, prom.URL, bySel("!="), at)
+			require.False(t, other, "%s comes from no other shard", sel)
+		}
+	}
+	body := get(t, shards[0].base+"/api/v1/slos")
+	require.Contains(t, body, lbs[1]+" is counted by another shard")
+	for _, p := range shards {
+		p.stop(t)
+	}
+}

@@ -341,6 +341,9 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		in.reset() // new SLOs are counted from every ledgered object: list all days again
 	}
 	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
+		if lb := o.Info.LoadBalancer; lb != "" && cls.byLB[lb] == nil {
+			return nil // named for a load balancer no SLO here reads (another shard's): not even opened
+		}
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
 		if err != nil {
 			return err
