@@ -49,6 +49,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /slos/{service}/{slo}", s.sloPage)
 	mux.HandleFunc("GET /api/v1/slos/{service}/{slo}/history", s.apiHistory)
+	mux.HandleFunc("GET /api/v1/slos/{service}/{slo}/periods", s.apiPeriods)
 	mux.HandleFunc("GET /api/v1/silences", s.apiSilences)
 	mux.HandleFunc("POST /api/v1/silences", s.apiAddSilence)
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", s.apiExpireSilence)
@@ -482,6 +483,28 @@ var sloTmpl = template.Must(template.New("slo.html").Funcs(template.FuncMap{
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }).ParseFS(webFS, "web/slo.html"))
 
+// pageMonth is a month on the SLO page.
+type pageMonth struct {
+	Month, Verdict, SLI, Spent, Top string
+	SoFar, Met                      bool
+}
+
+func newPageMonth(p slo.PeriodReport, loc *time.Location, sofar bool) pageMonth {
+	m := pageMonth{Month: p.From.Format("2006-01"), SoFar: sofar, Verdict: "no events", SLI: "–", Spent: "–"}
+	if p.Met != nil {
+		m.Met = *p.Met
+		m.Verdict = map[bool]string{true: "met", false: "missed"}[*p.Met]
+		m.SLI = slo.TrimFloat(*p.SLI*100, 3) + "%"
+		m.Spent = slo.TrimFloat(*p.BudgetSpent*100, 1) + "%"
+	}
+	if len(p.Spenders) > 0 {
+		sp := p.Spenders[0]
+		m.Top = fmt.Sprintf("%s–%s: %s bad, %s of the budget", sp.From.In(loc).Format("Jan 2 15:04"), sp.To.In(loc).Format("15:04 MST"),
+			slo.TrimFloat(sp.Bad, 0), slo.TrimFloat(sp.Share*100, 1)+"%")
+	}
+	return m
+}
+
 // burnColors color the burn-rate series by window.
 var burnColors = []string{"#cf222e", "#bf8700", "#0969da", "#8250df", "#1a7f37", "#57606a", "#953800", "#116329"}
 
@@ -527,9 +550,18 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		O                 *slo.Objective
 		Zone              string
 		Spans             []string
+		Months            []pageMonth
 	}{H: h, Ranges: []string{"period", "7d", "1d"}, O: o, Zone: loc.String()}
 	if o != nil {
 		data.Silences = s.silencesFor(o)
+		if past, current, err := s.periodsOf(o, s.cfg.Now()); err == nil {
+			if current != nil {
+				data.Months = append(data.Months, newPageMonth(*current, loc, true))
+			}
+			for _, p := range past {
+				data.Months = append(data.Months, newPageMonth(p, loc, false))
+			}
+		}
 	}
 	if snap := s.latest.Load(); snap != nil {
 		for _, rs := range snap.report.SLOs {

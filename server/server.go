@@ -577,9 +577,16 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	// Retention: minutes, hour sums and ledger records the longest window
 	// can no longer need are dropped, for S3 and directories alike; what is
 	// older than the lookback is never listed again, so it is not re-read.
-	if err := s.albDB.Prune(now.Add(-back-24*time.Hour).Unix()/60, now.Add(-back-72*time.Hour)); err != nil {
+	// The previous calendar month stays too, until its reports are kept
+	// (keepPeriods).
+	cut := now.Add(-back - 24*time.Hour)
+	if prev := monthStart(s.cfg.Now()).AddDate(0, -1, 0); prev.Before(cut) {
+		cut = prev
+	}
+	if err := s.albDB.Prune(cut.Unix()/60, now.Add(-back-72*time.Hour)); err != nil {
 		s.log.Error("prune", "err", err)
 	}
+	s.keepPeriods(s.cfg.Now())
 	if first && !s.caughtUp.Load() {
 		s.markCaughtUp()
 		s.log.Info("backfill done: evaluations now alert, and the service is ready")

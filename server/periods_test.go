@@ -1,0 +1,90 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
+)
+
+// TestPastMonthsOutliveTheMinutes: logs cross from October into November
+// with an outage late on October 31. Once the logs reach November, the
+// October report is kept: the API and the SLO page show it (missed, the
+// outage as its top spender) and November so far. Six weeks later, with
+// October's minutes long pruned, October is still there, unchanged.
+func TestPastMonthsOutliveTheMinutes(t *testing.T) {
+	dir := t.TempDir()
+	logs, specs, data := filepath.Join(dir, "logs"), filepath.Join(dir, "specs"), filepath.Join(dir, "data")
+	require.NoError(t, os.MkdirAll(specs, 0o755))
+	spec, err := os.ReadFile("../testdata/specs/mart-api.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(specs, "mart-api.yaml"), spec, 0o644))
+	start := time.Date(2026, 10, 31, 21, 0, 0, 0, time.UTC)
+	cfg := albgen.Example(start, 30)
+	cfg.Start, cfg.Duration, cfg.Traps, cfg.LoadBalancers = start, 5*time.Hour, false, cfg.LoadBalancers[:1]
+	cfg.Incidents = []albgen.Incident{{LoadBalancer: cfg.LoadBalancers[0].Name, From: start.Add(2 * time.Hour), To: start.Add(2*time.Hour + 20*time.Minute), ErrorRatio: 0.5}}
+	_, err = albgen.Write(cfg, logs)
+	require.NoError(t, err)
+
+	now := time.Date(2026, 11, 1, 2, 10, 0, 0, time.UTC)
+	open := func() *Server {
+		s, err := New(Config{SpecPaths: []string{specs}, DataDir: data, ALBLogs: logs, Registry: prometheus.NewRegistry(),
+			Now: func() time.Time { return now }})
+		require.NoError(t, err)
+		s.ingestOnce(t.Context(), true)
+		s.evaluateOnce(t.Context())
+		return s
+	}
+	type periods struct {
+		Current *slo.PeriodReport  `json:"current"`
+		Past    []slo.PeriodReport `json:"past"`
+	}
+	get := func(s *Server) periods {
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/slos/mart-api/availability/periods", nil))
+		require.Equal(t, 200, rec.Code, rec.Body.String())
+		var p periods
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+		return p
+	}
+	s := open()
+	p := get(s)
+	require.Len(t, p.Past, 1)
+	oct := p.Past[0]
+	require.Equal(t, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), oct.From)
+	require.NotNil(t, oct.Met)
+	require.False(t, *oct.Met, "the outage misses October")
+	require.NotEmpty(t, oct.Spenders)
+	require.Equal(t, start.Add(2*time.Hour), oct.Spenders[0].From, "the outage spent the most")
+	require.Greater(t, oct.Spenders[0].Share, 1.0)
+	require.NotNil(t, p.Current)
+	require.Equal(t, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), p.Current.From)
+	require.Positive(t, p.Current.Total)
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/slos/mart-api/availability", nil))
+	page := rec.Body.String()
+	require.Contains(t, page, `id="months"`)
+	require.Contains(t, page, "2026-11 (so far)")
+	require.Contains(t, page, `<tr class="missed"><td>2026-10</td><td>missed</td>`)
+	require.NoError(t, s.Close())
+
+	// Six weeks on: retention prunes October's minutes (a directory of
+	// old logs keeps its windows at its newest log, so the store is pruned
+	// here as it would be then); its report is kept.
+	now = time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)
+	s = open()
+	defer s.Close()
+	require.NoError(t, s.albDB.Prune(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Unix()/60, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)))
+	rep, err := s.periodFor(s.specs.Load().Objectives()[0], oct.From, oct.To)
+	require.NoError(t, err)
+	require.Less(t, rep.Total, oct.Total, "October's minutes are gone")
+	require.Equal(t, []slo.PeriodReport{oct}, get(s).Past[:1])
+}
