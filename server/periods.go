@@ -32,12 +32,19 @@ func monthStart(t time.Time) time.Time {
 }
 
 // periodFor measures an objective over [from, to) from the stored minutes.
+// Retention keeps the longest SLO window (and a day): when the month
+// began before that, its report is partial and says so.
 func (s *Server) periodFor(o *slo.Objective, from, to time.Time) (slo.PeriodReport, error) {
 	var ms []slo.MinuteCount
 	err := s.albDB.Range(o.ID(), from.Unix()/60, to.Unix()/60, func(m int64, c alb.Count) {
 		ms = append(ms, slo.MinuteCount{At: time.Unix(m*60, 0).UTC(), Good: float64(c.Good), Total: float64(c.Total)})
 	})
-	return slo.NewPeriodReport(o, from, to, ms, 5), err
+	rep := slo.NewPeriodReport(o, from, to, ms, 5)
+	if kept := time.Unix(s.keptFrom.Load(), 0).UTC(); s.keptFrom.Load() != 0 && from.Before(kept) {
+		note := "partial: minutes before " + kept.Format("2006-01-02 15:04 UTC") + " are no longer kept (retention follows the longest SLO window)"
+		rep.Note = strings.TrimPrefix(rep.Note+"; "+note, "; ")
+	}
+	return rep, err
 }
 
 // keepPeriods stores the reports of the month that ended before now, for

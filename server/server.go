@@ -130,6 +130,7 @@ type Server struct {
 	pending       map[string]*alb.Progress // SLIs whose history a backfillNew counts
 	bg            sync.WaitGroup           // backfillNew goroutines
 	countersMu    sync.Mutex
+	keptFrom      atomic.Int64                      // unix seconds: minutes before it are pruned
 	counterObjs   map[*slo.Objective]*slo.Objective // asCounters
 	rendered      renderCache                       // evaluation loop only
 	reported      map[*slo.Objective]slo.ReportSLO  // evaluation loop only: the last cycle's, by objective
@@ -577,15 +578,11 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	// Retention: minutes, hour sums and ledger records the longest window
 	// can no longer need are dropped, for S3 and directories alike; what is
 	// older than the lookback is never listed again, so it is not re-read.
-	// The previous calendar month stays too, until its reports are kept
-	// (keepPeriods).
 	cut := now.Add(-back - 24*time.Hour)
-	if prev := monthStart(s.cfg.Now()).AddDate(0, -1, 0); prev.Before(cut) {
-		cut = prev
-	}
 	if err := s.albDB.Prune(cut.Unix()/60, now.Add(-back-72*time.Hour)); err != nil {
 		s.log.Error("prune", "err", err)
 	}
+	s.keptFrom.Store(cut.Truncate(time.Hour).Unix())
 	s.keepPeriods(s.cfg.Now())
 	if first && !s.caughtUp.Load() {
 		s.markCaughtUp()
