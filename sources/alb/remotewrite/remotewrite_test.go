@@ -2,7 +2,6 @@ package remotewrite_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -220,11 +221,11 @@ func TestReceiverDownThenBack(t *testing.T) {
 func TestCrashBetweenStoreAndSend(t *testing.T) {
 	f := newFixture(t)
 	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
-	var got [][]byte
+	got := &bodies{}
 	var fail atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		got = append(got, body)
+		got.add(body)
 		if fail.Load() {
 			panic(http.ErrAbortHandler) // the connection drops: no answer
 		}
@@ -236,17 +237,18 @@ func TestCrashBetweenStoreAndSend(t *testing.T) {
 	require.NoError(t, err)
 	_, err = w.Step(t.Context(), f.slos)
 	require.Error(t, err)
-	require.Len(t, got, 1)
+	require.Len(t, got.all(), 1)
 
 	// "Restart" against the real receiver: the stored request goes first,
 	// unchanged, then the rest.
 	w, err = remotewrite.New(remotewrite.Config{URL: prom.URL + "/api/v1/write", DB: f.db, Store: f.store, MaxSamples: 500,
-		Client: &http.Client{Transport: recordFirst{&got, http.DefaultTransport}}})
+		Client: &http.Client{Transport: recordFirst{got, http.DefaultTransport}}})
 	require.NoError(t, err)
 	st := writeAll(t, w, f.slos)
 	require.Zero(t, st.Rejected)
-	require.GreaterOrEqual(t, len(got), 2)
-	require.True(t, bytes.Equal(got[0], got[1]), "the stored request is sent again byte for byte")
+	all := got.all()
+	require.GreaterOrEqual(t, len(all), 2)
+	require.True(t, bytes.Equal(all[0], all[1]), "the stored request is sent again byte for byte")
 	checkExact(t, f, prom.URL)
 }
 
@@ -257,19 +259,36 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
 
-// recordFirst records the body of the first request it carries.
+// bodies are request bodies, recorded from several goroutines.
+type bodies struct {
+	mu sync.Mutex
+	bs [][]byte
+}
+
+func (b *bodies) add(body []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.bs = append(b.bs, body)
+}
+
+func (b *bodies) all() [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.bs)
+}
+
+// recordFirst records the body of the first request it carries after the
+// one recorded before.
 type recordFirst struct {
-	got  *[][]byte
+	got  *bodies
 	next http.RoundTripper
 }
 
 func (r recordFirst) RoundTrip(req *http.Request) (*http.Response, error) {
-	if len(*r.got) == 1 {
+	if len(r.got.all()) == 1 {
 		b, _ := req.GetBody()
 		body, _ := io.ReadAll(b)
-		*r.got = append(*r.got, body)
+		r.got.add(body)
 	}
 	return r.next.RoundTrip(req)
 }
-
-var _ = context.Background
