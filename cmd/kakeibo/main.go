@@ -67,6 +67,7 @@ func commands() []command {
 		{"serve", "run the service: ingest, evaluate, alert, remind, export metrics, status page", runServe},
 		{"gate", "exit 0 when a service's deploys may go ahead under its error budget policy, 1 while frozen", runGate},
 		{"silence", "add, list or expire silences of a running kakeibo (planned work)", runSilence},
+		{"correction", "add a correction (a time range taken out of SLIs) to a spec file, for review", runCorrection},
 		{"dashboard", "print the Grafana dashboard JSON for the exported metrics", runDashboard},
 		{"rules", "generate Prometheus recording and alerting rules for Prometheus-backed SLOs", runRules},
 		{"import", "convert Sloth specs or OpenSLO documents into kakeibo specs", runImport},
