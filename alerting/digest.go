@@ -30,6 +30,59 @@ type Digest struct {
 	// Frozen says which actions the service's error budget policy stops,
 	// and why (see slo.Gate); empty while nothing is frozen.
 	Frozen []string `json:"frozen,omitempty"`
+	// Month, when set, makes this a monthly report (notify.reports)
+	// instead of a digest of the current numbers.
+	Month *MonthReport `json:"month,omitempty"`
+}
+
+// MonthReport is a service's calendar month for its stakeholders.
+type MonthReport struct {
+	Service string `json:"service"`
+	Month   string `json:"month"` // YYYY-MM (UTC)
+	// Link is the report's page on kakeibo (empty without --external-url).
+	Link string      `json:"link,omitempty"`
+	SLOs []MonthLine `json:"slos"`
+}
+
+// MonthLine is one SLO in a monthly report, with the month before for the
+// trend.
+type MonthLine struct {
+	SLO       string   `json:"slo"`
+	Objective float64  `json:"objective"`
+	Met       *bool    `json:"met"`
+	SLI       *float64 `json:"sli"`
+	Spent     *float64 `json:"spent"`      // share of the month's budget
+	PrevSpent *float64 `json:"prev_spent"` // the month before
+	Top       string   `json:"top,omitempty"`
+	Note      string   `json:"note,omitempty"`
+}
+
+// Trend compares a line's budget spent with the month before.
+func (l MonthLine) Trend(lang string) string {
+	ja := lang == "ja"
+	if l.Spent == nil || l.PrevSpent == nil {
+		return ""
+	}
+	d := *l.Spent - *l.PrevSpent
+	prev := slo.TrimFloat(*l.PrevSpent*100, 1) + "%"
+	switch {
+	case d > 0.05:
+		return map[bool]string{false: "worse than the month before (" + prev + " spent)", true: "前月より悪化（前月 " + prev + " 消費）"}[ja]
+	case d < -0.05:
+		return map[bool]string{false: "better than the month before (" + prev + " spent)", true: "前月より改善（前月 " + prev + " 消費）"}[ja]
+	}
+	return map[bool]string{false: "about as the month before (" + prev + " spent)", true: "前月並み（前月 " + prev + " 消費）"}[ja]
+}
+
+// Missed counts the SLOs that missed their objective in the month.
+func (m *MonthReport) Missed() int {
+	n := 0
+	for _, l := range m.SLOs {
+		if l.Met != nil && !*l.Met {
+			n++
+		}
+	}
+	return n
 }
 
 // AddGate notes in the digest an action its service's policy stops.
@@ -368,6 +421,7 @@ var funcs = template.FuncMap{
 		}
 		return slo.TrimFloat(*f*100, 1) + "%"
 	},
+	"deref":    func(b *bool) bool { return b != nil && *b },
 	"duration": func(secs float64) string { return slo.HumanDuration(time.Duration(secs * float64(time.Second))) },
 	"burn": func(f *float64) string {
 		if f == nil {
@@ -420,11 +474,16 @@ func LoadTemplates(dir string) (*Templates, error) {
 	return t, nil
 }
 
-// Digest renders a digest in its language (English when unknown).
+// Digest renders a digest in its language (English when unknown); a
+// monthly report with the report templates.
 func (t *Templates) Digest(d *Digest) (string, error) {
-	tmpl := t.byName["digest."+d.Language+".tmpl"]
+	kind := "digest"
+	if d.Month != nil {
+		kind = "report"
+	}
+	tmpl := t.byName[kind+"."+d.Language+".tmpl"]
 	if tmpl == nil {
-		tmpl = t.byName["digest.en.tmpl"]
+		tmpl = t.byName[kind+".en.tmpl"]
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, d); err != nil {

@@ -27,6 +27,9 @@ type Engine struct {
 	// Overrides, when set, returns the error budget policy overrides in
 	// force (digests then do not call an overridden service frozen).
 	Overrides func() []slo.GateOverride
+	// Months, when set, makes a service's monthly report (notify.reports)
+	// for the calendar month before now; without it reports are not posted.
+	Months func(service string, now time.Time, loc *time.Location) *MonthReport
 }
 
 // NewEngine returns an Engine over the loaded services.
@@ -47,20 +50,25 @@ func (e *Engine) SetServices(services []*slo.Service) error {
 		byName[s.Name] = s.Notify
 		e.services[s.Name] = s
 		seen := map[string]bool{}
-		for i, r := range s.Notify.Reminders {
-			sched, err := slo.ParseSchedule(r.Schedule)
-			if err != nil {
-				return fmt.Errorf("service %s reminder %d: %w", s.Name, i, err)
+		for report, list := range [][]slo.Reminder{s.Notify.Reminders, s.Notify.Reports} {
+			for i, r := range list {
+				sched, err := slo.ParseSchedule(r.Schedule)
+				if err != nil {
+					return fmt.Errorf("service %s reminder %d: %w", s.Name, i, err)
+				}
+				key := ReminderKey(s.Name, r)
+				if report == 1 {
+					key = "report|" + key
+				}
+				if seen[key] {
+					continue // the same reminder twice posts once
+				}
+				seen[key] = true
+				jobs = append(jobs, ReminderJob{
+					Key: key, Service: s.Name, Channel: r.Slack,
+					Language: r.Language, Schedule: sched, Location: r.Location, Report: report == 1,
+				})
 			}
-			key := ReminderKey(s.Name, r)
-			if seen[key] {
-				continue // the same reminder twice posts once
-			}
-			seen[key] = true
-			jobs = append(jobs, ReminderJob{
-				Key: key, Service: s.Name, Channel: r.Slack,
-				Language: r.Language, Schedule: sched, Location: r.Location,
-			})
 		}
 	}
 	e.routes = func(service string) slo.Notify { return byName[service] }
@@ -105,6 +113,22 @@ func (e *Engine) Observe(results []slo.Result, now time.Time) (map[string]AlertS
 	}
 	due, updates := DueReminders(e.jobs, runs, now)
 	for _, j := range due {
+		if j.Report {
+			if e.Months == nil {
+				continue
+			}
+			m := e.Months(j.Service, now, j.Location)
+			if m == nil {
+				continue
+			}
+			loc := j.Location
+			if loc == nil {
+				loc = time.UTC
+			}
+			d := Digest{Channel: j.Channel, Language: j.Language, At: now, TimeZone: loc.String(), Month: m}
+			out = append(out, Notification{Key: "report/" + j.Key, Kind: KindDigest, Target: Target{Via: ViaSlack, Channel: j.Channel}, Digest: &d, Created: now, UID: NewUID()})
+			continue
+		}
 		var rs []slo.Result
 		for _, r := range results {
 			if r.Objective.Service == j.Service {
@@ -147,6 +171,8 @@ type ReminderJob struct {
 	Key, Service, Channel, Language string
 	Schedule                        cron.Schedule
 	Location                        *time.Location
+	// Report posts the previous month's report instead of a digest.
+	Report bool
 }
 
 // DueReminders decides which reminders run at now, from when each last

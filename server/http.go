@@ -50,6 +50,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /slos/{service}/{slo}", s.sloPage)
 	mux.HandleFunc("GET /api/v1/slos/{service}/{slo}/history", s.apiHistory)
 	mux.HandleFunc("GET /api/v1/slos/{service}/{slo}/periods", s.apiPeriods)
+	mux.HandleFunc("GET /reports/{service}/{month}", s.reportPage)
 	mux.HandleFunc("GET /api/v1/silences", s.apiSilences)
 	mux.HandleFunc("POST /api/v1/silences", s.apiAddSilence)
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", s.apiExpireSilence)

@@ -299,6 +299,7 @@ func (s *Server) openStores() error {
 		return err
 	}
 	s.engine.PageURL = s.cfg.ExternalURL
+	s.engine.Months = s.monthReport
 	s.engine.Overrides = func() []slo.GateOverride {
 		ovs, err := s.overrides()
 		if err != nil {

@@ -294,6 +294,43 @@ func (c *compiler) route(ctx, key string, r *specRoute) Route {
 	return out
 }
 
+// reminder compiles a scheduled post (a reminder digest or a monthly
+// report) at key.
+func (c *compiler) reminder(ctx, key string, r *specReminder) Reminder {
+	rem := Reminder{
+		Slack:    c.slackChannel(ctx, key+".slack", &r.Slack, r),
+		Schedule: r.Schedule,
+		Location: c.location(ctx, key+".timezone", &r.Timezone, r),
+		Language: r.Language,
+	}
+	switch sched, err := cronParser.Parse(r.Schedule); {
+	case r.Schedule == "":
+		c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: a cron schedule is required, e.g. \"0 11 * * MON-FRI\"", ctx, key)
+	case strings.HasPrefix(r.Schedule, "CRON_TZ=") || strings.HasPrefix(r.Schedule, "TZ="):
+		c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: set the zone with %s.timezone, not in the schedule", ctx, key, key)
+	case err != nil:
+		c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: bad cron schedule %q: %v", ctx, key, r.Schedule, err)
+	case strings.HasPrefix(r.Schedule, "@every"):
+		if d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(r.Schedule, "@every"))); err != nil || d < time.Hour {
+			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: %q: a reminder runs at most hourly", ctx, key, r.Schedule)
+		}
+	default:
+		// A schedule that never comes (31 February) is a mistake.
+		from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if next := sched.Next(from); next.IsZero() || next.Sub(from) > 4*366*24*time.Hour {
+			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: %q never runs", ctx, key, r.Schedule)
+		}
+	}
+	switch r.Language {
+	case "":
+		rem.Language = "en"
+	case "en", "ja":
+	default:
+		c.errorAt(c.at(&r.Language, r), "%s: %s.language: %q is not supported: use en or ja", ctx, key, r.Language)
+	}
+	return rem
+}
+
 func (c *compiler) notify(ctx string, n *specNotify, parent any) Notify {
 	var out Notify
 	if n.Page != nil {
@@ -303,40 +340,10 @@ func (c *compiler) notify(ctx string, n *specNotify, parent any) Notify {
 		out.Ticket = c.route(ctx, "notify.ticket", n.Ticket)
 	}
 	for i := range n.Reminders {
-		r := &n.Reminders[i]
-		key := fmt.Sprintf("notify.reminders[%d]", i)
-		rem := Reminder{
-			Slack:    c.slackChannel(ctx, key+".slack", &r.Slack, r),
-			Schedule: r.Schedule,
-			Location: c.location(ctx, key+".timezone", &r.Timezone, r),
-			Language: r.Language,
-		}
-		switch sched, err := cronParser.Parse(r.Schedule); {
-		case r.Schedule == "":
-			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: a cron schedule is required, e.g. \"0 11 * * MON-FRI\"", ctx, key)
-		case strings.HasPrefix(r.Schedule, "CRON_TZ=") || strings.HasPrefix(r.Schedule, "TZ="):
-			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: set the zone with %s.timezone, not in the schedule", ctx, key, key)
-		case err != nil:
-			c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: bad cron schedule %q: %v", ctx, key, r.Schedule, err)
-		case strings.HasPrefix(r.Schedule, "@every"):
-			if d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(r.Schedule, "@every"))); err != nil || d < time.Hour {
-				c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: %q: a reminder runs at most hourly", ctx, key, r.Schedule)
-			}
-		default:
-			// A schedule that never comes (31 February) is a mistake.
-			from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			if next := sched.Next(from); next.IsZero() || next.Sub(from) > 4*366*24*time.Hour {
-				c.errorAt(c.at(&r.Schedule, r), "%s: %s.schedule: %q never runs", ctx, key, r.Schedule)
-			}
-		}
-		switch r.Language {
-		case "":
-			rem.Language = "en"
-		case "en", "ja":
-		default:
-			c.errorAt(c.at(&r.Language, r), "%s: %s.language: %q is not supported: use en or ja", ctx, key, r.Language)
-		}
-		out.Reminders = append(out.Reminders, rem)
+		out.Reminders = append(out.Reminders, c.reminder(ctx, fmt.Sprintf("notify.reminders[%d]", i), &n.Reminders[i]))
+	}
+	for i := range n.Reports {
+		out.Reports = append(out.Reports, c.reminder(ctx, fmt.Sprintf("notify.reports[%d]", i), &n.Reports[i]))
 	}
 	out.Location, out.Language = time.UTC, "en"
 	if len(out.Reminders) > 0 {

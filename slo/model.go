@@ -41,6 +41,9 @@ type Notify struct {
 	Page      Route
 	Ticket    Route
 	Reminders []Reminder
+	// Reports post the previous calendar month's report (each SLO met or
+	// not, budget spent, top spenders, the trend) on their schedule.
+	Reports []Reminder
 	// Location is the time zone alert messages state times in: notify.timezone,
 	// else the first reminder's, else UTC.
 	Location *time.Location

@@ -49,6 +49,8 @@ var schemaDocs = map[string]string{
 	"notify.ticket":                            "Where ticket alerts go.",
 	"notify.reminders":                         "Scheduled Slack digests of every SLO of the service.",
 	"notify.reminders[].schedule":              "Cron (minute hour day month weekday) in the reminder's time zone.",
+	"notify.reports":                           "Scheduled Slack posts of the previous calendar month's report: each SLO met or not, budget spent, top spenders, the trend.",
+	"notify.reports[].schedule":                "Cron in the report's time zone, e.g. \"0 9 2 * *\" (09:00 on the 2nd of each month).",
 	"notify.timezone":                          "Zone of times in alert messages; default the first reminder's.",
 	"slos":                                     "The service's SLOs.",
 	"slos[].name":                              "The SLO's name, unique in the service.",

@@ -45,6 +45,7 @@ type specNotify struct {
 	Page      *specRoute     `yaml:"page"`
 	Ticket    *specRoute     `yaml:"ticket"`
 	Reminders []specReminder `yaml:"reminders"`
+	Reports   []specReminder `yaml:"reports"`
 	Timezone  string         `yaml:"timezone"`
 	Language  string         `yaml:"language"`
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/kakeibo-slo/kakeibo/alerting"
+	"github.com/kakeibo-slo/kakeibo/server"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +35,7 @@ func runPeriodReport(ctx context.Context, env *cmdEnv, f *evalFlags, period, for
 		return code
 	}
 	var reps []slo.PeriodReport
+	prevSpent := map[string]*float64{}
 	for _, r := range ev.results {
 		o := r.Objective
 		switch {
@@ -56,9 +59,53 @@ func runPeriodReport(ctx context.Context, env *cmdEnv, f *evalFlags, period, for
 			fmt.Fprintf(env.stderr, "kakeibo report: %s: %v\n", o.ID(), err)
 			return exitFail
 		}
-		reps = append(reps, slo.NewPeriodReport(o, from, to, ms, 5))
+		rep := slo.NewPeriodReport(o, from, to, ms, 5)
+		reps = append(reps, rep)
+		// The month before, when the logs reach back that far: the trend.
+		var prev []slo.MinuteCount
+		pfrom := from.AddDate(0, -1, 0)
+		if err := ev.store.Range(o.ID(), pfrom.Unix()/60, from.Unix()/60, func(m int64, c alb.Count) {
+			prev = append(prev, slo.MinuteCount{At: time.Unix(m*60, 0).UTC(), Good: float64(c.Good), Total: float64(c.Total)})
+		}); err == nil && len(prev) > 0 {
+			p := slo.NewPeriodReport(o, pfrom, from, prev, 0)
+			prevSpent[o.ID()] = p.BudgetSpent
+		}
 	}
 	switch format {
+	case "html":
+		zone := zones(ev.set)
+		var months []*alerting.MonthReport
+		byService := map[string]*alerting.MonthReport{}
+		var loc *time.Location
+		for _, p := range reps {
+			m := byService[p.Service]
+			if m == nil {
+				m = &alerting.MonthReport{Service: p.Service, Month: period}
+				byService[p.Service], months = m, append(months, m)
+				if loc == nil {
+					loc = zone[p.Service]
+				}
+			}
+			l := alerting.MonthLine{SLO: p.SLO, Objective: p.Objective, Met: p.Met, SLI: p.SLI, Spent: p.BudgetSpent, Note: p.Note,
+				PrevSpent: prevSpent[p.Service+"/"+p.SLO]}
+			if sofar {
+				l.Note = strings.TrimPrefix(l.Note+"; so far", "; ")
+			}
+			if len(p.Spenders) > 0 {
+				sp := p.Spenders[0]
+				z := zone[p.Service]
+				if z == nil {
+					z = time.UTC
+				}
+				l.Top = fmt.Sprintf("%s–%s, %s bad events, %s of the budget", sp.From.In(z).Format("Jan 2 15:04"), sp.To.In(z).Format("15:04 MST"),
+					slo.TrimFloat(sp.Bad, 0), slo.TrimFloat(sp.Share*100, 1)+"%")
+			}
+			m.SLOs = append(m.SLOs, l)
+		}
+		if err := server.WriteMonthHTML(env.stdout, months, loc); err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo report: %v\n", err)
+			return exitFail
+		}
 	case "json":
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")

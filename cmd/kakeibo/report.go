@@ -26,7 +26,7 @@ func runReport(ctx context.Context, env *cmdEnv, args []string) int {
 			"windows of ALB-backed SLOs end at the ingestion watermark: the newest minute\n"+
 			"whose log files are believed to have all arrived.")
 	f.register(fs)
-	fs.stringVar(&format, "format", "KAKEIBO_FORMAT", "table", "output `format`: table, json or markdown")
+	fs.stringVar(&format, "format", "KAKEIBO_FORMAT", "table", "output `format`: table, json or markdown (with --period also html: a page per service for stakeholders)")
 	var period string
 	fs.stringVar(&period, "period", "", "", "report a calendar month instead (`YYYY-MM`, UTC): met or not, budget spent, and the spans that spent it (ALB SLOs)")
 	if err := fs.parse(args, env); err != nil {

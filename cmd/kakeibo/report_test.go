@@ -289,6 +289,14 @@ func TestReportPeriod(t *testing.T) {
 	require.Contains(t, stdout, "mart-api/availability: what spent the budget\n  2026-10-01 23:00–23:20 JST: 66 bad events, 1200.2% of the period's budget\n")
 	require.Contains(t, stdout, "past periods are reported from kakeibo's minute counts: ALB SLOs only for now")
 
+	// For stakeholders: one HTML page, a section per service.
+	code, html, stderr := kakeibo(t, nil, append(args, "--format", "html")...)
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, html, "<h1>mart-api: SLO report for 2026-10</h1>")
+	require.Contains(t, html, `<tr><td>availability</td><td class="missed">missed (99.95%)</td><td>99.382%</td><td>1236.6%</td>`)
+	require.Contains(t, html, "Oct 1 23:00–23:20 JST, 66 bad events, 1200.2% of the budget")
+	require.NotContains(t, html, "<script")
+
 	code, stdout, _ = kakeibo(t, nil, append(args, "--format", "json")...)
 	require.Equal(t, exitOK, code)
 	var period struct {
