@@ -286,7 +286,7 @@ func (d *Dispatcher) compact(pending []Notification) []Notification {
 			out = append(out, n)
 			continue
 		}
-		if err := d.cfg.Store.Done(n, nil); err != nil {
+		if err := d.cfg.Store.Done(n, nil, time.Time{}); err != nil {
 			d.cfg.Logger.Error("drop an obsolete notification", "err", err)
 			out = append(out, n)
 			continue
@@ -519,7 +519,7 @@ func fixHint(reason string) string {
 }
 
 func (d *Dispatcher) done(n Notification, rec *Receipt, log *slog.Logger) bool {
-	if err := d.cfg.Store.Done(n, rec); err != nil {
+	if err := d.cfg.Store.Done(n, rec, d.cfg.Now()); err != nil {
 		log.Error("remove from outbox", "err", err)
 		return false
 	}

@@ -1,14 +1,18 @@
 package alerting
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
 )
 
 var (
@@ -17,6 +21,7 @@ var (
 	bucketThreads   = []byte("alert_threads")   // incident NUL receiver → Receipt (JSON)
 	bucketReminders = []byte("alert_reminders") // reminder key → last run (unix seconds, 8 bytes BE)
 	bucketSilences  = []byte("alert_silences")  // silence ID → Silence (JSON)
+	bucketSent      = []byte("alert_sent")      // service/slo NUL time (8 bytes BE) id (8 bytes BE) → Sent (JSON)
 )
 
 // silenceKeep is how long an expired silence stays listed.
@@ -32,7 +37,7 @@ type Store struct {
 // OpenStore prepares the alerting buckets in db.
 func OpenStore(db *bolt.DB) (*Store, error) {
 	err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketStates, bucketOutbox, bucketThreads, bucketReminders, bucketSilences} {
+		for _, b := range [][]byte{bucketStates, bucketOutbox, bucketThreads, bucketReminders, bucketSilences, bucketSent} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -153,14 +158,21 @@ func (s *Store) Update(n Notification) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return putNotification(tx.Bucket(bucketOutbox), n) })
 }
 
-// Done removes a delivered (or permanently failed) notification and, for
-// an incident's first message, keeps its receipt for threading.
-func (s *Store) Done(n Notification, receipt *Receipt) error {
+// Done removes a delivered (or dropped) notification and, for an
+// incident's first message, keeps its receipt for threading. sent is when
+// it was delivered (zero for one dropped unsent): alert notifications are
+// kept for their SLO's page (RecentSent).
+func (s *Store) Done(n Notification, receipt *Receipt, sent time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], n.ID)
 		if err := tx.Bucket(bucketOutbox).Delete(k[:]); err != nil {
 			return err
+		}
+		if !sent.IsZero() {
+			if err := recordSent(tx.Bucket(bucketSent), n, sent); err != nil {
+				return err
+			}
 		}
 		if receipt != nil && n.Kind == KindFiring && n.Incident != "" {
 			v, err := json.Marshal(receipt)
@@ -263,4 +275,68 @@ func (s *Store) PutSilence(sil Silence, now time.Time) error {
 		}
 		return b.Put([]byte(sil.ID), v)
 	})
+}
+
+// Sent is a delivered alert notification, kept for the SLO page's "recent
+// notifications": when, what, and where it went.
+type Sent struct {
+	At       time.Time    `json:"at"`
+	Kind     Kind         `json:"kind"`
+	Alert    string       `json:"alert"`
+	Severity slo.Severity `json:"severity"`
+	To       string       `json:"to"`
+}
+
+// keptSent is how many sent notifications an SLO keeps.
+const keptSent = 50
+
+func sentPrefix(service, sloName string) []byte { return []byte(service + "/" + sloName + "\x00") }
+
+// recordSent keeps a delivered alert notification under its SLO, and
+// forgets the SLO's oldest beyond keptSent.
+func recordSent(b *bolt.Bucket, n Notification, at time.Time) error {
+	if n.Alert == nil {
+		return nil // digests and notices belong to no one SLO
+	}
+	prefix := sentPrefix(n.Alert.Service, n.Alert.SLO)
+	k := binary.BigEndian.AppendUint64(slices.Clone(prefix), uint64(at.UnixNano()))
+	k = binary.BigEndian.AppendUint64(k, n.ID)
+	v, err := json.Marshal(Sent{At: at.UTC(), Kind: n.Kind, Alert: n.Alert.Alert, Severity: n.Alert.Severity, To: n.Target.String()})
+	if err != nil {
+		return err
+	}
+	if err := b.Put(k, v); err != nil {
+		return err
+	}
+	var keys [][]byte
+	c := b.Cursor()
+	for ck, _ := c.Seek(prefix); ck != nil && bytes.HasPrefix(ck, prefix); ck, _ = c.Next() {
+		keys = append(keys, slices.Clone(ck))
+	}
+	for _, old := range keys[:max(len(keys)-keptSent, 0)] {
+		if err := b.Delete(old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecentSent returns an SLO's latest delivered notifications, newest first.
+func (s *Store) RecentSent(service, sloName string, limit int) ([]Sent, error) {
+	var out []Sent
+	prefix := sentPrefix(service, sloName)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSent).Cursor()
+		var all []Sent
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var x Sent
+			if json.Unmarshal(v, &x) == nil {
+				all = append(all, x)
+			}
+		}
+		slices.Reverse(all)
+		out = all[:min(len(all), limit)]
+		return nil
+	})
+	return out, err
 }

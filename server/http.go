@@ -552,9 +552,15 @@ func (s *Server) sloPage(w http.ResponseWriter, r *http.Request) {
 		Zone              string
 		Spans             []string
 		Months            []pageMonth
+		Sent              []string
 	}{H: h, Ranges: []string{"period", "7d", "1d"}, O: o, Zone: loc.String()}
 	if o != nil {
 		data.Silences = s.silencesFor(o)
+		if sent, err := s.alerts.RecentSent(o.Service, o.Name, 10); err == nil {
+			for _, x := range sent {
+				data.Sent = append(data.Sent, fmt.Sprintf("%s — %s %s (%s) → %s", x.At.In(loc).Format("Jan 2 15:04 MST"), x.Kind, x.Alert, x.Severity, x.To))
+			}
+		}
 		if past, current, err := s.periodsOf(o, s.cfg.Now()); err == nil {
 			if current != nil {
 				data.Months = append(data.Months, newPageMonth(*current, loc, true))

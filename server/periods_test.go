@@ -158,4 +158,10 @@ func TestMonthlyReportPostedAndServed(t *testing.T) {
 	require.Contains(t, page, `<td class="missed">missed (99.95%)</td>`)
 	require.Contains(t, page, "Nov 1 08:00–08:20 JST", "in the service's zone")
 	require.NotContains(t, page, "<script")
+
+	// The SLO page lists what was sent about it, and where.
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/slos/mart-api/availability", nil))
+	require.Contains(t, rec.Body.String(), `<section id="sent"><h2>Recent notifications</h2>`)
+	require.Regexp(t, `Nov 1 \d\d:\d\d JST — firing [a-z0-9-]+ \((page|ticket)\) → slack:#mart-(alerts|sre)`, rec.Body.String())
 }
