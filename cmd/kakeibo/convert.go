@@ -16,21 +16,25 @@ import (
 )
 
 func runImport(_ context.Context, env *cmdEnv, args []string) int {
-	var out, window string
-	f := newFlagSet("import", "sloth|openslo [flags] FILE...",
+	var out, window, service string
+	f := newFlagSet("import", "sloth|pyrra|openslo [flags] FILE...",
 		"Convert specs of another tool into kakeibo specs, printed (or written with -o).\n"+
 			"What kakeibo cannot carry over is a comment in the output and a line on stderr.\n"+
 			"  sloth    Sloth prometheus/v1 specs (and PrometheusServiceLevel resources);\n"+
 			"           rate() queries become increase(), so the SLI counts events\n"+
+			"  pyrra    Pyrra ServiceLevelObjective resources (files or manifest\n"+
+			"           directories; other resources are skipped), one service per\n"+
+			"           namespace unless --service\n"+
 			"  openslo  OpenSLO v1 documents (kakeibo also reads them as they are)")
 	f.stringVar(&out, "o", "", "", "write to this `file` instead of stdout")
 	f.stringVar(&window, "window", "", "30d", "sloth: the SLO period the specs are generated with (Sloth's --default-slo-period)")
-	if len(args) == 0 || (args[0] != "sloth" && args[0] != "openslo") {
+	f.stringVar(&service, "service", "", "", "pyrra: put every SLO in this `service` (default: one service per namespace)")
+	if len(args) == 0 || (args[0] != "sloth" && args[0] != "openslo" && args[0] != "pyrra") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			f.usage(env.stdout)
 			return exitOK
 		}
-		fmt.Fprintln(env.stderr, "kakeibo import: say what to import: sloth or openslo")
+		fmt.Fprintln(env.stderr, "kakeibo import: say what to import: sloth, pyrra or openslo")
 		f.usage(env.stderr)
 		return exitUsage
 	}
@@ -75,6 +79,22 @@ func runImport(_ context.Context, env *cmdEnv, args []string) int {
 			}
 			data = append(data, part...)
 		}
+	case "pyrra":
+		expanded, xerr := yamlFiles(files)
+		if xerr != nil {
+			fmt.Fprintf(env.stderr, "kakeibo import: %v\n", xerr)
+			return exitUsage
+		}
+		var in []convert.PyrraFile
+		for _, name := range expanded {
+			b, rerr := os.ReadFile(name)
+			if rerr != nil {
+				fmt.Fprintf(env.stderr, "kakeibo import: %v\n", rerr)
+				return exitUsage
+			}
+			in = append(in, convert.PyrraFile{Name: name, Data: b})
+		}
+		data, notes, err = convert.FromPyrra(in, service)
 	case "openslo":
 		set, code := loadSpecs(env, "import", files...)
 		if code != exitOK {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -338,4 +339,60 @@ func TestImportSlothReadsKeysAsSlothDoes(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, stdout, "service: shop")
 	require.Contains(t, stdout, "service: cart")
+}
+
+// TestImportPyrraCorpus imports Pyrra's own examples (slo/convert/testdata/
+// pyrra: every ServiceLevelObjective of its examples directory and of its
+// Kubernetes manifests): every one converts and validates, the rules
+// generated from them pass promtool, and what cannot carry over is said
+// on stderr: Pyrra's label keys that are not label names, and a grouping by
+// service (kakeibo's own label), which becomes exported_service.
+func TestImportPyrraCorpus(t *testing.T) {
+	promtool := promtest.Need(t, "promtool")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "pyrra.yaml")
+	root := "../../slo/convert/testdata/pyrra"
+	code, _, stderr := kakeibo(t, nil, "import", "pyrra", "-o", out, root)
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stderr, "label pyrra.dev/team=parca not carried over")
+	require.Contains(t, stderr, "grouping label service is kakeibo's own: it is exported_service here")
+	set, err := slo.Load(out)
+	require.NoError(t, err)
+	var resources int
+	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".yaml") {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.TrimSpace(line) == "kind: ServiceLevelObjective" {
+					resources++
+				}
+			}
+		}
+		return err
+	}))
+	require.Equal(t, 27, resources)
+	require.Len(t, set.Objectives(), resources, "every ServiceLevelObjective is an SLO")
+	kinds := map[string]bool{}
+	for _, o := range set.Objectives() {
+		switch p := o.SLI.Prometheus; {
+		case strings.Contains(p.Good, "histogram_fraction"):
+			kinds["latencyNative"] = true
+		case strings.Contains(p.Good, "sum_over_time"):
+			kinds["bool_gauge"] = true
+		case p.Bad != "":
+			kinds["ratio"] = true
+		case p.Good != "":
+			kinds["latency"] = true
+		}
+	}
+	require.Equal(t, map[string]bool{"ratio": true, "latency": true, "latencyNative": true, "bool_gauge": true}, kinds)
+	rulesFile := filepath.Join(dir, "pyrra.rules.yaml")
+	code, _, stderr = kakeibo(t, nil, "rules", "--specs", out, "-o", rulesFile)
+	require.Equal(t, exitOK, code, stderr)
+	b, err := exec.Command(promtool, "check", "rules", rulesFile).CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	require.Contains(t, string(b), "SUCCESS")
 }

@@ -62,9 +62,10 @@ type nativeSLI struct {
 }
 
 type nativePrometheus struct {
-	Good  string `yaml:"good,omitempty"`
-	Bad   string `yaml:"bad,omitempty"`
-	Total string `yaml:"total"`
+	Good  string   `yaml:"good,omitempty"`
+	Bad   string   `yaml:"bad,omitempty"`
+	Total string   `yaml:"total"`
+	By    []string `yaml:"by,omitempty"`
 }
 
 type nativeAlerting struct {
