@@ -13,7 +13,10 @@ import (
 	"github.com/kakeibo-slo/kakeibo/slo/convert"
 )
 
-func runRules(_ context.Context, env *cmdEnv, args []string) int {
+func runRules(ctx context.Context, env *cmdEnv, args []string) int {
+	if len(args) > 0 && args[0] == "backfill" {
+		return runRulesBackfill(ctx, env, args[1:])
+	}
 	var specs, out, format string
 	var exact, albCounters bool
 	var interval, albOffset time.Duration

@@ -350,7 +350,11 @@ func (e *rejectedError) Error() string {
 // post sends one request as the remote-write protocol (1.0) asks: a
 // snappy-compressed protobuf WriteRequest.
 func (w *Writer) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
+	return postBody(ctx, w.cfg.Client, w.cfg.URL, w.cfg.Headers, body)
+}
+
+func postBody(ctx context.Context, client *http.Client, url string, headers map[string]string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -358,10 +362,10 @@ func (w *Writer) post(ctx context.Context, body []byte) error {
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 	req.Header.Set("User-Agent", "kakeibo")
-	for k, v := range w.cfg.Headers {
+	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := w.cfg.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("remote write: %w", err)
 	}
@@ -375,4 +379,54 @@ func (w *Writer) post(ctx context.Context, body []byte) error {
 	default:
 		return &rejectedError{status: resp.StatusCode, body: strings.TrimSpace(string(msg))}
 	}
+}
+
+// Send posts series to a remote-write receiver, at most maxSamples
+// samples a request (a long series spans several, in time order). It is
+// for one-off writes of past samples (kakeibo rules backfill); a failed
+// request is tried again, twice, a second apart.
+func Send(ctx context.Context, client *http.Client, url string, headers map[string]string, series []prompb.TimeSeries, maxSamples int) (int, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	sent := 0
+	var req prompb.WriteRequest
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		raw, err := req.Marshal()
+		if err != nil {
+			return err
+		}
+		body := snappy.Encode(nil, raw)
+		for attempt := 0; ; attempt++ {
+			err = postBody(ctx, client, url, headers, body)
+			var rejected *rejectedError
+			if err == nil || errors.As(err, &rejected) || attempt == 2 || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+		if err != nil {
+			return err
+		}
+		sent += n
+		req, n = prompb.WriteRequest{}, 0
+		return nil
+	}
+	for _, ts := range series {
+		for len(ts.Samples) > 0 {
+			take := min(len(ts.Samples), maxSamples-n)
+			req.Timeseries = append(req.Timeseries, prompb.TimeSeries{Labels: ts.Labels, Samples: ts.Samples[:take]})
+			ts.Samples, n = ts.Samples[take:], n+take
+			if n >= maxSamples {
+				if err := flush(); err != nil {
+					return sent, err
+				}
+			}
+		}
+	}
+	return sent, flush()
 }

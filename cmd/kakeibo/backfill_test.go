@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
+)
+
+// TestRulesBackfill: a Prometheus has 30 days of a shop's requests, ten
+// times busier in the last 15 days and with half the error ratio. The
+// default rules are loaded: their 30-day budget sums recorded 5-minute
+// counts, which exist only from now on, so it is far from the truth. `kakeibo
+// rules backfill` writes those counts for the past 30 days: minutes later
+// the budget is within 1e-3 of the truth counted from the history.
+func TestRulesBackfill(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	specs := filepath.Join(dir, "shop.yaml")
+	require.NoError(t, os.WriteFile(specs, []byte(`service: shop
+slos:
+  - name: requests
+    objective: 99.9
+    window: 30d
+    sli:
+      prometheus:
+        bad: sum(increase(http_requests_total{job="shop",code="500"}[{{.window}}]))
+        total: sum(increase(http_requests_total{job="shop"}[{{.window}}]))
+`), 0o644))
+	rulesFile := filepath.Join(dir, "shop.rules.yaml")
+	code, _, stderr := kakeibo(t, nil, "rules", "--specs", specs, "--interval", "10s", "-o", rulesFile)
+	require.Equal(t, exitOK, code, stderr)
+
+	// 30 days of history up to now, a sample a minute: 100 requests a
+	// minute with 0.2% errors, then 1,000 with 0.1%.
+	end := time.Now().UTC().Truncate(time.Minute)
+	start := end.Add(-30 * 24 * time.Hour)
+	var b strings.Builder
+	b.WriteString("# TYPE http_requests counter\n")
+	type minute struct{ ok, bad float64 }
+	rate := func(at time.Time) minute {
+		if at.Before(start.Add(15 * 24 * time.Hour)) {
+			return minute{ok: 99.8, bad: 0.2}
+		}
+		return minute{ok: 999, bad: 1}
+	}
+	for _, code := range []string{"200", "500"} {
+		var v float64
+		for at := start; !at.After(end); at = at.Add(time.Minute) {
+			fmt.Fprintf(&b, "http_requests_total{job=\"shop\",code=%q} %g %d\n", code, v, at.Unix())
+			if code == "200" {
+				v += rate(at).ok
+			} else {
+				v += rate(at).bad
+			}
+		}
+	}
+	b.WriteString("# EOF\n")
+	prom := promtest.StartWith(t, promtest.Options{OpenMetrics: b.String(), EvalInterval: 10 * time.Second, RuleFiles: []string{rulesFile},
+		RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
+
+	// The truth at a time: the minutes of the history inside its 30 days.
+	truth := func(at time.Time) float64 {
+		var ok, bad float64
+		for m := start; m.Before(end); m = m.Add(time.Minute) {
+			if !m.Add(time.Minute).After(at.Add(-30*24*time.Hour)) || m.Add(time.Minute).After(at) {
+				continue
+			}
+			ok, bad = ok+rate(m).ok, bad+rate(m).bad
+		}
+		return 1 - bad/(ok+bad)/0.001
+	}
+	budget := func() (float64, time.Time, bool) {
+		now := time.Now()
+		v, ok := promValue(t, prom.URL, `slo_error_budget_remaining_ratio{service="shop",slo="requests"}`, now)
+		return v, now, ok
+	}
+	// Before: once recorded, the period holds a few 5-minute counts only.
+	var before float64
+	require.Eventually(t, func() bool { v, _, ok := budget(); before = v; return ok }, 90*time.Second, time.Second)
+	_, at, _ := budget()
+	require.Greater(t, abs(before-truth(at)), 0.01, "without the backfill the budget is wrong (%g vs %g)", before, truth(at))
+
+	t0 := time.Now()
+	t.Logf("before the backfill: %g vs truth %g, %s after start", before, truth(at), time.Since(end))
+	code, stdout, stderr := kakeibo(t, nil, "rules", "backfill", "--specs", specs, "--prometheus-url", prom.URL,
+		"--remote-write-url", prom.URL+"/api/v1/write", "--interval", "10s")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, stdout, "of 2 recorded series written")
+	t.Logf("backfill took %s", time.Since(t0))
+	require.Eventually(t, func() bool {
+		v, at, ok := budget()
+		return ok && abs(v-truth(at)) < 1e-3
+	}, 90*time.Second, time.Second, "after the backfill the 30-day budget is within 1e-3 of the truth")
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
