@@ -1,15 +1,15 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kakeibo-slo/kakeibo/sources/alb/remotewrite"
 	"github.com/kakeibo-slo/kakeibo/sources/prometheus/promtest"
 )
 
@@ -38,11 +38,11 @@ slos:
 	require.Equal(t, exitOK, code, stderr)
 
 	// 30 days of history up to now, a sample a minute: 100 requests a
-	// minute with 0.2% errors, then 1,000 with 0.1%.
+	// minute with 0.2% errors, then 1,000 with 0.1%. It goes in with
+	// remote write (the receiver takes 31 days out of order): promtool's
+	// 360 two-hour blocks make Prometheus slow to start.
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := end.Add(-30 * 24 * time.Hour)
-	var b strings.Builder
-	b.WriteString("# TYPE http_requests counter\n")
 	type minute struct{ ok, bad float64 }
 	rate := func(at time.Time) minute {
 		if at.Before(start.Add(15 * 24 * time.Hour)) {
@@ -50,20 +50,24 @@ slos:
 		}
 		return minute{ok: 999, bad: 1}
 	}
+	var history []prompb.TimeSeries
 	for _, code := range []string{"200", "500"} {
+		ts := prompb.TimeSeries{Labels: []prompb.Label{{Name: "__name__", Value: "http_requests_total"}, {Name: "code", Value: code}, {Name: "job", Value: "shop"}}}
 		var v float64
 		for at := start; !at.After(end); at = at.Add(time.Minute) {
-			fmt.Fprintf(&b, "http_requests_total{job=\"shop\",code=%q} %g %d\n", code, v, at.Unix())
+			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: at.UnixMilli(), Value: v})
 			if code == "200" {
 				v += rate(at).ok
 			} else {
 				v += rate(at).bad
 			}
 		}
+		history = append(history, ts)
 	}
-	b.WriteString("# EOF\n")
-	prom := promtest.StartWith(t, promtest.Options{OpenMetrics: b.String(), EvalInterval: 10 * time.Second, RuleFiles: []string{rulesFile},
+	prom := promtest.StartWith(t, promtest.Options{EvalInterval: 10 * time.Second, RuleFiles: []string{rulesFile},
 		RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
+	_, err := remotewrite.Send(t.Context(), nil, prom.URL+"/api/v1/write", nil, history, 50000)
+	require.NoError(t, err)
 
 	// The truth at a time: the minutes of the history inside its 30 days.
 	truth := func(at time.Time) float64 {
