@@ -103,24 +103,32 @@ func StartWith(t testing.TB, o Options) *Server {
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(s.Stop)
+	s.waitReady(t, "prometheus", "/-/ready", logs.Name())
+	return s
+}
+
+// waitReady polls path until it answers 200, failing the test with the
+// process' log if it exits or is not ready within 30 seconds.
+func (s *Server) waitReady(t testing.TB, name, path, logFile string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/-/ready")
+		resp, err := http.Get(s.URL + path)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s
+				return
 			}
 		}
 		select {
 		case <-s.done:
-			out, _ := os.ReadFile(logs.Name())
-			t.Fatalf("prometheus exited:\n%s", out)
+			out, _ := os.ReadFile(logFile)
+			t.Fatalf("%s exited:\n%s", name, out)
 		default:
 		}
 		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logs.Name())
-			t.Fatalf("prometheus not ready after 30s:\n%s", out)
+			out, _ := os.ReadFile(logFile)
+			t.Fatalf("%s not ready after 30s:\n%s", name, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -176,25 +184,6 @@ func StartVictoriaMetrics(t testing.TB) *Server {
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(s.Stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.URL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case <-s.done:
-			out, _ := os.ReadFile(logs.Name())
-			t.Fatalf("victoria-metrics exited:\n%s", out)
-		default:
-		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logs.Name())
-			t.Fatalf("victoria-metrics not ready after 30s:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitReady(t, "victoria-metrics", "/health", logs.Name())
+	return s
 }
