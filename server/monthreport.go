@@ -33,7 +33,7 @@ func (s *Server) monthReportOf(service string, month time.Time, loc *time.Locati
 		if o.Service != service || o.SLI.ALB == nil || o.Budgeting.Method == slo.Timeslices {
 			continue
 		}
-		past, _, err := s.periodsOf(o, s.cfg.Now())
+		past, err := s.keptPeriods(o) // the month and the one before; not the current month
 		if err != nil {
 			continue
 		}

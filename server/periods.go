@@ -113,6 +113,23 @@ func (s *Server) keepPeriods(now time.Time) {
 // periodsOf returns an SLO's kept months, newest first (at most
 // keptMonths), and the current month so far.
 func (s *Server) periodsOf(o *slo.Objective, now time.Time) (past []slo.PeriodReport, current *slo.PeriodReport, err error) {
+	past, err = s.keptPeriods(o)
+	if o.SLI.ALB != nil && o.Budgeting.Method != slo.Timeslices && s.source != nil {
+		to := now.UTC().Truncate(time.Minute)
+		if w, ok, werr := s.albDB.Watermark(o.SLI.ALB.LoadBalancer); werr == nil && ok {
+			to = alb.MinuteTime(w + 1)
+		}
+		from := monthStart(to.Add(-time.Nanosecond))
+		if rep, perr := s.periodFor(o, from, to); perr == nil {
+			current = &rep
+		}
+	}
+	return past, current, err
+}
+
+// keptPeriods returns an SLO's kept months, newest first (at most
+// keptMonths).
+func (s *Server) keptPeriods(o *slo.Objective) (past []slo.PeriodReport, err error) {
 	prefix := []byte(o.ID() + "|")
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPeriods)
@@ -129,18 +146,7 @@ func (s *Server) periodsOf(o *slo.Objective, now time.Time) (past []slo.PeriodRe
 		return nil
 	})
 	slices.Reverse(past)
-	past = past[:min(len(past), keptMonths)]
-	if o.SLI.ALB != nil && o.Budgeting.Method != slo.Timeslices && s.source != nil {
-		to := now.UTC().Truncate(time.Minute)
-		if w, ok, werr := s.albDB.Watermark(o.SLI.ALB.LoadBalancer); werr == nil && ok {
-			to = alb.MinuteTime(w + 1)
-		}
-		from := monthStart(to.Add(-time.Nanosecond))
-		if rep, perr := s.periodFor(o, from, to); perr == nil {
-			current = &rep
-		}
-	}
-	return past, current, err
+	return past[:min(len(past), keptMonths)], err
 }
 
 // apiPeriods serves an SLO's past months and the current one so far.
