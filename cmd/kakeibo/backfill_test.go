@@ -40,10 +40,11 @@ slos:
 	code, _, stderr := kakeibo(t, nil, "rules", "--specs", specs, "--interval", "10s", "-o", rulesFile)
 	require.Equal(t, exitOK, code, stderr)
 
-	// 30 days of history up to now, a sample a minute: 100 requests a
-	// minute with 0.2% errors, then 1,000 with 0.1%. It goes in with
-	// remote write (the receiver takes 31 days out of order): promtool's
-	// 360 two-hour blocks make Prometheus slow to start.
+	// 8 days of history up to now (the 7-day period and a day before it),
+	// a sample a minute: 100 requests a minute with 0.2% errors, then
+	// 1,000 with 0.1%. It goes in with remote write (the receiver takes
+	// 31 days out of order): promtool's two-hour blocks make Prometheus
+	// slow to start.
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := end.Add(-8 * 24 * time.Hour)
 	type minute struct{ ok, bad float64 }
@@ -72,7 +73,7 @@ slos:
 	_, err := remotewrite.Send(t.Context(), nil, prom.URL+"/api/v1/write", nil, history, 50000)
 	require.NoError(t, err)
 
-	// The truth at a time: the minutes of the history inside its 30 days.
+	// The truth at a time: the minutes of the history inside its 7 days.
 	truth := func(at time.Time) float64 {
 		var ok, bad float64
 		for m := start; m.Before(end); m = m.Add(time.Minute) {

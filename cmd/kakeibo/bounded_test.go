@@ -111,6 +111,7 @@ func oddSpec() string {
 // stays under 200 MB resident; SIGTERM ends it within 5 seconds while
 // queries hang.
 func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
+	t.Parallel() // mostly waits on its processes: runs beside the others (see TestMain)
 	if testing.Short() {
 		t.Skip("starts processes")
 	}

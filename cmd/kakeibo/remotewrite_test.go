@@ -49,6 +49,7 @@ func promValue(t *testing.T, base, q string, at time.Time) (float64, bool) {
 // data directory for every SLO and window, and Prometheus refused no
 // request (a conflicting or out-of-bounds sample is a 400).
 func TestRemoteWriteSurvivesKillNine(t *testing.T) {
+	t.Parallel() // mostly waits on its processes: runs beside the others (see TestMain)
 	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
 	dir := t.TempDir()
 	logs, data := filepath.Join(dir, "logs"), filepath.Join(dir, "data")

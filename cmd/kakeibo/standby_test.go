@@ -31,6 +31,7 @@ type servePair struct {
 // measurement: the log shows the times); the killed one
 // comes back as the new standby. No message is posted twice.
 func TestHotStandby(t *testing.T) {
+	t.Parallel() // mostly waits on its processes: runs beside the others (see TestMain)
 	if testing.Short() {
 		t.Skip("slow")
 	}
