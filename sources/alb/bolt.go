@@ -106,8 +106,8 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("%s is locked by another kakeibo (%s): use another --data-dir, or stop that one", e.Path, owner)
 }
 
-func (s *BoltStore) Ingested(key string) (ObjectRecord, bool, error) {
-	var rec ObjectRecord
+func (s *BoltStore) Ingested(key string) (Counted, bool, error) {
+	var rec Counted // the record's other fields are skipped, not decoded
 	var ok bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketObjects).Get([]byte(key))

@@ -83,11 +83,11 @@ func (d *DirSource) Newest(ctx context.Context) (time.Time, error) {
 				}
 				continue
 			}
-			rel, err := filepath.Rel(d.Root, p)
+			key, err := d.key(p)
 			if err != nil {
 				return err
 			}
-			if key := filepath.ToSlash(rel); IsAccessLog(key) {
+			if IsAccessLog(key) {
 				if end := ParseKey(key).End; end.After(newest) {
 					newest = end
 				}
@@ -117,11 +117,10 @@ func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object
 			}
 			return nil
 		}
-		rel, err := filepath.Rel(d.Root, p)
+		key, err := d.key(p)
 		if err != nil {
 			return err
 		}
-		key := filepath.ToSlash(rel)
 		if !IsAccessLog(key) {
 			return nil
 		}
@@ -135,6 +134,17 @@ func (d *DirSource) List(ctx context.Context, from, to time.Time, fn func(Object
 		}
 		return fn(Object{Key: key, Size: fi.Size(), Info: info})
 	})
+}
+
+// key is the object key of a path WalkDir found under the root: the path
+// past the root, cut off without filepath.Rel's cleaning (every file of
+// the folders in range is keyed each cycle).
+func (d *DirSource) key(p string) (string, error) {
+	if rest, ok := strings.CutPrefix(p, d.Root); ok && len(rest) > 1 && os.IsPathSeparator(rest[0]) && !os.IsPathSeparator(d.Root[len(d.Root)-1]) {
+		return filepath.ToSlash(rest[1:]), nil
+	}
+	rel, err := filepath.Rel(d.Root, p)
+	return filepath.ToSlash(rel), err
 }
 
 // dayFolder reads the delivery day of a folder whose last three names are

@@ -36,6 +36,13 @@ type ObjectRecord struct {
 	Malformed    int64     `json:"malformed"`
 }
 
+// Counted is what the ledger says of an object when it is listed again:
+// the size and ETag it had when it was counted.
+type Counted struct {
+	Size int64  `json:"size"`
+	ETag string `json:"etag,omitempty"`
+}
+
 // Batch is what one commit adds: the counts of whole objects and their
 // ledger records. A store applies a batch entirely or not at all.
 type Batch struct {
@@ -63,8 +70,10 @@ func (b *Batch) grace() int64 {
 // Store keeps minute buckets, the ledger of ingested objects and ingestion
 // watermarks.
 type Store interface {
-	// Ingested returns the ledger record of an object key, if it was counted.
-	Ingested(key string) (ObjectRecord, bool, error)
+	// Ingested says whether an object key was counted, and with what size
+	// and ETag. Every listed object is looked up every cycle, so it reads no
+	// more of the ledger record than that.
+	Ingested(key string) (Counted, bool, error)
 	// Commit applies a batch in one transaction.
 	Commit(b *Batch) error
 	// Range calls fn for every non-empty minute bucket of an SLI in
@@ -148,11 +157,11 @@ func NewMemStore() *MemStore {
 	return &MemStore{objects: map[string]ObjectRecord{}, counts: map[string]map[int64]Count{}, malformed: map[string]int64{}, watermarks: map[string]int64{}}
 }
 
-func (s *MemStore) Ingested(key string) (ObjectRecord, bool, error) {
+func (s *MemStore) Ingested(key string) (Counted, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.objects[key]
-	return r, ok, nil
+	return Counted{Size: r.Size, ETag: r.ETag}, ok, nil
 }
 
 func (s *MemStore) Commit(b *Batch) error {
