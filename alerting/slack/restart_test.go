@@ -44,6 +44,7 @@ func TestDispatcherHelperProcess(t *testing.T) {
 // least 20 kills land in each phase; every notification arrives exactly
 // once, replies in their page's thread.
 func TestRestartDelivery(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	f := fakeslack.New(t, testToken, "shop", "shop-sre")
 	data := t.TempDir() + "/kakeibo.db"
 	const incidents = 24

@@ -296,6 +296,7 @@ func TestServerErrorsForMinutes(t *testing.T) {
 // (by its uid: conversations.history for a parent, conversations.replies
 // for a thread reply) instead of posting it again.
 func TestSlowReplyIsCheckedNotResent(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	f := newFake(t)
 	h := newHarness(t, f, &http.Client{Timeout: 2 * time.Second}) // far below the 20 s reply, far above any other answer on a busy machine
 	first := firing("i1", "#a")
@@ -593,6 +594,7 @@ func TestJapaneseAlerts(t *testing.T) {
 // every retry forever. Once the check works, the message is found, not
 // posted again, and nothing is stuck.
 func TestCheckThatKeepsFailingSurfaces(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	f := newFake(t)
 	h := newHarness(t, f, &http.Client{Timeout: 2 * time.Second}) // far below the 20 s reply
 	h.enqueue(t, firing("i1", "#a"))

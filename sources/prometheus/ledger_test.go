@@ -23,6 +23,7 @@ import (
 // reads no range longer than the longest of those; after the re-anchoring
 // interval the ledger fetches every hour again.
 func TestLedgerPeriod(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	end := time.Now().UTC().Truncate(time.Minute).Add(-time.Minute)
 	start := end.Add(-8 * 24 * time.Hour)
 	var b strings.Builder

@@ -118,6 +118,7 @@ func list(m map[string]*slo.Objective) []*slo.Objective {
 // TestSourceAgainstKnownHistory checks the counts and SLIs the source reads
 // from a real Prometheus against the history written into it.
 func TestSourceAgainstKnownHistory(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	end := time.Now().UTC().Truncate(time.Minute).Add(-time.Minute)
 	srv := promtest.Start(t, history(end), time.Minute)
 	src, err := promsource.New(promsource.Config{URL: srv.URL})
@@ -186,6 +187,7 @@ func roundCounts(c slo.Counts) slo.Counts {
 // TestStoppedPrometheusIsNoData: a source that cannot reach Prometheus makes
 // every SLO no_data with the error, never an alert.
 func TestStoppedPrometheusIsNoData(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	end := time.Now().UTC().Truncate(time.Minute)
 	srv := promtest.Start(t, history(end), time.Minute)
 	src, err := promsource.New(promsource.Config{URL: srv.URL, Timeout: 5 * time.Second})
@@ -216,6 +218,7 @@ func slices2Firing(r slo.Result) bool {
 }
 
 func TestEmptyResultIsNoData(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	end := time.Now().UTC().Truncate(time.Minute)
 	srv := promtest.Start(t, history(end), time.Minute)
 	src, err := promsource.New(promsource.Config{URL: srv.URL})
@@ -244,8 +247,9 @@ slos:
 // default the alert windows (the period is summed from counts recorded since
 // the rules started, which a fresh Prometheus has only seconds of).
 func TestRulesAgreeWithEvaluator(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	for _, exact := range []bool{true, false} {
-		t.Run(fmt.Sprintf("exact=%v", exact), func(t *testing.T) { rulesAgree(t, exact) })
+		t.Run(fmt.Sprintf("exact=%v", exact), func(t *testing.T) { t.Parallel(); rulesAgree(t, exact) })
 	}
 }
 

@@ -153,6 +153,7 @@ func checkExact(t *testing.T, f *fixture, base string) {
 // the period, exactly the counts kakeibo computes. A second pass writes
 // nothing new.
 func TestCountsInPrometheusAndVictoriaMetricsAreExact(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	f := newFixture(t)
 	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
 	vm := promtest.StartVictoriaMetrics(t)
@@ -176,6 +177,7 @@ func TestCountsInPrometheusAndVictoriaMetricsAreExact(t *testing.T) {
 // drops connections); nothing advances. When it is back, everything is
 // written once: the counts are exact and no request was refused.
 func TestReceiverDownThenBack(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	f := newFixture(t)
 	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
 	target, err := url.Parse(prom.URL)
@@ -219,6 +221,7 @@ func TestReceiverDownThenBack(t *testing.T) {
 // for the crash) sends it again, byte for byte, after a restart: the
 // receiver takes identical samples, the counts are exact.
 func TestCrashBetweenStoreAndSend(t *testing.T) {
+	t.Parallel() // waits on a slow or real server: runs beside the others
 	f := newFixture(t)
 	prom := promtest.StartWith(t, promtest.Options{EvalInterval: time.Minute, RemoteWriteReceiver: true, OutOfOrderWindow: 31 * 24 * time.Hour})
 	got := &bodies{}
