@@ -437,6 +437,13 @@ func (s *Server) objective(r *http.Request) *slo.Objective {
 			return o
 		}
 	}
+	if snap := s.latest.Load(); snap != nil { // one group of a grouped SLO
+		for _, r := range snap.results {
+			if r.Objective.Group != nil && r.Objective.ID() == id {
+				return r.Objective
+			}
+		}
+	}
 	return nil
 }
 

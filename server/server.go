@@ -76,9 +76,12 @@ type Config struct {
 	// (default slo.DefaultALBOffset): no logs needed.
 	ALBCounters bool
 	ALBOffset   time.Duration
-	Logger      *slog.Logger
-	Registry    *prometheus.Registry
-	Now         func() time.Time
+	// MaxGroups is how many groups of one grouped SLO are evaluated, the
+	// busiest first (default slo.DefaultMaxGroups).
+	MaxGroups int
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry
+	Now       func() time.Time
 }
 
 // Server is the running service.
@@ -92,6 +95,7 @@ type Server struct {
 	disp   *alerting.Dispatcher
 	source alb.Source
 	prom   *promsource.Source
+	groups groupFinder
 	am     *alertmanager.Client
 	m      *metrics
 
@@ -743,7 +747,8 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	start := time.Now()
 	set := s.specs.Load()
 	now := s.cfg.Now()
-	objs, _ := set.Evaluated()
+	objs, grouped := set.Evaluated()
+	objs = append(objs, s.groupInstances(ctx, grouped, now, min(s.cfg.EvalInterval/2, 10*time.Second))...)
 	results := s.evaluate(ctx, objs, now)
 	took := time.Since(start).Seconds()
 	s.m.evalDuration.Observe(took)
@@ -754,7 +759,14 @@ func (s *Server) evaluateOnce(ctx context.Context) {
 	if caughtUp {
 		// Only evaluations of caught-up data decide alerts: during the
 		// backfill the data ends somewhere in the past.
-		states, err = s.engine.Observe(results, now)
+		// Decided as of now, not as of the evaluation's start: a silence
+		// added while the evaluation read the data (data newer than the
+		// silence) is in force for the alerts that data raises.
+		decided := s.cfg.Now()
+		if decided.Before(now) {
+			decided = now
+		}
+		states, err = s.engine.Observe(results, decided)
 		var writeErr *alerting.WriteError
 		switch {
 		case errors.As(err, &writeErr):
@@ -894,7 +906,7 @@ func (s *Server) doReload() {
 		r.Reset() // and to list every day folder again (new load balancers)
 	}
 	_, grouped := set.Evaluated()
-	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()), "grouped_for_rules_only", len(grouped))
+	s.log.Info("reloaded specs", "services", len(set.Services), "slos", len(set.Objectives()), "grouped", len(grouped))
 	select {
 	case s.ingested <- struct{}{}: // evaluate again soon
 	default:

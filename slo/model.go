@@ -116,7 +116,10 @@ type Objective struct {
 	StaleAfter time.Duration
 	// Corrections take time ranges out of the SLI (ALB SLOs).
 	Corrections []Correction
-	Pos         Pos
+	// Group is set on one group of a grouped SLO (see GroupInstance): its
+	// labels' values, e.g. route="/checkout".
+	Group map[string]string
+	Pos   Pos
 }
 
 // Correction is a time range whose events an SLI leaves out (CountAs
@@ -266,7 +269,8 @@ type PrometheusSLI struct {
 	Total string
 	// By, when set, makes the SLO one SLO per combination of these labels'
 	// values (per route, say): kakeibo rules records every series and
-	// alert per group. serve and report skip grouped SLOs.
+	// alert per group; serve and report evaluate each group found in
+	// Prometheus as an SLO of its own (Objective.GroupInstance).
 	By []string
 }
 

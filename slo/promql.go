@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -262,4 +263,31 @@ func GroupQuery(tmpl string, by []string) (string, error) {
 
 func sameLabels(a, b []string) bool {
 	return len(a) == len(b) && !slices.ContainsFunc(a, func(l string) bool { return !slices.Contains(b, l) })
+}
+
+// SelectGroup narrows a query template to one group's series: every series
+// selector gets an equality matcher per group label, so
+// sum(increase(x{code="500"}[{{.window}}])) for route="/a" becomes
+// sum(increase(x{code="500",route="/a"}[{{.window}}])). A selector that
+// already matches on the label keeps its matcher too.
+func SelectGroup(tmpl string, group map[string]string) (string, error) {
+	q := strings.ReplaceAll(tmpl, "{{.window}}", windowSentinel.String())
+	expr, err := promqlParser.ParseExpr(q)
+	if err != nil {
+		return "", cleanParseError(err)
+	}
+	keys := make([]string, 0, len(group))
+	for k := range group {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			for _, k := range keys {
+				vs.LabelMatchers = append(vs.LabelMatchers, labels.MustNewMatcher(labels.MatchEqual, k, group[k]))
+			}
+		}
+		return nil
+	})
+	return strings.ReplaceAll(expr.String(), windowSentinel.String(), "{{.window}}"), nil
 }

@@ -136,6 +136,10 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 	published := map[string][]time.Time{} // healthy SLO → the evaluation times it had numbers at
 	var last slo.Report
 	var longest float64 // the longest cycle, from the service's own gauge
+	// capped: an evaluation read the huge answer up to its cap (on a busy
+	// machine a cycle may end before the huge SLO's query got its turn;
+	// that cycle says "not asked").
+	capped := false
 	p.waitFor(t, 120*time.Second, func() bool {
 		if d, ok := metric(get(t, p.base+"/metrics"), "kakeibo_evaluation_last_duration_seconds"); ok {
 			longest = max(longest, d)
@@ -147,6 +151,9 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 		last = rep
 		for _, s := range rep.SLOs {
 			id := s.Service + "/" + s.SLO
+			if id == "shop/huge" && strings.Contains(s.Error, "larger than 16 MiB") {
+				capped = true
+			}
 			if s.Status == slo.StatusNoData || s.Status == slo.StatusStale {
 				continue
 			}
@@ -154,8 +161,8 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 				published[id] = append(published[id], rep.At)
 			}
 		}
-		return len(published["shop/healthy-0"]) >= 3
-	}, "three evaluations with the healthy SLOs published")
+		return len(published["shop/healthy-0"]) >= 3 && capped
+	}, "three evaluations with the healthy SLOs published, and the huge answer cut at its cap")
 
 	for _, s := range last.SLOs {
 		id := s.Service + "/" + s.SLO
@@ -165,7 +172,7 @@ func TestServeWithHungAndHugePrometheusAnswers(t *testing.T) {
 			require.Contains(t, s.Error, "deadline", "hung: %s", s.Error)
 		case "shop/huge":
 			require.Equal(t, slo.StatusNoData, s.Status)
-			require.Contains(t, s.Error, "larger than 16 MiB", "huge: %s", s.Error)
+			require.NotEmpty(t, s.Error, "huge")
 		default:
 			require.NotEqual(t, slo.StatusNoData, s.Status, "%s: %s", id, s.Error)
 			require.Positive(t, s.Total, id)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,7 @@ type evalFlags struct {
 	s3PathStyle                 bool
 	progress                    string
 	readConcurrency             int
+	maxGroups                   int
 	promURL, promConfig         string
 	// from, when set, makes the ingest start there at the latest (a past
 	// period's report needs the whole period).
@@ -41,6 +43,7 @@ func (f *evalFlags) register(fs *flagSet) {
 	fs.stringVar(&f.promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings (authorization, basic_auth, tls_config, proxy_url, http_headers) and timeout")
 	fs.stringVar(&f.progress, "progress", "KAKEIBO_PROGRESS", "auto", "progress bar on stderr: auto (when a terminal), always or never")
 	fs.intVar(&f.readConcurrency, "read-concurrency", "KAKEIBO_READ_CONCURRENCY", 256, "most log objects fetched at once (S3 GETs in flight start at 32 and adapt up to this; parsing uses every CPU)")
+	fs.intVar(&f.maxGroups, "max-groups", "KAKEIBO_MAX_GROUPS", slo.DefaultMaxGroups, "most groups evaluated per grouped SLO (sli.prometheus.by), the busiest first")
 }
 
 // evaluation is one evaluation of every loaded SLO.
@@ -113,9 +116,6 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 		}
 	}
 	objs, grouped := set.Evaluated()
-	for _, o := range grouped {
-		fmt.Fprintf(env.stderr, "kakeibo %s: %s: skipped: grouped by %s, evaluated per group by the rules of kakeibo rules\n", cmd, o.ID(), strings.Join(o.SLI.Prometheus.By, ", "))
-	}
 	var read readOutcome
 	cls := alb.NewClassifier(objs)
 	if len(cls.IDs) > 0 && f.albLogs != "" {
@@ -143,6 +143,13 @@ func (f *evalFlags) evaluate(ctx context.Context, env *cmdEnv, cmd string) (*eva
 		if prom, err = promsource.New(cfg); err != nil {
 			return fail(exitUsage, "%v", err)
 		}
+	}
+	for _, o := range grouped {
+		if prom == nil {
+			fmt.Fprintf(env.stderr, "kakeibo %s: %s: skipped: grouped by %s, its groups are found in Prometheus: give --prometheus-url\n", cmd, o.ID(), strings.Join(o.SLI.Prometheus.By, ", "))
+			continue
+		}
+		objs = append(objs, f.groupInstances(ctx, env, cmd, prom, o, cmp.Or(at, time.Now()))...)
 	}
 	src := server.Sources{Prometheus: prom}
 	ev := &evaluation{set: set, at: at, read: read}
@@ -235,4 +242,30 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time: use RFC 3339, e.g. 2026-10-02T00:00:00Z", s)
+}
+
+// groupInstances is an SLO per group of a grouped SLO, the busiest
+// --max-groups of them; what cannot be evaluated is said on stderr.
+func (f *evalFlags) groupInstances(ctx context.Context, env *cmdEnv, cmd string, prom *promsource.Source, o *slo.Objective, at time.Time) []*slo.Objective {
+	groups, dropped, err := prom.Groups(ctx, o, at, f.maxGroups)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %s: skipped: %v\n", cmd, o.ID(), err)
+		return nil
+	}
+	if dropped > 0 {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %s: the %d busiest groups are evaluated, %d more are left out (--max-groups)\n", cmd, o.ID(), len(groups), dropped)
+	}
+	if len(groups) == 0 {
+		fmt.Fprintf(env.stderr, "kakeibo %s: %s: no groups: its total query has no series in the period\n", cmd, o.ID())
+	}
+	var out []*slo.Objective
+	for _, g := range groups {
+		inst, err := o.GroupInstance(g)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "kakeibo %s: %s: skipped: %v\n", cmd, o.ID(), err)
+			continue
+		}
+		out = append(out, inst)
+	}
+	return out
 }

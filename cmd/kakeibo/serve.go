@@ -35,6 +35,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		logLevel                                              string
 		readConcurrency                                       int
 		memRatio                                              float64
+		maxGroups                                             int
 		s3PathStyle, albCounters                              bool
 		albOffset                                             time.Duration
 		ingestEvery, evalEvery, reloadEvery, nodeGrace        time.Duration
@@ -74,6 +75,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.stringVar(&shardLBs, "shard-load-balancers", "KAKEIBO_SHARD_LOAD_BALANCERS", "", "comma-separated `load balancers` (app/NAME/ID) this shard counts; the others' SLOs are no_data here")
 	f.boolVar(&albCounters, "alb-counters", "KAKEIBO_ALB_COUNTERS", false, "evaluate ALB-backed SLOs from --prometheus-url, over the kakeibo_alb_events_total counters other kakeibo processes remote-write (a central status page without the logs)")
 	f.durationVar(&albOffset, "alb-offset", "KAKEIBO_ALB_OFFSET", slo.DefaultALBOffset, "with --alb-counters, how far back the ALB counters are read (`offset`): the logs' delivery delay; 0 for none")
+	f.intVar(&maxGroups, "max-groups", "KAKEIBO_MAX_GROUPS", slo.DefaultMaxGroups, "most groups evaluated per grouped SLO (sli.prometheus.by), the busiest first; groups are looked up every 5 minutes")
 	f.float64Var(&memRatio, "memory-limit-ratio", "KAKEIBO_MEMORY_LIMIT_RATIO", 0.9, "set the Go heap's soft limit to this `ratio` of the container's memory limit (cgroup), so the garbage collector works harder before the kernel kills; 0 disables it, and GOMEMLIMIT wins")
 	if err := f.parse(args, env); err != nil {
 		return exitFor(err)
@@ -124,6 +126,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		}
 	}
 	cfg.Shard = shard
+	cfg.MaxGroups = maxGroups
 	if albCounters {
 		if promURL == "" {
 			fmt.Fprintln(env.stderr, "kakeibo serve: --alb-counters reads the counters from --prometheus-url: give it too")
