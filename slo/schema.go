@@ -64,7 +64,7 @@ var schemaDocs = map[string]string{
 	"slos[].sli.alb":                           "Requests from AWS ALB access logs; bad = elb_status_code 5xx unless bad_status says otherwise.",
 	"slos[].sli.alb.load_balancer":             "As logged: app/NAME/ID.",
 	"slos[].sli.prometheus":                    "PromQL counting events over {{.window}}: good or bad, and total; or a histogram.",
-	"slos[].sli.prometheus.by":                 "Labels to group by: one SLO per value (per route, say), each with its own budget and alerts, in kakeibo rules. serve and report skip grouped SLOs.",
+	"slos[].sli.prometheus.by":                 "Labels to group by: one SLO per value (per route, say), each with its own budget and alerts, in kakeibo rules, serve and report (each group found in Prometheus is evaluated as name{label=\"value\"}).",
 	"slos[].alerting.windows":                  "`default` (the SRE Workbook's pairs, scaled to the period) or a list of pairs.",
 	"slos[].alerting.windows[].budget_percent": "The share of the budget the long window may spend; threshold = budget% × period / long.",
 	"slos[].alerting.min_events":               "No burn alert while the long window has fewer events.",

@@ -32,8 +32,8 @@ slos:
         by: [route]
 `
 
-// routesHistory: 3 hours of two routes at 100 requests a minute, one
-// sample a minute. /cart fails half its requests over the last 40 minutes;
+// routesHistory: 3 hours of two routes, /cart at 100 requests a minute and
+// /search at 120, one sample a minute. /cart fails half its requests over the last 40 minutes;
 // /search has no error series at all (a route that never failed).
 func routesHistory(end time.Time) string {
 	var b strings.Builder
@@ -59,7 +59,7 @@ func routesHistory(end time.Time) string {
 		}
 		return 50
 	})
-	series("/search", "200", func(time.Time) float64 { return 100 })
+	series("/search", "200", func(time.Time) float64 { return 120 })
 	b.WriteString("# EOF\n")
 	return b.String()
 }
@@ -83,6 +83,19 @@ func TestServeGroupedSLO(t *testing.T) {
 		"--specs", specs, "--prometheus-url", prom.URL, "--data-dir", filepath.Join(dir, "data"))
 
 	cart, search := `requests{route="/cart"}`, `requests{route="/search"}`
+
+	// report: a row per route, the busiest first past --max-groups.
+	code, out, errOut := kakeibo(t, nil, "report", "--specs", specs, "--prometheus-url", prom.URL, "--format", "json", "--max-groups", "1")
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, errOut, "kakeibo report: shop/requests: the 1 busiest groups are evaluated, 1 more are left out (--max-groups)")
+	var one slo.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &one))
+	require.Len(t, one.SLOs, 1)
+	require.Equal(t, search, one.SLOs[0].SLO, "search is the busier route")
+	code, out, errOut = kakeibo(t, nil, "report", "--specs", specs, "--prometheus-url", prom.URL)
+	require.Equal(t, exitOK, code, errOut)
+	require.Contains(t, out, cart)
+	require.Contains(t, out, search)
 	var rep slo.Report
 	p.waitFor(t, 90*time.Second, func() bool {
 		rep = slo.Report{}

@@ -262,12 +262,13 @@ func TestReadmeShowsTheReport(t *testing.T) {
 }
 
 // TestReportSkipsGroupedSLOs: a grouped SLO (sli.prometheus.by) is one SLO
-// per route, which the generated rules evaluate; report says it skips it
-// instead of reporting all routes as one.
+// per route, found in Prometheus; without Prometheus report says it skips
+// it instead of reporting all routes as one (TestServeGroupedSLO reports
+// them with Prometheus).
 func TestReportSkipsGroupedSLOs(t *testing.T) {
 	code, out, errOut := kakeibo(t, nil, "report", "--specs", "../../rules/testdata/promtool/grouped.yaml", "--format", "json")
 	require.Equal(t, exitOK, code, errOut)
-	require.Contains(t, errOut, "kakeibo report: shop/routes: skipped: grouped by route, evaluated per group by the rules of kakeibo rules")
+	require.Contains(t, errOut, "kakeibo report: shop/routes: skipped: grouped by route, its groups are found in Prometheus: give --prometheus-url")
 	var rep struct {
 		At   time.Time `json:"at"`
 		SLOs []any     `json:"slos"`
