@@ -19,6 +19,7 @@ import (
 // TestReportCountsEqualGeneratorTruth runs `kakeibo report` on a generated
 // tree and checks every count against the generator's own tally.
 func TestReportCountsEqualGeneratorTruth(t *testing.T) {
+	t.Parallel() // the package's longest CPU work: beside the tests that wait on processes
 	cfg := albgen.Example(time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC), 25)
 	cfg.Seed = 42
 	cfg.MalformedEvery = 300
