@@ -178,9 +178,12 @@ func splitRequest(b []byte) Request {
 		return r
 	}
 	r.Scheme, u = u[:i], u[i+3:]
-	end := bytes.IndexAny(u, "/?")
-	if end < 0 {
-		end = len(u)
+	end := len(u) // the host and port end at the path or the query
+	for k, c := range u {
+		if c == '/' || c == '?' {
+			end = k
+			break
+		}
 	}
 	hostport := u[:end]
 	u = u[end:]
