@@ -210,7 +210,7 @@ func TestPromtoolCalendarWeek(t *testing.T) {
 // overspent budget raises no ticket before the period holds min_events.
 func TestPromtoolScenarios(t *testing.T) {
 	promtool := promtest.Need(t, "promtool")
-	for _, name := range []string{"grouped", "sparse"} {
+	for _, name := range []string{"grouped", "sparse", "raw"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()

@@ -438,6 +438,16 @@ func (c *compiler) objective(svc *Service, s *specObjective) *Objective {
 	o.Budgeting = c.budgeting(ctx, s)
 	c.sli(ctx, o, s)
 	o.Alerting = c.alerting(ctx, o, s)
+	if o.SLI.Raw() {
+		// A raw ratio has no event counts to compare with a minimum.
+		const why = "a raw error_ratio SLI has no event counts to hold a minimum: leave it out, or write good/bad and total queries"
+		if s.Alerting.MinEvents != nil && *s.Alerting.MinEvents > 0 {
+			c.errorAt(c.at(s.Alerting.MinEvents, &s.Alerting), "%s: alerting.min_events: %s", ctx, why)
+		}
+		if o.Budgeting.SliceMinEvents > 0 {
+			c.errorAt(c.at(s.Budgeting, s), "%s: budgeting.timeslices.min_events: %s", ctx, why)
+		}
+	}
 	return o
 }
 
@@ -496,7 +506,7 @@ func (c *compiler) sli(ctx string, o *Objective, s *specObjective) {
 		o.SLI.ALB = c.alb(ctx, sli.ALB)
 	case sli.Prometheus != nil:
 		o.SLI.Prometheus = c.prometheus(ctx, sli.Prometheus)
-		if sli.Prometheus.By != nil {
+		if sli.Prometheus.By != nil && sli.Prometheus.ErrorRatio == "" {
 			c.grouping(ctx, o, sli.Prometheus)
 		}
 	default:
@@ -636,6 +646,9 @@ func (c *compiler) prometheus(ctx string, p *specPrometheus) *PrometheusSLI {
 		}
 		return c.histogram(ctx, p.Histogram)
 	}
+	if p.ErrorRatio != "" {
+		return c.errorRatio(ctx, p)
+	}
 	out := &PrometheusSLI{Good: p.Good, Bad: p.Bad, Total: p.Total}
 	switch {
 	case p.Good != "" && p.Bad != "":
@@ -658,6 +671,24 @@ func (c *compiler) prometheus(ctx string, p *specPrometheus) *PrometheusSLI {
 		}
 	}
 	return out
+}
+
+// errorRatio compiles a raw SLI: one query for the bad share of events.
+func (c *compiler) errorRatio(ctx string, p *specPrometheus) *PrometheusSLI {
+	if p.Good != "" || p.Bad != "" || p.Total != "" {
+		c.errorAt(c.at(&p.ErrorRatio, p), "%s: sli.prometheus.error_ratio: set either error_ratio or good/bad and total queries, not both", ctx)
+		return &PrometheusSLI{}
+	}
+	if p.By != nil {
+		c.errorAt(c.at(&p.By, p), "%s: sli.prometheus.by: a raw error_ratio cannot be grouped (a ratio cannot be summed by route): write good/bad and total queries", ctx)
+		return &PrometheusSLI{}
+	}
+	if err := CheckQueryTemplate(p.ErrorRatio); err != nil {
+		c.errorAt(c.at(&p.ErrorRatio, p), "%s: sli.prometheus.error_ratio: %v", ctx, err)
+		return &PrometheusSLI{}
+	}
+	bad, total := RatioCounts(p.ErrorRatio)
+	return &PrometheusSLI{ErrorRatio: p.ErrorRatio, Bad: bad, Total: total}
 }
 
 // grouping checks sli.prometheus.by: label names that no kakeibo label

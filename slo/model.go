@@ -264,14 +264,31 @@ func (r StatusRange) Contains(code int) bool { return code >= r.From && code <= 
 // text/template with {{.window}} standing for the range (e.g. 5m) and yields
 // the count of events over that range. Exactly one of Good and Bad is set.
 type PrometheusSLI struct {
-	Good  string
-	Bad   string
-	Total string
+	// ErrorRatio, when set, is a raw SLI: a query for the ratio of bad
+	// events over {{.window}} (Sloth's error_ratio_query). It has no event
+	// counts: Bad and Total are derived from it so that every consumer
+	// reads it as one event per window whose bad share is the ratio
+	// (see RatioCounts).
+	ErrorRatio string
+	Good       string
+	Bad        string
+	Total      string
 	// By, when set, makes the SLO one SLO per combination of these labels'
 	// values (per route, say): kakeibo rules records every series and
 	// alert per group; serve and report evaluate each group found in
 	// Prometheus as an SLO of its own (Objective.GroupInstance).
 	By []string
+}
+
+// Raw says whether the SLI is a raw error ratio (sli.prometheus.error_ratio).
+func (s SLI) Raw() bool { return s.Prometheus != nil && s.Prometheus.ErrorRatio != "" }
+
+// RatioCounts derives the bad and total query templates of a raw error
+// ratio: bad is the ratio, total is 1, both only where the ratio is a
+// number (no traffic makes it NaN, which is no data rather than all bad).
+func RatioCounts(errorRatio string) (bad, total string) {
+	r := "(" + errorRatio + ") >= 0"
+	return "(" + r + ")", "(" + r + ") * 0 + 1"
 }
 
 // Grouped says whether the SLO is one SLO per group of series (sli.prometheus.by).

@@ -125,11 +125,12 @@ type specLatency struct {
 }
 
 type specPrometheus struct {
-	Good      string         `yaml:"good"`
-	Bad       string         `yaml:"bad"`
-	Total     string         `yaml:"total"`
-	Histogram *specHistogram `yaml:"histogram"`
-	By        []string       `yaml:"by"`
+	ErrorRatio string         `yaml:"error_ratio"`
+	Good       string         `yaml:"good"`
+	Bad        string         `yaml:"bad"`
+	Total      string         `yaml:"total"`
+	Histogram  *specHistogram `yaml:"histogram"`
+	By         []string       `yaml:"by"`
 }
 
 // specHistogram is a latency SLI over a Prometheus histogram: good events

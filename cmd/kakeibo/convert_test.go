@@ -57,13 +57,24 @@ func TestImportSloth(t *testing.T) {
 	require.Equal(t, exitOK, code, errOut)
 	require.Contains(t, stdout, "window: 28d")
 
-	// A raw ratio SLI cannot be converted: said, and nothing is written.
-	raw := filepath.Join(t.TempDir(), "raw.yml")
+	// A raw ratio SLI becomes sli.prometheus.error_ratio, which validates;
+	// one that is not a PromQL template is said, and nothing is written.
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.yml")
+	const ratio = `sum(rate(http_requests_total{code=~"5.."}[{{.window}}])) / sum(rate(http_requests_total[{{.window}}]))`
+	require.NoError(t, os.WriteFile(raw, []byte("version: prometheus/v1\nservice: s\nslos:\n  - name: r\n    objective: 99\n    sli: {raw: {error_ratio_query: '"+ratio+"'}}\n    alerting: {name: A}\n"), 0o644))
+	code, stdout, errOut = kakeibo(t, nil, "import", "sloth", raw)
+	require.Equal(t, exitOK, code, errOut)
+	imported := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(imported, []byte(stdout), 0o644))
+	rs, err := slo.Load(imported)
+	require.NoError(t, err, stdout)
+	require.Equal(t, ratio, rs.Objectives()[0].SLI.Prometheus.ErrorRatio)
 	require.NoError(t, os.WriteFile(raw, []byte("version: prometheus/v1\nservice: s\nslos:\n  - name: r\n    objective: 99\n    sli: {raw: {error_ratio_query: 'x'}}\n    alerting: {name: A}\n"), 0o644))
 	code, stdout, errOut = kakeibo(t, nil, "import", "sloth", raw)
 	require.Equal(t, exitFail, code)
 	require.Empty(t, stdout)
-	require.Contains(t, errOut, "s/r: skipped: sli.raw has no event counts")
+	require.Contains(t, errOut, "s/r: skipped: not PromQL: the query must use {{.window}}")
 }
 
 // TestSlothRoundTrip: Sloth specs → `kakeibo import sloth` → `kakeibo
@@ -102,7 +113,7 @@ func TestSlothRoundTrip(t *testing.T) {
 			code, _, errOut := kakeibo(t, nil, "import", "sloth", "--window", period, "-o", filepath.Join(dir, "spec.yaml"), f)
 			if code != exitOK {
 				// Plugin, raw and MetricsQL SLIs; OpenSLO files, which Sloth reads too.
-				require.Regexp(t, "no SLO could be converted|is OpenSLO, which Sloth reads too", errOut, f)
+				require.Regexp(t, "no SLO could be converted|is OpenSLO, which Sloth reads too|Sloth refuses it too", errOut, f)
 				continue
 			}
 			code, ours, errOut := kakeibo(t, nil, "rules", "--specs", filepath.Join(dir, "spec.yaml"))

@@ -62,10 +62,11 @@ type nativeSLI struct {
 }
 
 type nativePrometheus struct {
-	Good  string   `yaml:"good,omitempty"`
-	Bad   string   `yaml:"bad,omitempty"`
-	Total string   `yaml:"total"`
-	By    []string `yaml:"by,omitempty"`
+	ErrorRatio string   `yaml:"error_ratio,omitempty"`
+	Good       string   `yaml:"good,omitempty"`
+	Bad        string   `yaml:"bad,omitempty"`
+	Total      string   `yaml:"total,omitempty"`
+	By         []string `yaml:"by,omitempty"`
 }
 
 type nativeAlerting struct {

@@ -130,6 +130,9 @@ func osSLO(svc *slo.Service, o *slo.Objective) (osDoc, string) {
 	if o.SLI.Grouped() {
 		return osDoc{}, fmt.Sprintf("grouped by %s: OpenSLO v1 has no grouping", strings.Join(p.By, ", "))
 	}
+	if o.SLI.Raw() {
+		return osDoc{}, "a raw error_ratio: an OpenSLO v1 ratioMetric needs good or bad and total queries"
+	}
 	spec := osSLOSpec{Description: o.Description, Service: svc.Name, BudgetingMethod: "Occurrences"}
 	spec.Indicator.Metadata.Name = o.Name
 	ratio := &spec.Indicator.Spec.RatioMetric

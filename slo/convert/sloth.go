@@ -283,9 +283,13 @@ func slothService(s *slothSpec, period time.Duration) (nativeDoc, []string) {
 				note(&o, "A query is kept as Sloth wrote it (no rate(x[{{.window}}]) to turn into increase): if it is a rate, ratios and burn rates are right but event counts (min_events) are per second.")
 			}
 		case in.SLI.Raw != nil:
-			d.notes = append(d.notes, fmt.Sprintf("%s: not converted: a raw error ratio (sli.raw) has no event counts, which kakeibo needs: give events (error_query and total_query).", in.Name))
-			notes = append(notes, fmt.Sprintf("%s/%s: skipped: sli.raw has no event counts", s.Service, in.Name))
-			continue
+			q := in.SLI.Raw.ErrorRatioQuery
+			if err := slo.CheckQueryTemplate(q); err != nil {
+				d.notes = append(d.notes, fmt.Sprintf("%s: not converted: its error_ratio_query is not PromQL kakeibo can run (%v).", in.Name, err))
+				notes = append(notes, fmt.Sprintf("%s/%s: skipped: not PromQL: %v", s.Service, in.Name, err))
+				continue
+			}
+			o.SLI.Prometheus = &nativePrometheus{ErrorRatio: q}
 		case in.SLI.Plugin != nil:
 			d.notes = append(d.notes, fmt.Sprintf("%s: not converted: the SLI plugin %q is Sloth's own: write its queries as sli.prometheus.", in.Name, in.SLI.Plugin.ID))
 			notes = append(notes, fmt.Sprintf("%s/%s: skipped: SLI plugin %s", s.Service, in.Name, in.SLI.Plugin.ID))
@@ -476,7 +480,12 @@ func slothObjective(svc *slo.Service, o *slo.Objective) (slothSLO, []string) {
 	ps := o.SLI.Prometheus
 	s := slothSLO{Name: o.Name, Objective: percent(o.Target), Description: o.Description,
 		SLI: slothSLI{Events: &slothEvents{ErrorQuery: ps.Bad, TotalQuery: ps.Total}}}
-	if ps.Good != "" {
+	switch {
+	case ps.ErrorRatio != "":
+		s.SLI = slothSLI{Raw: &struct {
+			ErrorRatioQuery string `yaml:"error_ratio_query"`
+		}{ps.ErrorRatio}}
+	case ps.Good != "":
 		s.SLI.Events.ErrorQuery = fmt.Sprintf("(%s) - (%s)", ps.Total, ps.Good)
 	}
 	s.Alerting = slothAlerting{

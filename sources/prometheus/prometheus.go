@@ -222,7 +222,7 @@ func (s *Source) Inputs(ctx context.Context, objs []*slo.Objective, at time.Time
 			if d < time.Minute {
 				continue // a calendar period that has just begun: no data yet
 			}
-			if ledgerOK && d >= ledgerMin {
+			if ledgerOK && d >= ledgerMin && !o.SLI.Raw() { // a ratio's hours do not add up: asked raw
 				if !slices.Contains(fromLedger[o], d) {
 					fromLedger[o] = append(fromLedger[o], d) // below
 				}
