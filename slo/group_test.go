@@ -2,6 +2,7 @@ package slo
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -36,4 +37,29 @@ slos:
 	require.ErrorContains(t, err, "the group has no method")
 	_, err = set.Objectives()[0].GroupInstance(nil)
 	require.Error(t, err)
+}
+
+// TestRenderWindowOnlyAgreesWithTemplates: the fast path renders what
+// text/template renders, and leaves everything else to it.
+func TestRenderWindowOnlyAgreesWithTemplates(t *testing.T) {
+	for _, tmpl := range []string{
+		`sum(increase(x[{{.window}}]))`,
+		`sum(increase(x[{{ .window }}])) / sum(increase(y[{{.window }}] offset 1m))`,
+		`vector(1)`,
+		`x{a="}}"}`,
+		`sum(increase(x[{{.window}}]))}}`,
+		`{{.window}}`,
+	} {
+		fast, ok := renderWindowOnly(tmpl, "5m")
+		require.True(t, ok, tmpl)
+		slow, err := renderTemplate(tmpl, "5m")
+		require.NoError(t, err, tmpl)
+		require.Equal(t, slow, fast, tmpl)
+	}
+	for _, tmpl := range []string{`x[{{.windo}}]`, `x[{{.window}]`, `{{if .window}}x{{end}}`, `x[{{ .window | printf "%s" }}]`} {
+		_, ok := renderWindowOnly(tmpl, "5m")
+		require.False(t, ok, tmpl)
+	}
+	_, err := RenderQuery(`x[{{.windo}}]`, 5*time.Minute)
+	require.Error(t, err, "the template engine still refuses what it refused")
 }
