@@ -146,8 +146,20 @@ var promTypes = []string{"prometheus", "thanos", "mimir", "cortex", "victoriamet
 
 func (x *openSLOIndex) add(d *decoder, root *yaml.Node) {
 	apiVersion := mappingValue(root, "apiVersion")
-	if apiVersion.Value != "openslo/v1" {
-		d.errorf(apiVersion, "apiVersion: %q is not supported: kakeibo reads openslo/v1", apiVersion.Value)
+	switch apiVersion.Value {
+	case "openslo/v1":
+	case "openslo/v1alpha":
+		if !upgradeV1alpha(d, root) {
+			return
+		}
+		if docs := splitObjectives(root); len(docs) > 1 {
+			for _, doc := range docs {
+				x.add(d, doc)
+			}
+			return
+		}
+	default:
+		d.errorf(apiVersion, "apiVersion: %q is not supported: kakeibo reads openslo/v1 (and the SLO documents of openslo/v1alpha)", apiVersion.Value)
 		return
 	}
 	kind := mappingValue(root, "kind")
@@ -538,7 +550,15 @@ func (x *openSLOIndex) ratio(c *compiler, ctx string, sli *osSLI, at Pos) *Prome
 				sc.errorAt(sc.at(&src.Spec, src), "%s: spec.ratioMetric.%s.metricSource.spec: unknown key %q (kakeibo reads query)", ctx, key, k)
 			}
 		}
-		tmpl, err := counterQueryTemplate(q, fn)
+		var tmpl string
+		var err error
+		if strings.Contains(q, "{{.window}}") {
+			// Already a template over the window, as Sloth reads OpenSLO
+			// queries: rate() becomes increase(), to count events.
+			tmpl, _ = RateToCount(q)
+		} else {
+			tmpl, err = counterQueryTemplate(q, fn)
+		}
 		if err == nil {
 			// The rewritten query is checked like a native one.
 			err = CheckQueryTemplate(tmpl)

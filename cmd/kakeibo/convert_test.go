@@ -407,3 +407,34 @@ func TestImportPyrraCorpus(t *testing.T) {
 	require.NoError(t, err, "%s", b)
 	require.Contains(t, string(b), "SUCCESS")
 }
+
+// TestImportOpenSLOV1alpha: Sloth's OpenSLO examples are openslo/v1alpha
+// (timeWindows of count and unit, ratioMetrics on each objective, queries
+// over {{.window}}). They import and validate; an SLO with several
+// objectives becomes one SLO per objective, named NAME-0, NAME-1 as Sloth
+// names them; rate() becomes increase() as import sloth does.
+func TestImportOpenSLOV1alpha(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := kakeibo(t, nil, "import", "openslo", "-o", filepath.Join(dir, "specs.yaml"), "../../slo/convert/testdata/sloth-openslo")
+	require.Equal(t, exitOK, code, errOut)
+	require.Empty(t, out)
+	set, err := slo.Load(dir)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, o := range set.Objectives() {
+		got[o.ID()] = fmt.Sprintf("%g %s %s", o.Target, o.Window, o.SLI.Prometheus.Good)
+	}
+	require.Equal(t, map[string]string{
+		"my-service/sloth-slo-my-service": `0.999 30d sum(increase(http_request_duration_seconds_count{code!~"(5..|429)",job="myservice"}[{{.window}}]))`,
+		"k8s-apiserver/requests-availability-openslo": `0.999 30d sum(increase(apiserver_request_total{code!~"(5..|429)"}[{{.window}}]))`,
+		"k8s-apiserver/requests-latency-openslo-0":    `0.99 30d sum(increase(apiserver_request_duration_seconds_bucket{le="0.4",verb!="WATCH"}[{{.window}}]))`,
+		"k8s-apiserver/requests-latency-openslo-1":    `0.999 30d sum(increase(apiserver_request_duration_seconds_bucket{le="5",verb!="WATCH"}[{{.window}}]))`,
+	}, got)
+
+	// Other v1alpha kinds are refused with the reason.
+	bad := filepath.Join(dir, "sli.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("apiVersion: openslo/v1alpha\nkind: Service\nmetadata: {name: x}\n"), 0o644))
+	code, _, errOut = kakeibo(t, nil, "import", "openslo", bad)
+	require.Equal(t, exitFail, code)
+	require.Contains(t, errOut, "sli.yaml:2:7: openslo/v1alpha: only SLO documents are read")
+}
