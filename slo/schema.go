@@ -78,8 +78,86 @@ func schemaOf(t reflect.Type, path string) map[string]any {
 	if doc := schemaDocs[path]; doc != "" {
 		s["description"] = doc
 	}
+	for k, v := range schemaRules()[path] {
+		s[k] = v
+	}
 	return s
 }
+
+// schemaRules are the structural rules validate enforces, by path, made
+// from the same patterns and limits the loader checks with: required
+// keys, ranges, patterns and the either/or choices. What the schema cannot
+// say (PromQL that parses, a window's length range, a time zone that
+// exists, cross-field rules such as short < long, route warnings) stays
+// with validate; TestSchemaAgreesWithValidate lists those limits.
+func schemaRules() map[string]map[string]any {
+	req := func(keys ...string) map[string]any { return map[string]any{"required": keys} }
+	none := func(keys ...string) map[string]any {
+		var any_ []any
+		for _, k := range keys {
+			any_ = append(any_, req(k))
+		}
+		return map[string]any{"not": map[string]any{"anyOf": any_}}
+	}
+	with := func(a, b map[string]any) map[string]any {
+		out := clone(a)
+		for k, v := range b {
+			out[k] = v
+		}
+		return out
+	}
+	return map[string]map[string]any{
+		"service":       {"pattern": nameRE.String()},
+		"slos":          {"minItems": 1},
+		"slos[]":        req("name", "objective", "window", "sli"),
+		"slos[].name":   {"pattern": nameRE.String()},
+		"slos[].window": {"pattern": `^(month|week|([0-9]+(y|w|d|h|m|s|ms))+)$`},
+		"slos[].objective": {
+			// Below 1 is a ratio written where a percent belongs.
+			"minimum": 1, "maximum": MaxObjectivePercent,
+		},
+		"slos[].budgeting": {"oneOf": []any{
+			with(req("occurrences"), none("timeslices")),
+			with(req("timeslices"), none("occurrences")),
+		}},
+		"slos[].budgeting.timeslices":            req("slice", "good_above"),
+		"slos[].budgeting.timeslices.good_above": {"exclusiveMinimum": 1, "maximum": 100},
+		"slos[].sli": {"oneOf": []any{
+			with(req("alb"), none("prometheus")),
+			with(req("prometheus"), none("alb")),
+		}},
+		"slos[].sli.alb":                  req("load_balancer"),
+		"slos[].sli.alb.load_balancer":    {"pattern": loadBalancerRE.String()},
+		"slos[].sli.alb.hosts[]":          {"pattern": hostRE.String()},
+		"slos[].sli.alb.methods[]":        {"pattern": methodRE.String()},
+		"slos[].sli.alb.target_group":     {"pattern": targetGroupRE.String()},
+		"slos[].sli.alb.bad_status[]":     statusRangeSchema,
+		"slos[].sli.alb.exclude_status[]": statusRangeSchema,
+		"slos[].sli.prometheus": {"oneOf": []any{
+			with(req("error_ratio"), none("good", "bad", "total", "histogram", "by")),
+			with(req("histogram"), none("good", "bad", "total", "error_ratio")),
+			with(req("total"), with(map[string]any{"oneOf": []any{with(req("good"), none("bad")), with(req("bad"), none("good"))}}, none("histogram", "error_ratio"))),
+		}},
+		"slos[].sli.prometheus.by":                 {"minItems": 1, "uniqueItems": true},
+		"slos[].sli.prometheus.by[]":               {"pattern": labelNameRE.String()},
+		"slos[].sli.prometheus.histogram":          req("metric", "threshold"),
+		"slos[].sli.prometheus.histogram.metric":   {"pattern": metricNameRE.String()},
+		"slos[].alerting.windows[]":                req("severity", "long", "short", "budget_percent"),
+		"slos[].alerting.windows[].budget_percent": {"exclusiveMinimum": 0, "maximum": 100},
+		"corrections[]":                            req("from", "to", "reason", "author"),
+		"corrections[].count_as":                   {"enum": []string{CorrectionExcluded, CorrectionGood}},
+		"corrections[].from":                       {"format": "date-time"},
+		"corrections[].to":                         {"format": "date-time"},
+		"corrections[].reason":                     {"pattern": `\S`},
+		"corrections[].author":                     {"pattern": `\S`},
+		"policy.freeze_below":                      {"minimum": 0, "exclusiveMaximum": 100},
+		"slos[].stale_after":                       {"pattern": `^([0-9]+(y|w|d|h|m))+$|^[0-9]*[1-9][0-9]*m?s$`},
+	}
+}
+
+// statusRangeSchema is a status code or range: statusRE in either case
+// (the loader lowercases), or a bare number (YAML 429).
+var statusRangeSchema = map[string]any{"type": []string{"string", "integer"}, "pattern": `^[1-5]([xX][xX]|[0-9][0-9])$`, "minimum": 100, "maximum": 599}
 
 func schemaType(t reflect.Type, path string) map[string]any {
 	switch t {
