@@ -214,6 +214,42 @@ spec:
 	}
 }
 
+// TestOpenSLORawRatio: a raw ratioMetric (the query is the good or the bad
+// share itself) becomes a raw error_ratio SLI: averaged over the window at
+// a minute's step when it has no range, taken as written when it is a
+// template over {{.window}}; a bad rawType is refused.
+func TestOpenSLORawRatio(t *testing.T) {
+	doc := func(rawType, query string) []byte {
+		return fmt.Appendf(nil, `apiVersion: openslo/v1
+kind: SLO
+metadata: {name: x}
+spec:
+  service: svc
+  indicator:
+    spec:
+      ratioMetric:
+        rawType: %s
+        raw: {metricSource: {type: prometheus, spec: {query: '%s'}}}
+  timeWindow: [{duration: 7d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{targetPercent: 99}]
+`, rawType, query)
+	}
+	for _, tc := range []struct{ rawType, query, want string }{
+		{"failure", `job:errors:ratio{job="a"}`, `avg_over_time((job:errors:ratio{job="a"})[{{.window}}:1m])`},
+		{"success", `job:availability:ratio{job="a"}`, `1 - (avg_over_time((job:availability:ratio{job="a"})[{{.window}}:1m]))`},
+		{"failure", `sum(rate(e_total[{{.window}}])) / sum(rate(r_total[{{.window}}]))`, `sum(rate(e_total[{{.window}}])) / sum(rate(r_total[{{.window}}]))`},
+	} {
+		set, err := slo.LoadBytes("x.yaml", doc(tc.rawType, tc.query))
+		require.NoError(t, err, tc.query)
+		o := set.Objectives()[0]
+		require.True(t, o.SLI.Raw())
+		require.Equal(t, tc.want, o.SLI.Prometheus.ErrorRatio)
+	}
+	_, err := slo.LoadBytes("x.yaml", doc("ratio", `x`))
+	require.ErrorContains(t, err, `spec.ratioMetric.rawType: "ratio": want success (the query is the good share) or failure (the bad share)`)
+}
+
 func TestLoadSeveralDocumentsAndWarnings(t *testing.T) {
 	spec := `service: a
 slos:

@@ -511,16 +511,13 @@ func (x *openSLOIndex) ratio(c *compiler, ctx string, sli *osSLI, at Pos) *Prome
 		sc.errorAt(at, "%s: spec.ratioMetric: is required", ctx)
 		return nil
 	}
-	if r.Raw != nil || r.RawType != "" {
-		sc.errorAt(sc.at(&r.Raw, r), "%s: spec.ratioMetric.raw is not supported: give good or bad, and total", ctx)
-		return nil
-	}
 	fn := "sum_over_time"
 	if r.Counter {
 		fn = "increase"
 	}
 	out := &PrometheusSLI{}
-	query := func(key string, m *osMetric) string {
+	// source is the PromQL of a metric, from a Prometheus-compatible source.
+	source := func(key string, m *osMetric) string {
 		if m == nil {
 			return ""
 		}
@@ -550,6 +547,14 @@ func (x *openSLOIndex) ratio(c *compiler, ctx string, sli *osSLI, at Pos) *Prome
 				sc.errorAt(sc.at(&src.Spec, src), "%s: spec.ratioMetric.%s.metricSource.spec: unknown key %q (kakeibo reads query)", ctx, key, k)
 			}
 		}
+		return q
+	}
+	query := func(key string, m *osMetric) string {
+		q := source(key, m)
+		if q == "" {
+			return ""
+		}
+		src := &m.MetricSource
 		var tmpl string
 		var err error
 		if strings.Contains(q, "{{.window}}") {
@@ -569,6 +574,9 @@ func (x *openSLOIndex) ratio(c *compiler, ctx string, sli *osSLI, at Pos) *Prome
 		}
 		return tmpl
 	}
+	if r.Raw != nil || r.RawType != "" {
+		return x.rawRatio(sc, ctx, r, source)
+	}
 	switch {
 	case r.Good != nil && r.Bad != nil:
 		sc.errorAt(sc.at(&r.Bad, r), "%s: spec.ratioMetric: set good or bad, not both", ctx)
@@ -583,4 +591,42 @@ func (x *openSLOIndex) ratio(c *compiler, ctx string, sli *osSLI, at Pos) *Prome
 		return nil
 	}
 	return out
+}
+
+// rawRatio maps a raw ratioMetric (a query that yields the good or the bad
+// share itself, rawType success or failure) onto a raw error_ratio SLI:
+// a query over {{.window}} is taken as it is, one without a range is
+// averaged over the window at a one-minute step (each minute weighs the
+// same, whatever its traffic).
+func (x *openSLOIndex) rawRatio(sc *compiler, ctx string, r *osRatioMetric, source func(string, *osMetric) string) *PrometheusSLI {
+	if r.Good != nil || r.Bad != nil || r.Total != nil {
+		sc.errorAt(sc.at(&r.Raw, r), "%s: spec.ratioMetric: set raw, or good or bad and total, not both", ctx)
+		return nil
+	}
+	if r.Raw == nil {
+		sc.errorAt(sc.at(&r.RawType, r), "%s: spec.ratioMetric.raw: is required with rawType", ctx)
+		return nil
+	}
+	q := source("raw", r.Raw)
+	if q == "" {
+		return nil
+	}
+	tmpl := q
+	if !strings.Contains(q, "{{.window}}") {
+		tmpl = "avg_over_time((" + q + ")[{{.window}}:1m])"
+	}
+	switch r.RawType {
+	case "failure":
+	case "success":
+		tmpl = "1 - (" + tmpl + ")"
+	default:
+		sc.errorAt(sc.at(&r.RawType, r), "%s: spec.ratioMetric.rawType: %q: want success (the query is the good share) or failure (the bad share)", ctx, r.RawType)
+		return nil
+	}
+	if err := CheckQueryTemplate(tmpl); err != nil {
+		sc.errorAt(sc.at(&r.Raw.MetricSource.Spec, &r.Raw.MetricSource), "%s: spec.ratioMetric.raw.metricSource.spec.query: %v", ctx, err)
+		return nil
+	}
+	bad, total := RatioCounts(tmpl)
+	return &PrometheusSLI{ErrorRatio: tmpl, Bad: bad, Total: total}
 }

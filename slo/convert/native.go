@@ -211,6 +211,9 @@ func nativeObjective(svc *slo.Service, o *slo.Objective) (nativeSLO, string) {
 	case o.SLI.Prometheus != nil:
 		p := o.SLI.Prometheus
 		n.SLI.Prometheus = &nativePrometheus{Good: p.Good, Bad: p.Bad, Total: p.Total}
+		if p.ErrorRatio != "" {
+			n.SLI.Prometheus = &nativePrometheus{ErrorRatio: p.ErrorRatio}
+		}
 	default:
 		return n, "ALB-backed SLOs are written by hand (see the README's spec)"
 	}
