@@ -182,13 +182,13 @@ func TestSchemaAgreesWithValidate(t *testing.T) {
 		"freeze_below 100":              head + "policy: {freeze_below: 100}\nslos:\n  - name: availability\n" + base + alb,
 	}
 	limits := map[string]string{
-		"PromQL that does not parse":   slo1(base + prom + "        bad: sum(increase(x{code=\"500\"[{{.window}}]))\n" + total),
-		"a query without the window":   slo1(base + prom + "        bad: sum(increase(x{code=\"500\"}[5m]))\n" + total),
-		"a window under an hour":       slo1("    objective: 99.9\n    window: 30m\n" + alb),
-		"an unknown time zone":         slo1("    objective: 99.9\n    window: month\n    timezone: Mars/Olympus\n" + alb),
-		"short not shorter than long":  slo1(base + alb + "    alerting: {windows: [{severity: page, long: 1h, short: 2h, budget_percent: 2}]}\n"),
-		"correction ending before":     head + "corrections: [{from: 2026-10-01T15:00:00Z, to: 2026-10-01T14:00:00Z, reason: db upgrade, author: ana}]\nslos:\n  - name: availability\n" + base + alb,
-		"an SLO name used twice":       slo1(base+alb) + "  - name: availability\n" + base + alb,
+		"PromQL that does not parse":  slo1(base + prom + "        bad: sum(increase(x{code=\"500\"[{{.window}}]))\n" + total),
+		"a query without the window":  slo1(base + prom + "        bad: sum(increase(x{code=\"500\"}[5m]))\n" + total),
+		"a window under an hour":      slo1("    objective: 99.9\n    window: 30m\n" + alb),
+		"an unknown time zone":        slo1("    objective: 99.9\n    window: month\n    timezone: Mars/Olympus\n" + alb),
+		"short not shorter than long": slo1(base + alb + "    alerting: {windows: [{severity: page, long: 1h, short: 2h, budget_percent: 2}]}\n"),
+		"correction ending before":    head + "corrections: [{from: 2026-10-01T15:00:00Z, to: 2026-10-01T14:00:00Z, reason: db upgrade, author: ana}]\nslos:\n  - name: availability\n" + base + alb,
+		"an SLO name used twice":      slo1(base+alb) + "  - name: availability\n" + base + alb,
 	}
 	for name, y := range good_ {
 		require.NoError(t, validateOK(y), "validate: %s", name)
