@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,6 +38,14 @@ func BenchmarkBackfill(b *testing.B) {
 	if v := os.Getenv("BENCH_PER_MINUTE"); v != "" {
 		_, _ = fmt.Sscan(v, &perMinute)
 	}
+	// BENCH_LIST_MS delays every LIST too (default 0): real S3 answers a
+	// LIST in tens of milliseconds, which adds up over day folders.
+	var listDelay time.Duration
+	if v := os.Getenv("BENCH_LIST_MS"); v != "" {
+		ms, err := strconv.Atoi(v)
+		require.NoError(b, err, "BENCH_LIST_MS")
+		listDelay = time.Duration(ms) * time.Millisecond
+	}
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	cfg := albgen.Example(start, perMinute)
 	cfg.Duration, cfg.Traps, cfg.MalformedEvery, cfg.Incidents = time.Duration(days)*24*time.Hour, false, 0, nil
@@ -55,6 +64,8 @@ func BenchmarkBackfill(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && !r.URL.Query().Has("list-type") {
 			time.Sleep(50 * time.Millisecond)
+		} else if r.URL.Query().Has("list-type") {
+			time.Sleep(listDelay)
 		}
 		fake.ServeHTTP(w, r)
 	}))

@@ -53,7 +53,16 @@ type S3Source struct {
 	// outsideLayout counts listed log files outside AWS's key layout,
 	// which are skipped (see InLayout).
 	outsideLayout atomic.Int64
+	// ListConcurrency is how many LISTs run at once (default
+	// DefaultListConcurrency): the day folders and load balancer prefixes
+	// of a listing are listed side by side, not one after another.
+	ListConcurrency int
+	listSemOnce     sync.Once
+	listSem         chan struct{}
 }
+
+// DefaultListConcurrency is how many LISTs an S3 listing runs at once.
+const DefaultListConcurrency = 16
 
 // Steady listing of an open day folder: a load balancer's keys there are
 // listed whole at most every FullListEvery; in between, a LIST starts after
@@ -153,7 +162,54 @@ func (s *S3Source) List(ctx context.Context, from, to time.Time, fn func(Object)
 	if from.IsZero() || to.IsZero() {
 		return s.listAll(ctx, s.prefix, from, to, fn)
 	}
-	return s.walk(ctx, s.prefix, from, to, fn, 0)
+	// LISTs run side by side; fn sees one object at a time.
+	var mu sync.Mutex
+	one := func(o Object) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return fn(o)
+	}
+	return s.walk(ctx, s.prefix, from, to, one, 0)
+}
+
+// parallel runs jobs side by side and returns the first error; a failed
+// job cancels the others. The LISTs they make take turns (listTurn), at
+// most ListConcurrency at once over the whole listing, nested or not.
+func (s *S3Source) parallel(ctx context.Context, jobs []func(context.Context) error) error {
+	if len(jobs) == 1 {
+		return jobs[0](ctx)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, job := range jobs {
+		wg.Go(func() {
+			if err := job(ctx); err != nil {
+				once.Do(func() { first = err; cancel(err) })
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// listTurn waits for one of the ListConcurrency LIST slots; done gives it back.
+func (s *S3Source) listTurn(ctx context.Context) (done func(), err error) {
+	s.listSemOnce.Do(func() {
+		n := s.ListConcurrency
+		if n <= 0 {
+			n = DefaultListConcurrency
+		}
+		s.listSem = make(chan struct{}, n)
+	})
+	select {
+	case s.listSem <- struct{}{}:
+		return func() { <-s.listSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, fn func(Object) error, depth int) error {
@@ -185,10 +241,12 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 		}
 	}
 	if years {
+		var days []func(context.Context) error
 		for day := from.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1); !day.After(to.Add(24 * time.Hour)); day = day.AddDate(0, 0, 1) {
-			if err := s.listDay(ctx, prefix, day, from, to, fn); err != nil {
-				return err
-			}
+			days = append(days, func(ctx context.Context) error { return s.listDay(ctx, prefix, day, from, to, fn) })
+		}
+		if err := s.parallel(ctx, days); err != nil {
+			return err
 		}
 	}
 	for _, d := range dirs {
@@ -231,6 +289,7 @@ func (s *S3Source) listDay(ctx context.Context, base string, day, from, to time.
 		s.closed[folder] = true
 		s.mu.Unlock()
 	}
+	var lists []func(context.Context) error
 	for _, p := range prefixes {
 		startAfter := ""
 		if byLB && !closed {
@@ -243,10 +302,11 @@ func (s *S3Source) listDay(ctx context.Context, base string, day, from, to time.
 			}
 			s.mu.Unlock()
 		}
-		if err := s.listFrom(ctx, p, startAfter, from, to, fn); err != nil {
-			s.Reopen(folder)
-			return err
-		}
+		lists = append(lists, func(ctx context.Context) error { return s.listFrom(ctx, p, startAfter, from, to, fn) })
+	}
+	if err := s.parallel(ctx, lists); err != nil {
+		s.Reopen(folder)
+		return err
 	}
 	return nil
 }
@@ -272,7 +332,12 @@ func (s *S3Source) listFrom(ctx context.Context, prefix, startAfter string, from
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
+		done, err := s.listTurn(ctx)
+		if err != nil {
+			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, prefix, err)
+		}
 		page, err := p.NextPage(ctx)
+		done()
 		if err != nil {
 			return fmt.Errorf("list s3://%s/%s: %w", s.bucket, prefix, err)
 		}
