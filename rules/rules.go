@@ -118,8 +118,9 @@ var exprs = template.Must(template.New("").Option("missingkey=error").Parse(`
 {{define "exhaustion"}}clamp_min(slo_error_budget_remaining_ratio{{.sel}}, 0) * {{.periodSeconds}} / sum without (window) (slo_burn_rate{{.burnSel}}){{end}}
 {{define "pair"}}(slo_burn_rate{{.longSel}} > {{.threshold}}) and ignoring (window) (slo_burn_rate{{.shortSel}} > {{.threshold}}){{if .minEvents}} and ignoring (window) (slo_total_events{{.longSel}} >= {{.minEvents}}){{end}}{{end}}
 {{define "pairFiring"}}label_replace(label_replace(max without (window) ((slo_burn_rate{{.longSel}} > bool {{.threshold}}) * ignoring (window) (slo_burn_rate{{.shortSel}} > bool {{.threshold}}){{if .minEvents}} * ignoring (window) (slo_total_events{{.longSel}} >= bool {{.minEvents}}){{end}}), "alert", "{{.alert}}", "", ""), "severity", "{{.severity}}", "", ""){{end}}
-{{define "exhausted"}}slo_error_budget_remaining_ratio{{.sel}} <= 0{{if .minEvents}} and sum without (window) (slo_total_events{{.periodSel}}) >= {{.minEvents}}{{end}}{{end}}
-{{define "exhaustedFiring"}}label_replace(label_replace((slo_error_budget_remaining_ratio{{.sel}} <= bool 0){{if .minEvents}} * (sum without (window) (slo_total_events{{.periodSel}}) >= bool {{.minEvents}}){{end}}, "alert", "budget-exhausted", "", ""), "severity", "ticket", "", ""){{end}}
+{{define "coverage"}}clamp_max(max without (window) (count_over_time(slo_total_events{{.baseSel}}[{{.range}}])) * {{.perSampleSeconds}} / {{.periodSeconds}}, 1){{end}}
+{{define "exhausted"}}slo_error_budget_remaining_ratio{{.sel}} <= 0{{if .minEvents}} and sum without (window) (slo_total_events{{.periodSel}}) >= {{.minEvents}}{{end}}{{if .coverage}} and slo_period_coverage_ratio{{.sel}} >= {{.coverage}}{{end}}{{end}}
+{{define "exhaustedFiring"}}label_replace(label_replace((slo_error_budget_remaining_ratio{{.sel}} <= bool 0){{if .minEvents}} * (sum without (window) (slo_total_events{{.periodSel}}) >= bool {{.minEvents}}){{end}}{{if .coverage}} * (slo_period_coverage_ratio{{.sel}} >= bool {{.coverage}}){{end}}, "alert", "budget-exhausted", "", ""), "severity", "ticket", "", ""){{end}}
 `))
 
 func render(name string, data map[string]any) (string, error) {
@@ -168,6 +169,14 @@ type Options struct {
 	ALBCounters bool
 	ALBOffset   time.Duration
 }
+
+// MinPeriodCoverage is how much of a rolling period the recorded 5-minute
+// counts must cover before the default rules' exhaustion alert may fire
+// (slo_period_coverage_ratio): right after the rules are deployed the
+// period's sum holds minutes, not the period, until kakeibo rules backfill
+// writes the past; a gap of up to a tenth of the period (Prometheus down
+// 3 days in 30) still counts as covered.
+const MinPeriodCoverage = 0.9
 
 // baseWindow is the window whose recorded counts the period is summed from.
 const baseWindow = 5 * time.Minute
@@ -267,6 +276,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 	// average of ratios), for a calendar period only those of its own
 	// period, told apart by the period's index mod 3 recorded with them.
 	baseSel := selector(o, "window", slo.FormatDuration(baseWindow))
+	coverage := "" // the coverage the exhaustion alert waits for, when recorded
 	perSample := number(float64(interval) / float64(baseWindow))
 	switch {
 	case !budgetSeries:
@@ -305,6 +315,12 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 		for _, metric := range []string{"slo_total_events", "slo_good_events"} {
 			add(&pg, metric, "periodSum", map[string]any{"metric": metric, "baseSel": baseSel, "range": periodW, "perSample": perSample}, labels("window", periodW))
 		}
+		// How much of the period the recorded 5-minute counts cover: after
+		// deploying (before kakeibo rules backfill) the period sum holds
+		// only the time since, and the budget it gives is not the period's.
+		add(&pg, "slo_period_coverage_ratio", "coverage", map[string]any{"baseSel": baseSel, "range": periodW,
+			"perSampleSeconds": number(interval.Seconds()), "periodSeconds": number(o.Window.Nominal().Seconds())}, labels())
+		coverage = number(MinPeriodCoverage)
 	}
 
 	// SLI and burn rate of every window, the period's included.
@@ -316,7 +332,7 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 
 	// The budget series.
 	own := map[string]any{"sel": selector(o), "budget": budget, "periodSel": selector(o, "window", periodW),
-		"periodSeconds": number(o.Window.Nominal().Seconds()), "minEvents": ""}
+		"periodSeconds": number(o.Window.Nominal().Seconds()), "minEvents": "", "coverage": coverage}
 	if cal != nil {
 		own["periodSeconds"] = cal.seconds("time()")
 	}

@@ -94,6 +94,13 @@ slos:
 	require.Eventually(t, func() bool { v, _, ok := budget(); before = v; return ok }, 3*time.Minute, time.Second)
 	_, at, _ := budget()
 	require.Greater(t, abs(before-truth(at)), 0.01, "without the backfill the budget is wrong (%g vs %g)", before, truth(at))
+	// ...and the coverage series says so, which holds the exhaustion alert.
+	coverage := func() float64 {
+		v, ok := promValue(t, prom.URL, `slo_period_coverage_ratio{service="shop",slo="requests"}`, time.Now())
+		require.True(t, ok, "slo_period_coverage_ratio is recorded")
+		return v
+	}
+	require.Less(t, coverage(), 0.01, "a fresh deployment covers minutes of the 7-day period")
 
 	t0 := time.Now()
 	t.Logf("before the backfill: %g vs truth %g, %s after start", before, truth(at), time.Since(end))
@@ -106,6 +113,7 @@ slos:
 		v, at, ok := budget()
 		return ok && abs(v-truth(at)) < 1e-3
 	}, 3*time.Minute, time.Second, "after the backfill the period's budget is within 1e-3 of the truth")
+	require.GreaterOrEqual(t, coverage(), 0.99, "the backfilled counts cover the period")
 }
 
 func abs(f float64) float64 {
