@@ -425,7 +425,7 @@ func TestImportOpenSLOV1alpha(t *testing.T) {
 		got[o.ID()] = fmt.Sprintf("%g %s %s", o.Target, o.Window, o.SLI.Prometheus.Good)
 	}
 	require.Equal(t, map[string]string{
-		"my-service/sloth-slo-my-service": `0.999 30d sum(increase(http_request_duration_seconds_count{code!~"(5..|429)",job="myservice"}[{{.window}}]))`,
+		"my-service/sloth-slo-my-service":             `0.999 30d sum(increase(http_request_duration_seconds_count{code!~"(5..|429)",job="myservice"}[{{.window}}]))`,
 		"k8s-apiserver/requests-availability-openslo": `0.999 30d sum(increase(apiserver_request_total{code!~"(5..|429)"}[{{.window}}]))`,
 		"k8s-apiserver/requests-latency-openslo-0":    `0.99 30d sum(increase(apiserver_request_duration_seconds_bucket{le="0.4",verb!="WATCH"}[{{.window}}]))`,
 		"k8s-apiserver/requests-latency-openslo-1":    `0.999 30d sum(increase(apiserver_request_duration_seconds_bucket{le="5",verb!="WATCH"}[{{.window}}]))`,
