@@ -36,8 +36,13 @@ type foundGroups struct {
 // then goes on with the groups it knows (none at first), so a slow
 // Prometheus never holds the other SLOs back.
 func (s *Server) groupInstances(ctx context.Context, grouped []*slo.Objective, now time.Time, wait time.Duration) []*slo.Objective {
-	if len(grouped) == 0 || s.prom == nil {
+	if len(grouped) == 0 {
 		return nil
+	}
+	if s.prom == nil {
+		// Its groups are found in Prometheus: without one, the grouped SLO
+		// is a single no_data row that says why, like any Prometheus SLO.
+		return grouped
 	}
 	g := &s.groups
 	limit := s.cfg.MaxGroups
