@@ -42,14 +42,9 @@ func (s *Source) Groups(ctx context.Context, o *slo.Objective, at time.Time, lim
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
 	}
-	qctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if s.onQuery != nil {
-		s.onQuery(q, span)
-	}
-	v, _, _, err := s.api.Query(qctx, q, at)
+	v, err := s.query(ctx, q, at, span)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: groups: query %q: %w", o.ID(), q, err)
+		return nil, 0, fmt.Errorf("%s: groups: %w", o.ID(), err)
 	}
 	vec, ok := v.(model.Vector)
 	if !ok {

@@ -521,17 +521,9 @@ func (s *Source) run(ctx context.Context, p *plan) (sloCtx map[*slo.Objective]co
 
 // instant runs one query and sums its result: a vector's samples or a scalar.
 func (s *Source) instant(ctx context.Context, q string, at time.Time) (float64, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	if s.onQuery != nil {
-		s.onQuery(q, 0)
-	}
-	v, _, _, err := s.api.Query(ctx, q, at)
+	v, err := s.query(ctx, q, at, 0)
 	if err != nil {
-		if cause := context.Cause(ctx); ctx.Err() != nil && cause != ctx.Err() {
-			err = cause // ended by its SLO's first failure: say which
-		}
-		return 0, false, fmt.Errorf("query %q: %w", q, err)
+		return 0, false, err
 	}
 	var sum float64
 	n := 0
@@ -551,6 +543,24 @@ func (s *Source) instant(ctx context.Context, q string, at time.Time) (float64, 
 		return 0, false, fmt.Errorf("query %q: got a %s, want a vector", q, v.Type())
 	}
 	return sum, n > 0, nil
+}
+
+// query runs one instant query within the source's timeout; reads is the
+// range it reads, for onQuery.
+func (s *Source) query(ctx context.Context, q string, at time.Time, reads time.Duration) (model.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if s.onQuery != nil {
+		s.onQuery(q, reads)
+	}
+	v, _, _, err := s.api.Query(ctx, q, at)
+	if err != nil {
+		if cause := context.Cause(ctx); ctx.Err() != nil && cause != ctx.Err() {
+			err = cause // ended by its SLO's first failure: say which
+		}
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	return v, nil
 }
 
 // sliceInput measures a timeslice objective with one range query per
