@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -188,6 +189,9 @@ func TestHTTPHeadersAndErrors(t *testing.T) {
 	// A label named like one of kakeibo's: validation rejects it, but a
 	// spec object built otherwise must still not break the scrape.
 	snap := s.latest.Load()
+	// The compiled model is read-only and SLOs share equal label sets:
+	// this objective gets its own.
+	snap.results[0].Objective.Labels = maps.Clone(snap.results[0].Objective.Labels)
 	snap.results[0].Objective.Labels["status"] = "prod"
 	snap.results[0].Objective.Labels["__name__"] = "x"
 	snap.results[0].Objective.Labels["0bad"] = "x"

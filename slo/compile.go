@@ -18,6 +18,23 @@ import (
 // problem with the position of the value that caused it.
 type compiler struct {
 	d *decoder
+	// shared holds what SLOs of one load can share instead of each having
+	// a copy; nil shares nothing.
+	shared *compileCache
+}
+
+// compileCache is what the SLOs of one load share: compiled regular
+// expressions (a path prefix, an excluded user agent), default alert
+// windows and label sets. At 100,000 SLOs, copies of these were most of their memory. The
+// shared values are read-only, like the rest of the compiled model.
+type compileCache struct {
+	regexps map[string]*regexp.Regexp
+	windows map[[2]time.Duration][]AlertWindow
+	labels  map[string]map[string]string
+}
+
+func newCompileCache() *compileCache {
+	return &compileCache{regexps: map[string]*regexp.Regexp{}, windows: map[[2]time.Duration][]AlertWindow{}, labels: map[string]map[string]string{}}
 }
 
 func (c *compiler) errorAt(p Pos, format string, args ...any) {
@@ -71,7 +88,23 @@ func checkName(s string) error {
 }
 
 func (c *compiler) service(s *specService) *Service {
-	svc := &Service{
+	svc, ctx := c.serviceHeader(s)
+	if len(s.SLOs) == 0 {
+		c.errorAt(c.at(&s.SLOs, s), "%s: slos: at least one SLO is required", ctx)
+	}
+	for i := range s.SLOs {
+		if o := c.objective(svc, &s.SLOs[i]); o != nil {
+			svc.SLOs = append(svc.SLOs, o)
+		}
+	}
+	c.serviceTail(ctx, svc, s)
+	return svc
+}
+
+// serviceHeader compiles what a service says besides its SLOs; ctx names
+// it in messages.
+func (c *compiler) serviceHeader(s *specService) (svc *Service, ctx string) {
+	svc = &Service{
 		Name:        s.Service,
 		Description: s.Description,
 		Pos:         c.at(&s.Service, s),
@@ -79,7 +112,7 @@ func (c *compiler) service(s *specService) *Service {
 	if err := checkName(s.Service); err != nil {
 		c.errorAt(svc.Pos, "service: %v", err)
 	}
-	ctx := fmt.Sprintf("service %q", s.Service)
+	ctx = fmt.Sprintf("service %q", s.Service)
 	svc.Labels = c.labels(ctx, s.Labels, nil)
 	svc.Links = c.links(ctx, &s.Links, Links{})
 	svc.Notify = c.notify(ctx, &s.Notify, s)
@@ -103,16 +136,12 @@ func (c *compiler) service(s *specService) *Service {
 			}
 		}
 	}
-	if len(s.SLOs) == 0 {
-		c.errorAt(c.at(&s.SLOs, s), "%s: slos: at least one SLO is required", ctx)
-	}
-	for i := range s.SLOs {
-		if o := c.objective(svc, &s.SLOs[i]); o != nil {
-			svc.SLOs = append(svc.SLOs, o)
-		}
-	}
+	return svc, ctx
+}
+
+// serviceTail compiles what refers to the service's compiled SLOs.
+func (c *compiler) serviceTail(ctx string, svc *Service, s *specService) {
 	c.corrections(ctx, svc, s.Corrections)
-	return svc
 }
 
 // corrections checks the service's corrections and hands each to the SLOs
@@ -193,6 +222,9 @@ func (c *compiler) corrections(ctx string, svc *Service, cs []specCorrection) {
 }
 
 func (c *compiler) labels(ctx string, ls specLabels, base map[string]string) map[string]string {
+	if len(ls) == 0 && base != nil {
+		return base // read-only, so an SLO without labels of its own shares its service's
+	}
 	out := maps.Clone(base)
 	if out == nil {
 		out = map[string]string{}
@@ -207,7 +239,28 @@ func (c *compiler) labels(ctx string, ls specLabels, base map[string]string) map
 			out[l.Name] = l.Value
 		}
 	}
-	return out
+	return c.internLabels(out)
+}
+
+// internLabels returns the set of labels the load has seen equal to ls, or
+// ls: teams' label sets repeat across their SLOs.
+func (c *compiler) internLabels(ls map[string]string) map[string]string {
+	if c.shared == nil {
+		return ls
+	}
+	keys := slices.Sorted(maps.Keys(ls))
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(ls[k])
+		b.WriteByte(0)
+	}
+	if seen, ok := c.shared.labels[b.String()]; ok {
+		return seen
+	}
+	c.shared.labels[b.String()] = ls
+	return ls
 }
 
 func (c *compiler) links(ctx string, l *specLinks, base Links) Links {
@@ -624,7 +677,7 @@ func (c *compiler) statusRanges(ctx, key string, rules []string, parent any) []S
 func (c *compiler) regexps(ctx, key string, exprs []string, parent any) []*regexp.Regexp {
 	var out []*regexp.Regexp
 	for i := range exprs {
-		re, err := regexp.Compile(exprs[i])
+		re, err := c.compileRegexp(exprs[i])
 		if err != nil {
 			c.errorAt(c.at(&exprs[i], parent), "%s: %s[%d]: bad regular expression %q: %v", ctx, key, i, exprs[i], unwrapRegexpError(err))
 			continue
@@ -632,6 +685,22 @@ func (c *compiler) regexps(ctx, key string, exprs []string, parent any) []*regex
 		out = append(out, re)
 	}
 	return out
+}
+
+// compileRegexp compiles expr once per load (a *regexp.Regexp is safe to
+// share between goroutines).
+func (c *compiler) compileRegexp(expr string) (*regexp.Regexp, error) {
+	if c.shared == nil {
+		return regexp.Compile(expr)
+	}
+	if re, ok := c.shared.regexps[expr]; ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err == nil {
+		c.shared.regexps[expr] = re
+	}
+	return re, err
 }
 
 func unwrapRegexpError(err error) string {
@@ -803,7 +872,6 @@ func fieldReplacer(fields map[string]string) *strings.Replacer {
 // annotations' {{.service}}, {{.slo}}, {{.objective}} and {{.window}}.
 func (c *compiler) alertMetadata(ctx string, o *Objective, a *specAlerting, pol *AlertPolicy) {
 	fields := map[string]string{"service": o.Service, "slo": o.Name, "objective": formatPercent(o.Target) + "%", "window": o.Window.String()}
-	pol.Labels, pol.Annotations = map[Severity]map[string]string{}, map[Severity]map[string]string{}
 	for _, sev := range []Severity{Page, Ticket} {
 		sw := a.Page
 		if sev == Ticket {
@@ -823,6 +891,9 @@ func (c *compiler) alertMetadata(ctx string, o *Objective, a *specAlerting, pol 
 					c.errorAt(c.at(layer.at, nil), "%s: %s.labels: %q is set by kakeibo or by the SLO's labels; alert labels add new names", ctx, layer.where, k)
 					continue
 				}
+				if pol.Labels == nil {
+					pol.Labels = map[Severity]map[string]string{}
+				}
 				if pol.Labels[sev] == nil {
 					pol.Labels[sev] = map[string]string{}
 				}
@@ -834,6 +905,9 @@ func (c *compiler) alertMetadata(ctx string, o *Objective, a *specAlerting, pol 
 					continue
 				}
 				v = fieldReplacer(fields).Replace(v)
+				if pol.Annotations == nil {
+					pol.Annotations = map[Severity]map[string]string{}
+				}
 				if pol.Annotations[sev] == nil {
 					pol.Annotations[sev] = map[string]string{}
 				}
@@ -845,7 +919,7 @@ func (c *compiler) alertMetadata(ctx string, o *Objective, a *specAlerting, pol 
 
 func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPolicy {
 	a := &s.Alerting
-	pol := AlertPolicy{BudgetExhausted: !a.BudgetExhausted.Disable, Repeat: maps.Clone(DefaultRepeat), Cooldown: DefaultCooldown}
+	pol := AlertPolicy{BudgetExhausted: !a.BudgetExhausted.Disable, Repeat: DefaultRepeat, Cooldown: DefaultCooldown}
 	if a.Cooldown != nil {
 		pol.Cooldown = time.Duration(*a.Cooldown)
 		if pol.Cooldown > 24*time.Hour {
@@ -859,6 +933,7 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 		pol.MinEvents = float64(*a.MinEvents)
 	}
 	if a.Repeat != nil {
+		pol.Repeat = maps.Clone(DefaultRepeat)
 		if a.Repeat.Page != 0 {
 			pol.Repeat[Page] = time.Duration(a.Repeat.Page)
 		}
@@ -869,8 +944,9 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 
 	c.alertMetadata(ctx, o, a, &pol)
 
-	windows := DefaultAlertWindowsFor(o.Window.Nominal(), o.SLI.MinWindow())
+	windows, defaults := c.defaultWindows(o.Window.Nominal(), o.SLI.MinWindow()), true
 	if !a.Windows.Default && a.Windows.set {
+		defaults = false
 		windows = nil
 		names := map[string]bool{}
 		for i := range a.Windows.List {
@@ -905,7 +981,25 @@ func (c *compiler) alerting(ctx string, o *Objective, s *specObjective) AlertPol
 			}
 		}
 	}
+	if defaults && len(windows) > 0 && len(pol.Windows) == len(windows) {
+		pol.Windows = windows // all of the defaults: share them (read-only, capacity clipped)
+	}
 	return pol
+}
+
+// defaultWindows is DefaultAlertWindowsFor, shared by the SLOs of a load
+// that have the same period and shortest window.
+func (c *compiler) defaultWindows(period, minWindow time.Duration) []AlertWindow {
+	if c.shared == nil {
+		return DefaultAlertWindowsFor(period, minWindow)
+	}
+	key := [2]time.Duration{period, minWindow}
+	w, ok := c.shared.windows[key]
+	if !ok {
+		w = slices.Clip(DefaultAlertWindowsFor(period, minWindow))
+		c.shared.windows[key] = w
+	}
+	return w
 }
 
 // checkPairFitsPeriod rejects a custom pair that cannot work for the

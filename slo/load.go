@@ -58,7 +58,7 @@ func Load(paths ...string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loader{openslo: newOpenSLOIndex()}
+	l := newLoader()
 	for _, f := range files {
 		data, err := readSpec(f)
 		if err != nil {
@@ -121,7 +121,7 @@ func readSpec(name string) ([]byte, error) {
 
 // LoadBytes loads specs from one file's content; name is used in positions.
 func LoadBytes(name string, data []byte) (*Set, error) {
-	l := &loader{openslo: newOpenSLOIndex()}
+	l := newLoader()
 	l.file(name, data)
 	return l.finish()
 }
@@ -201,12 +201,20 @@ type loader struct {
 	errs     Errors
 	services []*Service
 	openslo  *openSLOIndex
+	shared   *compileCache
+}
+
+func newLoader() *loader {
+	return &loader{openslo: newOpenSLOIndex(), shared: newCompileCache()}
 }
 
 func (l *loader) file(name string, data []byte) {
 	if pos, ok := invalidUTF8(data); !ok {
 		pos.File = name
 		l.errs = append(l.errs, &Error{Pos: pos, Msg: "bad UTF-8: specs must be UTF-8 text (is the file in another encoding?)"})
+		return
+	}
+	if len(data) >= splitMinBytes && l.fileBySLO(name, data) {
 		return
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -273,7 +281,7 @@ func (l *loader) document(name string, root *yaml.Node) {
 	if d.tooMany {
 		return // what was not decoded would only show as missing
 	}
-	c := &compiler{d: d}
+	c := &compiler{d: d, shared: l.shared}
 	l.services = append(l.services, c.service(&s))
 }
 

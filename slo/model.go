@@ -94,7 +94,10 @@ type Reminder struct {
 	Language string
 }
 
-// Objective is one SLO: a target for an SLI over a window.
+// Objective is one SLO: a target for an SLI over a window. It is
+// read-only once loaded: SLOs of one load share equal label sets, regular
+// expressions and default alert windows (copy a map before changing it,
+// as GroupInstance does).
 type Objective struct {
 	// Service is the name of the service the SLO belongs to.
 	Service     string
