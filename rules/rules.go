@@ -304,9 +304,12 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 			pg.Rules = append(pg.Rules, Rule{Record: metric, Expr: strings.Join(sums, "\nor "), Labels: labels("window", periodW)})
 		}
 	case opts.Exact:
-		pgood, ptotal, e := countExprs(ps, []time.Duration{o.Window.Length}, selector(o, "window", periodW), selector(o, "window", periodW))
+		pgood, ptotal, split, e := exactPeriodExprs(o, periodW)
 		if e != nil {
 			return nil, nil, e
+		}
+		if split != "" {
+			pg.Rules = append(pg.Rules, Rule{Record: "slo_period_events_by", Expr: split, Labels: labels("window", periodW)})
 		}
 		pg.Rules = append(pg.Rules,
 			Rule{Record: "slo_total_events", Expr: ptotal, Labels: labels("window", periodW)},
@@ -499,6 +502,38 @@ func countExprs(ps *slo.PrometheusSLI, ws []time.Duration, totalSel, fillSel str
 		good = fmt.Sprintf("slo_total_events%s - on (%s) (%s)", totalSel, strings.Join(on, ", "), good)
 	}
 	return good, total, nil
+}
+
+// exactPeriodExprs gives the --exact period counts: increase() over the
+// raw period. When the good (or bad) query selects a subset of the total's
+// series by matchers (splitByLabels), the raw series are read once, into
+// slo_period_events_by (split is its expression), and both counts are
+// sums of it: half the samples read, where bad and total read one metric.
+func exactPeriodExprs(o *slo.Objective, periodW string) (good, total, split string, err error) {
+	ps := o.SLI.Prometheus
+	sel := selector(o, "window", periodW)
+	events := ps.Good
+	if events == "" {
+		events = ps.Bad
+	}
+	if len(ps.By) == 0 && ps.Total != "" && events != "" {
+		t, e1 := slo.RenderQuery(ps.Total, o.Window.Length)
+		q, e2 := slo.RenderQuery(events, o.Window.Length)
+		if err := errors.Join(e1, e2); err != nil {
+			return "", "", "", err
+		}
+		if s, _, extra, ok := splitByLabels(sumOnce(t), sumOnce(q), []string{"service", "slo", "window"}); ok {
+			splitSel := strings.TrimSuffix(sel, "}") + "," + strings.Join(extra, ",") + "}"
+			total = fmt.Sprintf("sum(slo_period_events_by%s)", sel)
+			counted := fmt.Sprintf("sum(slo_period_events_by%s) or vector(0)", splitSel)
+			if ps.Good == "" {
+				return fmt.Sprintf("slo_total_events%s - on () (%s)", sel, counted), total, s, nil
+			}
+			return counted, total, s, nil
+		}
+	}
+	good, total, err = countExprs(ps, []time.Duration{o.Window.Length}, sel, sel)
+	return good, total, "", err
 }
 
 // windowsRegexp matches the window labels of ws.
