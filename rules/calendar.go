@@ -16,6 +16,11 @@ import (
 // time().
 type calendarIndex struct {
 	index, seconds func(t string) string
+	// elapsed is the wall-clock seconds since the period holding t began,
+	// a scalar (a daylight saving change within it counts as the wall
+	// clock does: an hour off in a month, which the coverage's 0.9
+	// threshold absorbs).
+	elapsed func(t string) string
 	longest        time.Duration
 	// until is when the zone's table of UTC offsets ends (zero: the zone
 	// keeps one offset); rules must be generated again before then.
@@ -60,6 +65,7 @@ func newCalendarIndex(w slo.Window, now time.Time) (c *calendarIndex, why string
 		}
 		c.index = func(t string) string { return number(t) + " % 3" }
 		c.seconds = func(t string) string { return z.lengthExpr(t, "604800", w) }
+		c.elapsed = func(t string) string { return fmt.Sprintf("((%s) %% 604800)", shifted(z.local(t), -start)) }
 		c.longest = 7 * 24 * time.Hour
 		return c, ""
 	case slo.Month:
@@ -80,6 +86,10 @@ func newCalendarIndex(w slo.Window, now time.Time) (c *calendarIndex, why string
 		c.index = func(t string) string { return number(t) + " % 3" }
 		c.seconds = func(t string) string {
 			return z.lengthExpr(t, fmt.Sprintf("days_in_month(%s) * 86400", local(t)), w)
+		}
+		c.elapsed = func(t string) string {
+			return fmt.Sprintf("scalar((day_of_month(%s) - 1) * 86400 + hour(%s) * 3600 + minute(%s) * 60) + (%s) %% 60",
+				local(t), local(t), local(t), shifted(z.local(t), -shift))
 		}
 		c.longest = 31 * 24 * time.Hour
 		return c, ""

@@ -63,6 +63,18 @@ func TestCalendarIndexAgreesWithBounds(t *testing.T) {
 				require.NotEqual(t, prev, first, "period starting %s: same index as the one before", start)
 				require.Equal(t, first, query(t, prom.URL, c.index("time()"), end.Add(-time.Second)), "period %s to %s", start, end)
 				require.Equal(t, end.Sub(start).Seconds(), query(t, prom.URL, c.seconds("time()"), start.Add(time.Hour)), "length of the period starting %s", start)
+				// Elapsed is wall-clock time: within the hour a daylight
+				// saving change moves it; else it is exact.
+				for _, at := range []time.Time{start, start.Add(time.Hour + 17*time.Second), end.Add(-time.Second)} {
+					got := query(t, prom.URL, c.elapsed("time()"), at)
+					_, before := start.In(w.Location).Zone()
+					_, after := at.In(w.Location).Zone()
+					if before == after {
+						require.Equal(t, at.Sub(start).Seconds(), got, "time since the period started %s, at %s", start, at)
+					} else {
+						require.InDelta(t, at.Sub(start).Seconds(), got, 3600, "time since the period started %s, at %s", start, at)
+					}
+				}
 				prev = first
 				start, end = w.Bounds(end)
 			}

@@ -118,6 +118,7 @@ var exprs = template.Must(template.New("").Option("missingkey=error").Parse(`
 {{define "exhaustion"}}clamp_min(slo_error_budget_remaining_ratio{{.sel}}, 0) * {{.periodSeconds}} / sum without (window) (slo_burn_rate{{.burnSel}}){{end}}
 {{define "pair"}}(slo_burn_rate{{.longSel}} > {{.threshold}}) and ignoring (window) (slo_burn_rate{{.shortSel}} > {{.threshold}}){{if .minEvents}} and ignoring (window) (slo_total_events{{.longSel}} >= {{.minEvents}}){{end}}{{end}}
 {{define "pairFiring"}}label_replace(label_replace(max without (window) ((slo_burn_rate{{.longSel}} > bool {{.threshold}}) * ignoring (window) (slo_burn_rate{{.shortSel}} > bool {{.threshold}}){{if .minEvents}} * ignoring (window) (slo_total_events{{.longSel}} >= bool {{.minEvents}}){{end}}), "alert", "{{.alert}}", "", ""), "severity", "{{.severity}}", "", ""){{end}}
+{{define "calendarCoverage"}}clamp_max(sum without (period_mod3, window) (count_over_time(slo_calendar_total_events{{.residueSel}}[{{.range}}])) * {{.perSampleSeconds}} / scalar(clamp_min(vector({{.elapsed}}), {{.perSampleSeconds}})), 1) and on () {{.index}} == {{.residue}}{{end}}
 {{define "coverage"}}clamp_max(max without (window) (count_over_time(slo_total_events{{.baseSel}}[{{.range}}])) * {{.perSampleSeconds}} / {{.periodSeconds}}, 1){{end}}
 {{define "exhausted"}}slo_error_budget_remaining_ratio{{.sel}} <= 0{{if .minEvents}} and sum without (window) (slo_total_events{{.periodSel}}) >= {{.minEvents}}{{end}}{{if .coverage}} and slo_period_coverage_ratio{{.sel}} >= {{.coverage}}{{end}}{{end}}
 {{define "exhaustedFiring"}}label_replace(label_replace((slo_error_budget_remaining_ratio{{.sel}} <= bool 0){{if .minEvents}} * (sum without (window) (slo_total_events{{.periodSel}}) >= bool {{.minEvents}}){{end}}{{if .coverage}} * (slo_period_coverage_ratio{{.sel}} >= bool {{.coverage}}){{end}}, "alert", "budget-exhausted", "", ""), "severity", "ticket", "", ""){{end}}
@@ -303,6 +304,19 @@ func groups(o *slo.Objective, opts Options) ([]Group, []string, error) {
 			g.Rules = append(g.Rules, Rule{Record: "slo_calendar_" + m + "_events", Expr: strings.Join(tags, "\nor "), Labels: labels()})
 			pg.Rules = append(pg.Rules, Rule{Record: metric, Expr: strings.Join(sums, "\nor "), Labels: labels("window", periodW)})
 		}
+		// The share of the period so far that the recorded counts cover: a
+		// deployment in mid-month knows only the days since.
+		var covers []string
+		for r := range 3 {
+			c, e := render("calendarCoverage", map[string]any{"residueSel": selector(o, "period_mod3", strconv.Itoa(r)), "range": slo.FormatDuration(cal.longest),
+				"perSampleSeconds": number(interval.Seconds()), "elapsed": cal.elapsed("time()"), "index": cal.index("time()"), "residue": r})
+			if e != nil {
+				return nil, nil, e
+			}
+			covers = append(covers, c)
+		}
+		pg.Rules = append(pg.Rules, Rule{Record: "slo_period_coverage_ratio", Expr: strings.Join(covers, "\nor "), Labels: labels()})
+		coverage = number(MinPeriodCoverage)
 	case opts.Exact:
 		pgood, ptotal, split, e := exactPeriodExprs(o, periodW)
 		if e != nil {
