@@ -21,7 +21,7 @@ type calendarIndex struct {
 	// clock does: an hour off in a month, which the coverage's 0.9
 	// threshold absorbs).
 	elapsed func(t string) string
-	longest        time.Duration
+	longest time.Duration
 	// until is when the zone's table of UTC offsets ends (zero: the zone
 	// keeps one offset); rules must be generated again before then.
 	until time.Time
