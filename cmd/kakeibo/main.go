@@ -33,6 +33,14 @@ func main() {
 	code := run(ctx, os.Args, os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	pprof.StopCPUProfile()
+	// KAKEIBO_MEMPROFILE=FILE writes a heap profile at the end: what is
+	// held, and (go tool pprof -sample_index=alloc_space) what was allocated.
+	if path := os.Getenv("KAKEIBO_MEMPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	os.Exit(code)
 }
 
