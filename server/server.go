@@ -34,6 +34,10 @@ type Config struct {
 	// ALBLogs is a directory or s3://bucket/prefix; empty for none.
 	ALBLogs string
 	S3      alb.S3Config
+	// SQSQueueURL, with ALBLogs an S3 location, takes new objects from the
+	// bucket's event notifications in that queue instead of listing the
+	// bucket (listed once, at start, for the history).
+	SQSQueueURL string
 	// Prometheus, when set, evaluates Prometheus-backed SLIs.
 	Prometheus *promsource.Config
 	Listen     string
@@ -272,6 +276,27 @@ func New(cfg Config) (*Server, error) {
 				Name: "kakeibo_alb_objects_outside_layout_total",
 				Help: "Log files listed outside AWS's AWSLogs/ACCOUNT/elasticloadbalancing/REGION/yyyy/mm/dd/ layout, skipped (a copy would count twice).",
 			}, func() float64 { return float64(src.OutsideLayout()) }))
+			if cfg.SQSQueueURL != "" {
+				q, err := alb.NewSQSSource(context.Background(), src, cfg.SQSQueueURL, cfg.S3.Region, nil, s.log.With("component", "sqs"))
+				if err != nil {
+					s.Close()
+					return nil, err
+				}
+				s.source = q
+				for _, m := range []struct {
+					name, help string
+					get        func() float64
+				}{
+					{"kakeibo_alb_sqs_messages_received_total", "S3 event notifications received from the SQS queue (a message delivered again counts again).", func() float64 { r, _, _ := q.Stats(); return float64(r) }},
+					{"kakeibo_alb_sqs_messages_deleted_total", "SQS messages deleted: their objects are in the ledger, or name nothing kakeibo reads.", func() float64 { _, d, _ := q.Stats(); return float64(d) }},
+					{"kakeibo_alb_sqs_messages_ignored_total", "SQS messages naming no access log object this process reads (test events, other prefixes or load balancers).", func() float64 { _, _, i := q.Stats(); return float64(i) }},
+				} {
+					cfg.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.name, Help: m.help}, m.get))
+				}
+			}
+		} else if cfg.SQSQueueURL != "" {
+			s.Close()
+			return nil, fmt.Errorf("--sqs-queue-url needs --alb-logs s3://bucket/prefix (the objects the notifications name are read from S3), not %s", cfg.ALBLogs)
 		}
 	}
 	if cfg.Prometheus != nil {
@@ -542,8 +567,11 @@ func (s *Server) ingestOnce(ctx context.Context, first bool) bool {
 	// Only what the windows need: nothing older than the lookback is
 	// listed or read (an hour ahead allows for clock skew).
 	from, to := now.Add(-back), now.Add(time.Hour)
-	if src, ok := s.source.(*alb.S3Source); ok {
+	switch src := s.source.(type) {
+	case *alb.S3Source:
 		src.LoadBalancers, src.Now = cls.LoadBalancers(), s.cfg.Now // list only their keys
+	case *alb.SQSSource:
+		src.LoadBalancers, src.Now = cls.LoadBalancers(), s.cfg.Now
 	}
 	progress := &alb.Progress{}
 	cfg := alb.IngestConfig{Source: s.source, Store: s.albDB, Classifier: cls,

@@ -31,7 +31,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		specs, listen, dataDir, albLogs, s3Region, s3Endpoint string
 		promURL, promConfig, amURLs, externalURL, templates   string
 		opsChannel, opsRoute                                  string
-		remoteWrite, rwTenant, shard, shardLBs                string
+		remoteWrite, rwTenant, shard, shardLBs, sqsQueue      string
 		logLevel                                              string
 		readConcurrency                                       int
 		memRatio                                              float64
@@ -56,6 +56,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	f.stringVar(&s3Region, "s3-region", "AWS_REGION", "", "AWS `region` of the log bucket")
 	f.stringVar(&s3Endpoint, "s3-endpoint", "KAKEIBO_S3_ENDPOINT", "", "custom S3 endpoint `URL`")
 	f.boolVar(&s3PathStyle, "s3-path-style", "KAKEIBO_S3_PATH_STYLE", false, "path-style S3 addressing")
+	f.stringVar(&sqsQueue, "sqs-queue-url", "KAKEIBO_SQS_QUEUE_URL", "", "SQS queue `URL` that receives the log bucket's s3:ObjectCreated notifications: new objects come from it, not from listing the bucket (listed once at start; endpoint: AWS_ENDPOINT_URL_SQS)")
 	f.stringVar(&promURL, "prometheus-url", "KAKEIBO_PROMETHEUS_URL", "", "Prometheus-compatible query API `URL`")
 	f.stringVar(&promConfig, "prometheus-config", "KAKEIBO_PROMETHEUS_CONFIG", "", "YAML `file` with Prometheus http_config settings")
 	f.stringVar(&amURLs, "alertmanager-url", "KAKEIBO_ALERTMANAGER_URLS", "", "comma-separated Alertmanager `URLs` to post alerts to")
@@ -110,7 +111,7 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 	}
 	cfg := server.Config{
 		SpecPaths: []string{specs}, DataDir: dataDir, ALBLogs: albLogs,
-		S3:     alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle},
+		S3: alb.S3Config{Region: s3Region, Endpoint: s3Endpoint, PathStyle: s3PathStyle}, SQSQueueURL: sqsQueue,
 		Listen: listen, IngestInterval: ingestEvery, EvalInterval: evalEvery, ReloadInterval: reloadEvery,
 		Templates: tmpl, ExternalURL: externalURL, Logger: logger, Registry: prometheus.NewRegistry(),
 		Redact: red.Redact, ReadConcurrency: readConcurrency, NodeGrace: nodeGrace, APIToken: env.getenv("KAKEIBO_API_TOKEN"),

@@ -98,6 +98,9 @@ type Ingester struct {
 	// listed (S3): reopen keeps an unread object's folder listed, reset
 	// lists every folder again. No-ops for other sources.
 	reopen func(key string)
+	// done tells a source that takes notifications (SQS) that an object's
+	// counts are in the ledger.
+	done func(key string)
 	reset  func()
 	// lastGets is the GET limit the last run ended with.
 	lastGets atomic.Int64
@@ -154,7 +157,10 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = &Progress{}
 	}
-	in := &Ingester{cfg: cfg, reopen: func(string) {}, reset: func() {}}
+	in := &Ingester{cfg: cfg, reopen: func(string) {}, reset: func() {}, done: func(string) {}}
+	if d, ok := cfg.Source.(interface{ Done(key string) }); ok {
+		in.done = d.Done // SQSSource: delete the messages of what the ledger holds
+	}
 	if r, ok := cfg.Source.(interface {
 		Reopen(string)
 		Reset()
@@ -342,6 +348,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 	}
 	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
 		if lb := o.Info.LoadBalancer; lb != "" && cls.byLB[lb] == nil {
+			in.done(o.Key) // nothing to count here
 			return nil // named for a load balancer no SLO here reads (another shard's): not even opened
 		}
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
@@ -350,6 +357,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		}
 		if ledgered {
 			if seen {
+				in.done(o.Key)
 				todo = append(todo, o)
 			}
 			return nil
@@ -360,6 +368,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 			return nil
 		}
 		if seen {
+			in.done(o.Key)
 			if rec.Size != o.Size || (rec.ETag != "" && o.ETag != "" && rec.ETag != o.ETag) {
 				in.cfg.Logger.Warn("log object changed after it was counted; not counting it again",
 					"key", o.Key, "size", o.Size, "counted_size", rec.Size)
@@ -558,6 +567,9 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 	if len(b.Objects) > 0 || len(b.Counts) > 0 {
 		if err := in.cfg.Store.Commit(b); err != nil {
 			return &CommitError{Objects: len(b.Objects), Err: err}
+		}
+		for _, o := range b.Objects {
+			in.done(o.Key)
 		}
 	}
 	if in.cfg.afterCommit != nil {

@@ -1,0 +1,246 @@
+package alb_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kakeibo-slo/kakeibo/slo"
+	"github.com/kakeibo-slo/kakeibo/sources/alb"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/albgen"
+	"github.com/kakeibo-slo/kakeibo/sources/alb/sqsfake"
+)
+
+// s3Event is an S3 event notification for one created object, as AWS
+// documents it ("Event message structure", Amazon S3 User Guide): the key
+// URL-encoded (here with its slashes kept, as S3 writes them, or encoded).
+func s3Event(bucket, key string, size int64, etag string, encodeSlashes bool) string {
+	enc := strings.NewReplacer(" ", "+", "=", "%3D").Replace(key)
+	if encodeSlashes {
+		enc = strings.ReplaceAll(enc, "/", "%2F")
+	}
+	return fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"ap-northeast-1","eventTime":"2026-10-02T00:00:01.000Z","eventName":"ObjectCreated:Put","userIdentity":{"principalId":"AWS:AIDAEXAMPLE"},"requestParameters":{"sourceIPAddress":"10.0.0.1"},"responseElements":{"x-amz-request-id":"R","x-amz-id-2":"I"},"s3":{"s3SchemaVersion":"1.0","configurationId":"alb-logs","bucket":{"name":%q,"ownerIdentity":{"principalId":"A"},"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":%d,"eTag":%q,"sequencer":"0055AED6DCD90281E5"}}}]}`,
+		bucket, bucket, enc, size, etag)
+}
+
+// snsWrapped is a notification that went through SNS to the queue.
+func snsWrapped(event string) string {
+	msg, _ := jsonString(event)
+	return fmt.Sprintf(`{"Type":"Notification","MessageId":"n-1","TopicArn":"arn:aws:sns:ap-northeast-1:123456789012:alb-logs","Subject":"Amazon S3 Notification","Message":%s,"Timestamp":"2026-10-02T00:00:01.000Z","SignatureVersion":"1"}`, msg)
+}
+
+func jsonString(s string) (string, error) {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String(), nil
+}
+
+// TestSQSSource: after the first pass lists the bucket for the history,
+// new objects come only from the queue's S3 event notifications: no LIST,
+// every object counted once (duplicated and redelivered messages too), a
+// message deleted only once its objects are in the ledger, one naming an
+// object that cannot be read left in the queue, and messages naming
+// nothing kakeibo reads (S3's test event, another bucket, a file that is
+// not an access log) deleted. A process that stops between counting and
+// deleting counts nothing twice when the messages come back.
+func TestSQSSource(t *testing.T) {
+	t.Parallel()
+	var lists atomic.Int64
+	fake := gofakes3.New(s3mem.New()).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") {
+			lists.Add(1)
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	queue := sqsfake.Start()
+	defer queue.Close()
+
+	start := time.Date(2026, 10, 1, 22, 0, 0, 0, time.UTC)
+	cfg := genConfig(start, 4*time.Hour)
+	dir := t.TempDir()
+	_, err := albgen.Write(cfg, dir)
+	require.NoError(t, err)
+	var files []string
+	require.NoError(t, filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	slices.Sort(files) // by day folder, then by key: by time per load balancer
+	require.Greater(t, len(files), 60)
+
+	creds := credentials.NewStaticCredentialsProvider("AKIAEXAMPLE", "secret-for-tests", "")
+	up := s3.New(s3.Options{Region: "ap-northeast-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true, Credentials: creds})
+	_, err = up.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("alb-logs")})
+	require.NoError(t, err)
+	type put struct {
+		key, etag string
+		size      int64
+	}
+	upload := func(paths []string) []put {
+		var out []put
+		for _, p := range paths {
+			rel, err := filepath.Rel(dir, p)
+			require.NoError(t, err)
+			data, err := os.ReadFile(p)
+			require.NoError(t, err)
+			key := "prod/" + filepath.ToSlash(rel)
+			res, err := up.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("alb-logs"), Key: aws.String(key), Body: bytes.NewReader(data)})
+			require.NoError(t, err)
+			out = append(out, put{key: key, etag: aws.ToString(res.ETag), size: int64(len(data))})
+		}
+		return out
+	}
+	history, fresh := files[:len(files)/2], files[len(files)/2:]
+	upload(history)
+
+	set, err := slo.LoadBytes("specs.yaml", []byte(testSpecs))
+	require.NoError(t, err)
+	cls := alb.NewClassifier(set.Objectives())
+	store := alb.NewMemStore()
+	// read is how many of the files are of load balancers the SLOs read
+	// (the others are not even opened).
+	isRead := func(p string) bool {
+		return slices.Contains(cls.LoadBalancers(), alb.ParseKey(filepath.Base(p)).LoadBalancer)
+	}
+	read := func(paths []string) int {
+		n := 0
+		for _, p := range paths {
+			if isRead(p) {
+				n++
+			}
+		}
+		require.Positive(t, n)
+		return n
+	}
+	// The last three files read are announced after the others (below).
+	var late []string
+	for i := len(fresh) - 1; i >= 0 && len(late) < 3; i-- {
+		if isRead(fresh[i]) {
+			late = append(late, fresh[i])
+			fresh = slices.Delete(fresh, i, i+1)
+		}
+	}
+	sqsClient := sqs.New(sqs.Options{Region: "ap-northeast-1", BaseEndpoint: aws.String(queue.Endpoint), Credentials: creds})
+	newSource := func() *alb.SQSSource {
+		s3src, err := alb.NewS3Source(t.Context(), "s3://alb-logs/prod", alb.S3Config{Client: up})
+		require.NoError(t, err)
+		src, err := alb.NewSQSSource(t.Context(), s3src, queue.URL, "", sqsClient, nil)
+		require.NoError(t, err)
+		return src
+	}
+	src := newSource()
+	ingest := func(src *alb.SQSSource) alb.Stats {
+		t.Helper()
+		ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls})
+		require.NoError(t, err)
+		st, err := ing.Ingest(t.Context(), start, start.Add(cfg.Duration))
+		require.NoError(t, err)
+		return st
+	}
+
+	// First pass: the history, listed.
+	st := ingest(src)
+	require.Equal(t, read(history), int(st.Objects))
+	require.Positive(t, lists.Load())
+
+	// New objects, announced in every shape a queue delivers.
+	lists.Store(0)
+	puts := upload(fresh)
+	logFile := func(key string) bool { return alb.IsAccessLog(key) && alb.InLayout(key) }
+	nothingToRead := 3 // the test event, another bucket, not an access log: below
+	for i, p := range puts {
+		event := s3Event("alb-logs", p.key, p.size, p.etag, i%5 == 1)
+		switch i % 4 {
+		case 0:
+			queue.Send(event)
+		case 1:
+			queue.Send(snsWrapped(event))
+		case 2:
+			queue.SendDuplicate(event)
+			if !logFile(p.key) {
+				nothingToRead++
+			}
+		case 3:
+			// Two records in one message: this object and the one before,
+			// which has a message of its own too.
+			prev := puts[i-1]
+			other := s3Event("alb-logs", prev.key, prev.size, prev.etag, false)
+			queue.Send(strings.TrimSuffix(event, "]}") + "," + strings.TrimPrefix(other, `{"Records":[`))
+			if logFile(prev.key) {
+				continue
+			}
+		}
+		if !logFile(p.key) {
+			nothingToRead++ // a connection log, a Network Load Balancer's: AWS's test file
+		}
+	}
+	queue.Send(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-10-02T00:00:00.000Z","Bucket":"alb-logs","RequestId":"R","HostId":"H"}`)
+	queue.Send(s3Event("other-bucket", "prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/01/x.log.gz", 10, `"e"`, false))
+	queue.Send(s3Event("alb-logs", "prod/AWSLogs/123456789012/ELBAccessLogTestFile", 10, `"e"`, false))
+	missing := "prod/AWSLogs/123456789012/elasticloadbalancing/ap-northeast-1/2026/10/02/123456789012_elasticloadbalancing_ap-northeast-1_app.mart-api.50dc6c495c0c9188_20261002T0100Z_10.0.0.9_gone.log.gz"
+	queue.Send(s3Event("alb-logs", missing, 100, `"e"`, false))
+
+	st = ingest(src)
+	require.Equal(t, read(fresh), int(st.Objects), "each new object read once")
+	require.Equal(t, 1, int(st.Failed), "the object that is not there")
+	require.Zero(t, lists.Load(), "no LIST once the history is read")
+
+	// The next pass deletes what is in the ledger: the message of the
+	// missing object stays.
+	st = ingest(src)
+	require.Zero(t, st.Objects)
+	require.Zero(t, lists.Load())
+	require.Equal(t, 1, queue.Left(), "only the unreadable object's message is left")
+	received, deleted, ignored := src.Stats()
+	require.Equal(t, nothingToRead, int(ignored), "test event, other bucket, not access logs")
+	require.Equal(t, received-1, deleted)
+
+	// A process that counted objects and stopped before deleting their
+	// messages: the messages come back to the next process, which lists
+	// the history once more, then finds the objects in the ledger.
+	for _, p := range upload(late) {
+		queue.Send(s3Event("alb-logs", p.key, p.size, p.etag, false))
+	}
+	st = ingest(src)
+	require.Equal(t, read(late), int(st.Objects))
+	queue.Redeliver() // their visibility timeout passes: src is gone
+	src = newSource()
+	st = ingest(src)
+	require.Zero(t, st.Objects, "counted once")
+	st = ingest(src)
+	require.Zero(t, st.Objects)
+	require.Equal(t, 1, queue.Left(), "the late objects' messages deleted; the missing object's still there")
+
+	want := truth(t, cfg, set.Objectives())
+	require.Equal(t, want, storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(48*time.Hour)), "every entry counted exactly once")
+}
