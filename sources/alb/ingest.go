@@ -100,8 +100,8 @@ type Ingester struct {
 	reopen func(key string)
 	// done tells a source that takes notifications (SQS) that an object's
 	// counts are in the ledger.
-	done func(key string)
-	reset  func()
+	done  func(key string)
+	reset func()
 	// lastGets is the GET limit the last run ended with.
 	lastGets atomic.Int64
 }
@@ -349,7 +349,7 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
 		if lb := o.Info.LoadBalancer; lb != "" && cls.byLB[lb] == nil {
 			in.done(o.Key) // nothing to count here
-			return nil // named for a load balancer no SLO here reads (another shard's): not even opened
+			return nil     // named for a load balancer no SLO here reads (another shard's): not even opened
 		}
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
 		if err != nil {

@@ -97,7 +97,9 @@ func NewSQSSource(ctx context.Context, s3src *S3Source, queueURL, region string,
 	return &SQSSource{S3Source: s3src, client: client, queueURL: queueURL, log: log, handles: map[string][]*sqsMessage{}}, nil
 }
 
-func (s *SQSSource) String() string { return s.S3Source.String() + " (new objects from " + s.queueURL + ")" }
+func (s *SQSSource) String() string {
+	return s.S3Source.String() + " (new objects from " + s.queueURL + ")"
+}
 
 // Reset has the next List list the bucket again (besides the queue).
 func (s *SQSSource) Reset() {
@@ -337,4 +339,3 @@ func s3EventKeys(body, bucket string) ([]s3EventObject, error) {
 	}
 	return out, nil
 }
-
