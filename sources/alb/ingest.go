@@ -808,7 +808,13 @@ func (r *reader) scan(body io.Reader, named bool, cls *Classifier, res *objectRe
 		if err != nil {
 			return 0, fmt.Errorf("gzip: %w", err)
 		}
-		in = r.gz
+		// The decompressor hands its window to lineWriter: lines are
+		// classified where they were inflated, not copied into lr first.
+		w := lineWriter{r: r, cls: cls, res: res, carry: r.long[:0]}
+		_, err := r.gz.WriteTo(&w)
+		w.finish()
+		r.long = w.carry[:0]
+		return w.lines, err
 	}
 	lr := r.lr
 	lr.Reset(in)
@@ -837,6 +843,56 @@ func (r *reader) scan(body io.Reader, named bool, cls *Classifier, res *objectRe
 		if err != nil {
 			return lines, err
 		}
+	}
+}
+
+// lineWriter classifies the lines written to it in place; only a line
+// split between two writes is copied (into carry).
+type lineWriter struct {
+	r     *reader
+	cls   *Classifier
+	res   *objectResult
+	carry []byte
+	lines int64
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(w.carry) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.carry = append(w.carry, p...)
+			return n, nil
+		}
+		w.carry = append(w.carry, p[:i]...)
+		w.line(w.carry)
+		w.carry = w.carry[:0]
+		p = p[i+1:]
+	}
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		w.line(p[:i])
+		p = p[i+1:]
+	}
+	w.carry = append(w.carry, p...)
+	return n, nil
+}
+
+// finish classifies a last line that has no newline.
+func (w *lineWriter) finish() {
+	if len(w.carry) > 0 {
+		w.line(w.carry)
+		w.carry = w.carry[:0]
+	}
+}
+
+func (w *lineWriter) line(l []byte) {
+	if l = bytes.TrimRight(l, "\r\n"); len(l) > 0 {
+		w.lines++
+		w.r.classify(l, w.cls, w.res)
 	}
 }
 
