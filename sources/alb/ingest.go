@@ -890,7 +890,10 @@ func (w *lineWriter) finish() {
 }
 
 func (w *lineWriter) line(l []byte) {
-	if l = bytes.TrimRight(l, "\r\n"); len(l) > 0 {
+	for len(l) > 0 && (l[len(l)-1] == '\r' || l[len(l)-1] == '\n') {
+		l = l[:len(l)-1] // bytes.TrimRight, without building its set per line
+	}
+	if len(l) > 0 {
 		w.lines++
 		w.r.classify(l, w.cls, w.res)
 	}

@@ -89,6 +89,13 @@ func Parse(line []byte, e *Entry) error {
 // quoteEnd finds the closing quote of a field whose content starts at
 // from: the first '"' not escaped by a backslash, or -1.
 func quoteEnd(line []byte, from int) int {
+	// Most quoted fields are "-" or empty: no call for those.
+	if from < len(line) && line[from] == '"' {
+		return from
+	}
+	if from+1 < len(line) && line[from+1] == '"' && line[from] != '\\' {
+		return from + 1
+	}
 	for {
 		j := bytes.IndexByte(line[from:], '"')
 		if j < 0 {

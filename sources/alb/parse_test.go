@@ -261,3 +261,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestQuoteEndShortFields: the closing quote of empty and one-character
+// quoted fields (found without a search) and of escaped ones.
+func TestQuoteEndShortFields(t *testing.T) {
+	for _, tc := range []struct {
+		field string // from the opening quote
+		end   int    // index of the closing quote in field, -1: none
+	}{
+		{`""`, 1},
+		{`"" x`, 1},
+		{`"-"`, 2},
+		{`"-" "x"`, 2},
+		{`"\""`, 3},
+		{`"\"`, -1},
+		{`"\\"`, 3},
+		{`"\\\""`, 5},
+		{`"ab"`, 3},
+		{`"a\"b" c`, 5},
+		{`"`, -1},
+		{`"a`, -1},
+	} {
+		line := []byte("x " + tc.field)
+		want := tc.end
+		if want >= 0 {
+			want += 2
+		}
+		require.Equal(t, want, quoteEnd(line, 3), "%s", tc.field)
+	}
+}
