@@ -157,9 +157,13 @@ func NewIngester(cfg IngestConfig) (*Ingester, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = &Progress{}
 	}
-	in := &Ingester{cfg: cfg, reopen: func(string) {}, reset: func() {}, done: func(string) {}}
-	if d, ok := cfg.Source.(interface{ Done(key string) }); ok {
-		in.done = d.Done // SQSSource: delete the messages of what the ledger holds
+	in := &Ingester{cfg: cfg, reopen: func(string) {}, reset: func() {}}
+	if q, ok := cfg.Source.(interface{ UseLedger(func(key string) bool) }); ok {
+		// SQSSource: a message is deleted once its objects are in the ledger.
+		q.UseLedger(func(key string) bool {
+			_, seen, err := cfg.Store.Ingested(key)
+			return err == nil && seen
+		})
 	}
 	if r, ok := cfg.Source.(interface {
 		Reopen(string)
@@ -307,7 +311,7 @@ func (in *Ingester) BackfillNew(ctx context.Context, fresh []string, from time.T
 		return Stats{}, err
 	}
 	in.cfg.Logger.Info("counting the history of new SLOs beside the ingest", "slos", fresh, "objects", len(objs))
-	st, err := in.read(ctx, objs, Stats{}, cls, true)
+	st, err := in.readAll(ctx, objs, cls, true)
 	if err != nil {
 		return st, fmt.Errorf("backfill new SLOs: %w", err)
 	}
@@ -316,7 +320,7 @@ func (in *Ingester) BackfillNew(ctx context.Context, fresh []string, from time.T
 	if objs, err = todo(); err != nil {
 		return st, err
 	}
-	more, err := in.read(ctx, objs, Stats{}, cls, true)
+	more, err := in.readAll(ctx, objs, cls, true)
 	st.Objects += more.Objects
 	st.Lines += more.Lines
 	st.Failed += more.Failed
@@ -341,57 +345,125 @@ func (in *Ingester) BackfillNew(ctx context.Context, fresh []string, from time.T
 // ledgered, only those already in the ledger (counting them again for the
 // classifier's SLIs, without touching the ledger).
 func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier, ledgered bool) (Stats, error) {
-	var todo []Object
-	var st Stats
 	if ledgered {
 		in.reset() // new SLOs are counted from every ledgered object: list all days again
 	}
-	err := in.cfg.Source.List(ctx, from, to, func(o Object) error {
+	// A source that lists in the order objects are read (S3, a day folder
+	// after another) is read while it lists: GETs begin with the first day
+	// listed. Another is listed whole, then read oldest first.
+	ordered := false
+	if o, ok := in.cfg.Source.(interface{ ListsInReadOrder() bool }); ok {
+		ordered = o.ListsInReadOrder()
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	objs := make(chan Object)
+	var todo []Object
+	var lst Stats // the listing's counts: written by the listing only
+	var listErr error
+	listed := make(chan struct{})
+	queued := map[string]bool{} // a key listed twice in a pass (a listing and a notification) is read once
+	accept := func(o Object) error {
 		if lb := o.Info.LoadBalancer; lb != "" && cls.byLB[lb] == nil {
-			in.done(o.Key) // nothing to count here
-			return nil     // named for a load balancer no SLO here reads (another shard's): not even opened
+			return nil // named for a load balancer no SLO here reads (another shard's): not even opened
+		}
+		if queued[o.Key] {
+			return nil
 		}
 		rec, seen, err := in.cfg.Store.Ingested(o.Key)
 		if err != nil {
 			return err
 		}
-		if ledgered {
-			if seen {
-				in.done(o.Key)
-				todo = append(todo, o)
-			}
+		switch {
+		case ledgered && !seen:
 			return nil
-		}
-		if !seen && !in.cfg.Failures.Due(o.Key, in.cfg.Now()) {
-			st.Deferred++
+		case ledgered:
+		case !seen && !in.cfg.Failures.Due(o.Key, in.cfg.Now()):
+			lst.Deferred++
 			in.reopen(o.Key) // to be tried again: keep listing its folder
 			return nil
-		}
-		if seen {
-			in.done(o.Key)
+		case seen:
 			if rec.Size != o.Size || (rec.ETag != "" && o.ETag != "" && rec.ETag != o.ETag) {
 				in.cfg.Logger.Warn("log object changed after it was counted; not counting it again",
 					"key", o.Key, "size", o.Size, "counted_size", rec.Size)
 			}
-			st.Skipped++
+			lst.Skipped++
+			in.cfg.Progress.Skipped.Add(1)
 			return nil
 		}
-		todo = append(todo, o)
-		return nil
-	})
-	if err != nil {
-		return st, fmt.Errorf("list %s: %w", in.cfg.Source, err)
+		queued[o.Key] = true
+		if !ordered {
+			todo = append(todo, o)
+			return nil
+		}
+		in.cfg.Progress.ObjectsTotal.Add(1)
+		select {
+		case objs <- o:
+			return nil
+		case <-lctx.Done():
+			return lctx.Err()
+		}
 	}
-	return in.read(ctx, todo, st, cls, ledgered)
+	if !ordered {
+		if err := in.cfg.Source.List(ctx, from, to, accept); err != nil {
+			return lst, fmt.Errorf("list %s: %w", in.cfg.Source, err)
+		}
+		st, err := in.readAll(lctx, todo, cls, ledgered)
+		return addListing(st, lst), err
+	}
+	go func() {
+		defer close(listed)
+		defer close(objs)
+		listErr = in.cfg.Source.List(lctx, from, to, accept)
+	}()
+	st, err := in.read(lctx, objs, cls, ledgered)
+	cancel() // a read that stopped early stops the listing
+	<-listed
+	st = addListing(st, lst)
+	if err == nil && listErr != nil {
+		in.reset() // not every folder was listed: list them all again next time
+		err = fmt.Errorf("list %s: %w", in.cfg.Source, listErr)
+	}
+	return st, err
+}
+
+// addListing adds what a listing counted to what reading counted.
+func addListing(st, lst Stats) Stats {
+	st.Skipped += lst.Skipped
+	st.Deferred += lst.Deferred
+	return st
+}
+
+// readAll reads objects, oldest first.
+func (in *Ingester) readAll(ctx context.Context, objs []Object, cls *Classifier, ledgered bool) (Stats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return in.read(ctx, in.feed(ctx, objs), cls, ledgered)
+}
+
+// feed sends objects to read, oldest first.
+func (in *Ingester) feed(ctx context.Context, todo []Object) <-chan Object {
+	slices.SortFunc(todo, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
+	in.cfg.Progress.ObjectsTotal.Add(int64(len(todo)))
+	ch := make(chan Object)
+	go func() {
+		defer close(ch)
+		for _, o := range todo {
+			select {
+			case ch <- o:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
 }
 
 // read reads objects and commits their counts: with countsOnly, only the
 // counts of cls's SLIs, leaving the ledger alone.
-func (in *Ingester) read(ctx context.Context, todo []Object, st Stats, cls *Classifier, ledgered bool) (Stats, error) {
-	slices.SortFunc(todo, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
+func (in *Ingester) read(ctx context.Context, jobs <-chan Object, cls *Classifier, ledgered bool) (Stats, error) {
+	var st Stats
 	p := in.cfg.Progress
-	p.ObjectsTotal.Add(int64(len(todo)))
-	p.Skipped.Add(st.Skipped)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -399,7 +471,6 @@ func (in *Ingester) read(ctx context.Context, todo []Object, st Stats, cls *Clas
 	// GET waits tens of ms on the network), bounded by bytes in flight;
 	// parsers, one per CPU, decompress and classify them. An object too
 	// big to hold is streamed by a parser instead.
-	jobs := make(chan Object)
 	fetched := make(chan fetchedObject, in.cfg.Parsers)
 	results := make(chan objectResult, in.cfg.Parsers)
 	inFlight := newByteLimit(in.cfg.MaxInFlightBytes)
@@ -458,16 +529,6 @@ func (in *Ingester) read(ctx context.Context, todo []Object, st Stats, cls *Clas
 			}
 		})
 	}
-	go func() {
-		defer close(jobs)
-		for _, o := range todo {
-			select {
-			case jobs <- o:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	go func() { fetchers.Wait(); close(fetched) }()
 	go func() { parsers.Wait(); close(results) }()
 
@@ -567,9 +628,6 @@ func (in *Ingester) commit(results []objectResult, st *Stats, cls *Classifier, c
 	if len(b.Objects) > 0 || len(b.Counts) > 0 {
 		if err := in.cfg.Store.Commit(b); err != nil {
 			return &CommitError{Objects: len(b.Objects), Err: err}
-		}
-		for _, o := range b.Objects {
-			in.done(o.Key)
 		}
 	}
 	if in.cfg.afterCommit != nil {

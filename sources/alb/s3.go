@@ -1,12 +1,14 @@
 package alb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +60,7 @@ type S3Source struct {
 	// of a listing are listed side by side, not one after another.
 	ListConcurrency int
 	listSemOnce     sync.Once
-	listSem         chan struct{}
+	listSem         *turns
 }
 
 // DefaultListConcurrency is how many LISTs an S3 listing runs at once.
@@ -195,21 +197,78 @@ func (s *S3Source) parallel(ctx context.Context, jobs []func(context.Context) er
 	return first
 }
 
-// listTurn waits for one of the ListConcurrency LIST slots; done gives it back.
+// listTurn waits for one of the ListConcurrency LIST slots; done gives it
+// back. Waiting LISTs take turns oldest day folder first (listPriority),
+// so the first day of a listing is complete first and read meanwhile.
 func (s *S3Source) listTurn(ctx context.Context) (done func(), err error) {
 	s.listSemOnce.Do(func() {
 		n := s.ListConcurrency
 		if n <= 0 {
 			n = DefaultListConcurrency
 		}
-		s.listSem = make(chan struct{}, n)
+		s.listSem = &turns{free: n}
 	})
-	select {
-	case s.listSem <- struct{}{}:
-		return func() { <-s.listSem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	prio, _ := ctx.Value(listPriority{}).(int64)
+	if err := s.listSem.acquire(ctx, prio); err != nil {
+		return nil, err
 	}
+	return s.listSem.release, nil
+}
+
+// listPriority orders waiting LISTs (a context value, lowest first: a day
+// folder's Unix time; folders above the days are 0).
+type listPriority struct{}
+
+// turns is a semaphore whose waiters are served lowest priority value
+// first, then in arrival order.
+type turns struct {
+	mu      sync.Mutex
+	free    int
+	waiting []*turnWaiter
+}
+
+type turnWaiter struct {
+	prio  int64
+	ready chan struct{}
+}
+
+func (t *turns) acquire(ctx context.Context, prio int64) error {
+	t.mu.Lock()
+	if t.free > 0 && len(t.waiting) == 0 {
+		t.free--
+		t.mu.Unlock()
+		return nil
+	}
+	w := &turnWaiter{prio: prio, ready: make(chan struct{})}
+	i, _ := slices.BinarySearchFunc(t.waiting, prio+1, func(w *turnWaiter, p int64) int { return cmp.Compare(w.prio, p) })
+	t.waiting = slices.Insert(t.waiting, i, w)
+	t.mu.Unlock()
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		t.mu.Lock()
+		if i := slices.Index(t.waiting, w); i >= 0 {
+			t.waiting = slices.Delete(t.waiting, i, i+1)
+			t.mu.Unlock()
+			return ctx.Err()
+		}
+		t.mu.Unlock()
+		t.release() // granted meanwhile: give it on
+		return ctx.Err()
+	}
+}
+
+func (t *turns) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.waiting) > 0 {
+		w := t.waiting[0]
+		t.waiting = t.waiting[1:]
+		close(w.ready)
+		return
+	}
+	t.free++
 }
 
 func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, fn func(Object) error, depth int) error {
@@ -241,11 +300,48 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 		}
 	}
 	if years {
-		var days []func(context.Context) error
+		// The day folders are listed side by side, and their objects handed
+		// to fn a day after another, oldest first, each day as soon as it
+		// and the days before it are listed: reading starts with the first
+		// day, in time order.
+		var days []time.Time
 		for day := from.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1); !day.After(to.Add(24 * time.Hour)); day = day.AddDate(0, 0, 1) {
-			days = append(days, func(ctx context.Context) error { return s.listDay(ctx, prefix, day, from, to, fn) })
+			days = append(days, day)
 		}
-		if err := s.parallel(ctx, days); err != nil {
+		listedDays := make([]dayObjects, len(days))
+		var jobs []func(context.Context) error
+		for i, day := range days {
+			d := &listedDays[i]
+			d.done = make(chan struct{})
+			jobs = append(jobs, func(ctx context.Context) error {
+				// Older days take their LIST turns first (listTurn).
+				ctx = context.WithValue(ctx, listPriority{}, day.Unix())
+				if err := s.listDay(ctx, prefix, day, from, to, d.add); err != nil {
+					return err
+				}
+				close(d.done)
+				return nil
+			})
+		}
+		jobs = append(jobs, func(ctx context.Context) error {
+			for i := range listedDays {
+				d := &listedDays[i]
+				select {
+				case <-d.done:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				slices.SortFunc(d.objs, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
+				for _, o := range d.objs {
+					if err := fn(o); err != nil {
+						return err
+					}
+				}
+				d.objs = nil
+			}
+			return nil
+		})
+		if err := s.parallel(ctx, jobs); err != nil {
 			return err
 		}
 	}
@@ -256,6 +352,26 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 	}
 	return nil
 }
+
+// dayObjects collects one day folder's objects (its load balancers'
+// prefixes are listed side by side) until they are handed on.
+type dayObjects struct {
+	mu   sync.Mutex
+	objs []Object
+	done chan struct{}
+}
+
+func (d *dayObjects) add(o Object) error {
+	d.mu.Lock()
+	d.objs = append(d.objs, o)
+	d.mu.Unlock()
+	return nil
+}
+
+// ListsInReadOrder says that List hands objects on a day folder after
+// another, oldest first, while it goes on listing: the ingest reads them
+// meanwhile.
+func (s *S3Source) ListsInReadOrder() bool { return true }
 
 // listDay lists one day folder: only the load balancers' keys when they
 // are known, and a closed day only once, unless the ingester reopens it

@@ -27,8 +27,8 @@ import (
 // Objects are read from S3 as usual.
 //
 // A message is deleted only once every object it names is in the ledger
-// (Done): a crash before that has it delivered again, and the ledger counts
-// its objects once. A message naming an object that cannot be read is left
+// (asked at the start of the next List): a crash before that has it
+// delivered again, and the ledger counts its objects once. A message naming an object that cannot be read is left
 // in the queue: it comes back after the visibility timeout and the object
 // is tried again (a redrive policy moves it to a dead-letter queue after
 // the queue's maxReceiveCount).
@@ -51,17 +51,19 @@ type SQSSource struct {
 	// listed is whether the bucket was listed since the source started or
 	// was reset (a spec reload may add load balancers with a history).
 	listed bool
-	// handles are the receipt handles of the received messages not deleted
-	// yet, by the object keys they name; pending counts each message's keys
-	// not Done yet.
-	handles map[string][]*sqsMessage
+	// messages are those received and not deleted yet, with the objects
+	// they name.
+	messages []sqsMessage
+	// ledgered says whether an object's counts are in the ledger (the
+	// ingester's store: UseLedger).
+	ledgered func(key string) bool
 
 	received, deleted, ignored atomic.Int64
 }
 
 type sqsMessage struct {
-	handle  string
-	pending int
+	handle string
+	keys   []string
 }
 
 // SQSAPI is the part of the SQS client SQSSource uses.
@@ -94,7 +96,7 @@ func NewSQSSource(ctx context.Context, s3src *S3Source, queueURL, region string,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SQSSource{S3Source: s3src, client: client, queueURL: queueURL, log: log, handles: map[string][]*sqsMessage{}}, nil
+	return &SQSSource{S3Source: s3src, client: client, queueURL: queueURL, log: log}, nil
 }
 
 func (s *SQSSource) String() string {
@@ -177,25 +179,26 @@ func (s *SQSSource) receive(ctx context.Context, from, to time.Time) ([]Object, 
 				s.log.Warn("sqs: a message that is not an S3 event notification is left in the queue", "message_id", aws.ToString(m.MessageId), "err", err)
 				continue
 			}
-			msg := &sqsMessage{handle: aws.ToString(m.ReceiptHandle)}
+			msg := sqsMessage{handle: aws.ToString(m.ReceiptHandle)}
 			for _, k := range keys {
 				o, ok := s.object(k, from, to)
 				if !ok {
 					continue
 				}
-				msg.pending++
-				s.mu.Lock()
-				s.handles[o.Key] = append(s.handles[o.Key], msg)
-				s.mu.Unlock()
+				msg.keys = append(msg.keys, o.Key)
 				if !seen[o.Key] {
 					seen[o.Key] = true
 					objs = append(objs, o)
 				}
 			}
-			if msg.pending == 0 {
+			if len(msg.keys) == 0 {
 				s.ignored.Add(1)
 				drop = append(drop, msg.handle)
+				continue
 			}
+			s.mu.Lock()
+			s.messages = append(s.messages, msg)
+			s.mu.Unlock()
 		}
 		if err := s.delete(ctx, drop); err != nil {
 			s.log.Warn("sqs: deleting messages failed; they will be delivered again", "err", err)
@@ -221,36 +224,32 @@ func (s *SQSSource) object(k s3EventObject, from, to time.Time) (Object, bool) {
 	return Object{Key: k.Key, Size: k.Size, ETag: strings.Trim(k.ETag, `"`), Info: info}, true
 }
 
-// Done says an object's counts are in the ledger (or were before): the
-// messages that named it, once every object they name is done, are
-// deleted at the start of the next List.
-func (s *SQSSource) Done(key string) {
+// UseLedger gives the source the ingester's ledger: a message is deleted
+// once every object it names is in it.
+func (s *SQSSource) UseLedger(ledgered func(key string) bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, m := range s.handles[key] {
-		m.pending--
-	}
-	// Kept until flush: it deletes the messages whose objects are all done.
+	s.ledgered = ledgered
+	s.mu.Unlock()
 }
 
 // flush deletes the messages whose objects are all in the ledger. A
 // message whose object could not be read stays: it comes back.
 func (s *SQSSource) flush(ctx context.Context) error {
 	s.mu.Lock()
-	var handles []string
-	done := map[*sqsMessage]bool{}
-	for _, msgs := range s.handles {
-		for _, m := range msgs {
-			if m.pending <= 0 && !done[m] {
-				done[m] = true
-				handles = append(handles, m.handle)
-			}
-		}
-	}
+	msgs, ledgered := s.messages, s.ledgered
 	// Forget every message received: those not deleted are delivered
 	// again after their visibility timeout, with new handles.
-	s.handles = map[string][]*sqsMessage{}
+	s.messages = nil
 	s.mu.Unlock()
+	if ledgered == nil {
+		return nil
+	}
+	var handles []string
+	for _, m := range msgs {
+		if !slices.ContainsFunc(m.keys, func(k string) bool { return !ledgered(k) }) {
+			handles = append(handles, m.handle)
+		}
+	}
 	return s.delete(ctx, handles)
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,10 +73,14 @@ func jsonString(s string) (string, error) {
 func TestSQSSource(t *testing.T) {
 	t.Parallel()
 	var lists atomic.Int64
+	var slow sync.Map // keys whose GET takes a while: still being read when their message comes
 	fake := gofakes3.New(s3mem.New()).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") {
 			lists.Add(1)
+		}
+		if _, ok := slow.Load(strings.TrimPrefix(r.URL.Path, "/alb-logs/")); ok && r.Method == http.MethodGet {
+			time.Sleep(1500 * time.Millisecond)
 		}
 		fake.ServeHTTP(w, r)
 	}))
@@ -121,7 +126,7 @@ func TestSQSSource(t *testing.T) {
 		return out
 	}
 	history, fresh := files[:len(files)/2], files[len(files)/2:]
-	upload(history)
+	historyPuts := upload(history)
 
 	set, err := slo.LoadBytes("specs.yaml", []byte(testSpecs))
 	require.NoError(t, err)
@@ -142,6 +147,24 @@ func TestSQSSource(t *testing.T) {
 		require.Positive(t, n)
 		return n
 	}
+	// want is what the files count, read from a directory of their own.
+	want := func(paths []string) map[alb.BucketKey]alb.Count {
+		d := t.TempDir()
+		for _, p := range paths {
+			rel, err := filepath.Rel(dir, p)
+			require.NoError(t, err)
+			data, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(d, rel)), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(d, rel), data, 0o644))
+		}
+		s := alb.NewMemStore()
+		ing, err := alb.NewIngester(alb.IngestConfig{Source: &alb.DirSource{Root: d}, Store: s, Classifier: cls})
+		require.NoError(t, err)
+		_, err = ing.Ingest(t.Context(), start, start.Add(cfg.Duration))
+		require.NoError(t, err)
+		return storeBuckets(t, s, cls.IDs, start.Add(-48*time.Hour), start.Add(48*time.Hour))
+	}
 	// The last three files read are announced after the others (below).
 	var late []string
 	for i := len(fresh) - 1; i >= 0 && len(late) < 3; i-- {
@@ -156,6 +179,7 @@ func TestSQSSource(t *testing.T) {
 		require.NoError(t, err)
 		src, err := alb.NewSQSSource(t.Context(), s3src, queue.URL, "", sqsClient, nil)
 		require.NoError(t, err)
+		src.LoadBalancers = cls.LoadBalancers() // as serve sets it
 		return src
 	}
 	src := newSource()
@@ -168,16 +192,27 @@ func TestSQSSource(t *testing.T) {
 		return st
 	}
 
-	// First pass: the history, listed.
+	logFile := func(key string) bool { return alb.IsAccessLog(key) && alb.InLayout(key) && isRead(key) }
+	nothingToRead := 3 // the test event, another bucket, not an access log: below
+	// Objects that came before the first pass are both listed and in the
+	// queue: read once.
+	for _, p := range historyPuts[:8] {
+		slow.Store(p.key, true)
+		queue.Send(s3Event("alb-logs", p.key, p.size, p.etag, false))
+		if !logFile(p.key) {
+			nothingToRead++
+		}
+	}
+
+	// First pass: the history, listed, and the queue's first messages.
 	st := ingest(src)
 	require.Equal(t, read(history), int(st.Objects))
 	require.Positive(t, lists.Load())
+	require.Equal(t, want(history), storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(48*time.Hour)), "objects both listed and announced counted once")
 
 	// New objects, announced in every shape a queue delivers.
 	lists.Store(0)
 	puts := upload(fresh)
-	logFile := func(key string) bool { return alb.IsAccessLog(key) && alb.InLayout(key) }
-	nothingToRead := 3 // the test event, another bucket, not an access log: below
 	for i, p := range puts {
 		event := s3Event("alb-logs", p.key, p.size, p.etag, i%5 == 1)
 		switch i % 4 {
@@ -201,7 +236,7 @@ func TestSQSSource(t *testing.T) {
 			}
 		}
 		if !logFile(p.key) {
-			nothingToRead++ // a connection log, a Network Load Balancer's: AWS's test file
+			nothingToRead++ // a connection log, a Network Load Balancer's, a load balancer no SLO reads
 		}
 	}
 	queue.Send(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-10-02T00:00:00.000Z","Bucket":"alb-logs","RequestId":"R","HostId":"H"}`)
@@ -222,7 +257,7 @@ func TestSQSSource(t *testing.T) {
 	require.Zero(t, lists.Load())
 	require.Equal(t, 1, queue.Left(), "only the unreadable object's message is left")
 	received, deleted, ignored := src.Stats()
-	require.Equal(t, nothingToRead, int(ignored), "test event, other bucket, not access logs")
+	require.Equal(t, nothingToRead, int(ignored), "test event, other bucket, nothing the SLOs read")
 	require.Equal(t, received-1, deleted)
 
 	// A process that counted objects and stopped before deleting their
@@ -241,6 +276,62 @@ func TestSQSSource(t *testing.T) {
 	require.Zero(t, st.Objects)
 	require.Equal(t, 1, queue.Left(), "the late objects' messages deleted; the missing object's still there")
 
-	want := truth(t, cfg, set.Objectives())
-	require.Equal(t, want, storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(48*time.Hour)), "every entry counted exactly once")
+	require.Equal(t, truth(t, cfg, set.Objectives()), storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(48*time.Hour)), "every entry counted exactly once")
+}
+
+// TestS3ReadsWhileListing: GETs begin as soon as the oldest day folder is
+// listed, while later day folders are still being listed (one LIST at a
+// time here, each answered after 300 ms), and the counts are exact.
+func TestS3ReadsWhileListing(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var listStarts []time.Time
+	var firstGet time.Time
+	fake := gofakes3.New(s3mem.New()).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") {
+			mu.Lock()
+			listStarts = append(listStarts, time.Now())
+			mu.Unlock()
+			time.Sleep(300 * time.Millisecond)
+		} else if r.Method == http.MethodGet {
+			mu.Lock()
+			if firstGet.IsZero() {
+				firstGet = time.Now()
+			}
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	cfg := albgen.Example(start, 5)
+	cfg.Duration, cfg.Traps, cfg.Incidents = 48*time.Hour, false, nil
+	cfg.LoadBalancers = cfg.LoadBalancers[:1] // mart-api, one node
+	dir := t.TempDir()
+	_, err := albgen.Write(cfg, dir)
+	require.NoError(t, err)
+	client, put := logBucket(t, srv.URL)
+	putTree(t, dir, "", put)
+
+	set, err := slo.LoadBytes("specs.yaml", []byte(testSpecs))
+	require.NoError(t, err)
+	cls := alb.NewClassifier(set.Objectives())
+	src, err := alb.NewS3Source(t.Context(), "s3://alb-logs/", alb.S3Config{Client: client})
+	require.NoError(t, err)
+	src.LoadBalancers, src.ListConcurrency = cls.LoadBalancers(), 1
+	store := alb.NewMemStore()
+	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls})
+	require.NoError(t, err)
+	_, err = ing.Ingest(t.Context(), start, start.Add(cfg.Duration))
+	require.NoError(t, err)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.GreaterOrEqual(t, len(listStarts), 4, "a LIST per day folder: 09-30 to 10-03")
+	require.False(t, firstGet.IsZero())
+	require.True(t, firstGet.Before(listStarts[len(listStarts)-1]), "the first GET (%s) before the last LIST (%s)",
+		firstGet.Format("15:04:05.000"), listStarts[len(listStarts)-1].Format("15:04:05.000"))
+	require.Equal(t, truth(t, cfg, set.Objectives()), storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(96*time.Hour)))
 }
