@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -275,11 +274,6 @@ func (s *SQSSource) delete(ctx context.Context, handles []string) error {
 		}
 	}
 	return nil
-}
-
-// Open reads an object from S3.
-func (s *SQSSource) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	return s.S3Source.Open(ctx, key)
 }
 
 type s3EventObject struct {
