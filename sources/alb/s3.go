@@ -59,8 +59,11 @@ type S3Source struct {
 	// DefaultListConcurrency): the day folders and load balancer prefixes
 	// of a listing are listed side by side, not one after another.
 	ListConcurrency int
-	listSemOnce     sync.Once
-	listSem         *turns
+	// PageSize is how many keys a LIST page asks for (0: S3's default and
+	// maximum, 1,000).
+	PageSize    int32
+	listSemOnce sync.Once
+	listSem     *turns
 }
 
 // DefaultListConcurrency is how many LISTs an S3 listing runs at once.
@@ -301,46 +304,27 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 	}
 	if years {
 		// The day folders are listed side by side, and their objects handed
-		// to fn a day after another, oldest first, each day as soon as it
-		// and the days before it are listed: reading starts with the first
-		// day, in time order.
+		// to fn a day after another, oldest first (dayQueue): reading starts
+		// with the first page of the first day, in time order.
 		var days []time.Time
 		for day := from.UTC().Truncate(24*time.Hour).AddDate(0, 0, -1); !day.After(to.Add(24 * time.Hour)); day = day.AddDate(0, 0, 1) {
 			days = append(days, day)
 		}
-		listedDays := make([]dayObjects, len(days))
+		q := &dayQueue{fn: fn, days: make([]queuedDay, len(days))}
 		var jobs []func(context.Context) error
 		for i, day := range days {
-			d := &listedDays[i]
-			d.done = make(chan struct{})
+			q.days[i].done = make(chan struct{})
 			jobs = append(jobs, func(ctx context.Context) error {
 				// Older days take their LIST turns first (listTurn).
 				ctx = context.WithValue(ctx, listPriority{}, day.Unix())
-				if err := s.listDay(ctx, prefix, day, from, to, d.add); err != nil {
+				if err := s.listDay(ctx, prefix, day, from, to, func(o Object) error { return q.add(i, o) }); err != nil {
 					return err
 				}
-				close(d.done)
+				close(q.days[i].done)
 				return nil
 			})
 		}
-		jobs = append(jobs, func(ctx context.Context) error {
-			for i := range listedDays {
-				d := &listedDays[i]
-				select {
-				case <-d.done:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-				slices.SortFunc(d.objs, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
-				for _, o := range d.objs {
-					if err := fn(o); err != nil {
-						return err
-					}
-				}
-				d.objs = nil
-			}
-			return nil
-		})
+		jobs = append(jobs, q.run)
 		if err := s.parallel(ctx, jobs); err != nil {
 			return err
 		}
@@ -353,18 +337,65 @@ func (s *S3Source) walk(ctx context.Context, prefix string, from, to time.Time, 
 	return nil
 }
 
-// dayObjects collects one day folder's objects (its load balancers'
-// prefixes are listed side by side) until they are handed on.
-type dayObjects struct {
-	mu   sync.Mutex
-	objs []Object
-	done chan struct{}
+// dayQueue hands the objects of day folders listed side by side to fn in
+// day order. The oldest day not complete yet (the head) passes its objects
+// on as its pages arrive: a load balancer's keys come in time order, and
+// watermarks are per load balancer. A later day's objects wait until it is
+// the head, then go oldest first.
+type dayQueue struct {
+	fn       func(Object) error
+	mu       sync.Mutex
+	head     int
+	flushing bool // the head's waiting objects are being handed on
+	days     []queuedDay
 }
 
-func (d *dayObjects) add(o Object) error {
-	d.mu.Lock()
-	d.objs = append(d.objs, o)
-	d.mu.Unlock()
+type queuedDay struct {
+	objs []Object
+	done chan struct{} // the day is listed
+}
+
+func (q *dayQueue) add(day int, o Object) error {
+	q.mu.Lock()
+	if day != q.head || q.flushing {
+		q.days[day].objs = append(q.days[day].objs, o)
+		q.mu.Unlock()
+		return nil
+	}
+	q.mu.Unlock()
+	return q.fn(o)
+}
+
+// run makes each day the head in turn, hands on what it had listed
+// meanwhile, and waits until it is listed.
+func (q *dayQueue) run(ctx context.Context) error {
+	for i := range q.days {
+		q.mu.Lock()
+		q.head, q.flushing = i, true
+		q.mu.Unlock()
+		for {
+			q.mu.Lock()
+			objs := q.days[i].objs
+			q.days[i].objs = nil
+			if len(objs) == 0 {
+				q.flushing = false
+				q.mu.Unlock()
+				break
+			}
+			q.mu.Unlock()
+			slices.SortFunc(objs, func(a, b Object) int { return a.Info.End.Compare(b.Info.End) })
+			for _, o := range objs {
+				if err := q.fn(o); err != nil {
+					return err
+				}
+			}
+		}
+		select {
+		case <-q.days[i].done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 
@@ -443,6 +474,9 @@ func (s *S3Source) listAll(ctx context.Context, prefix string, from, to time.Tim
 // listFrom lists the keys under prefix, those after startAfter when set.
 func (s *S3Source) listFrom(ctx context.Context, prefix, startAfter string, from, to time.Time, fn func(Object) error) error {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)}
+	if s.PageSize > 0 {
+		in.MaxKeys = aws.Int32(s.PageSize)
+	}
 	if startAfter != "" {
 		in.StartAfter = aws.String(startAfter)
 	}

@@ -279,21 +279,26 @@ func TestSQSSource(t *testing.T) {
 	require.Equal(t, truth(t, cfg, set.Objectives()), storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(48*time.Hour)), "every entry counted exactly once")
 }
 
-// TestS3ReadsWhileListing: GETs begin as soon as the oldest day folder is
-// listed, while later day folders are still being listed (one LIST at a
-// time here, each answered after 300 ms), and the counts are exact.
+// TestS3ReadsWhileListing: GETs begin with the first LIST page of the
+// oldest day folder that has objects, while that day's later pages and the
+// later day folders are still being listed (one LIST at a time here, 50
+// keys a page, each page answered after 100 ms), and the counts are exact.
 func TestS3ReadsWhileListing(t *testing.T) {
 	t.Parallel()
+	type list struct {
+		prefix string
+		at     time.Time
+	}
 	var mu sync.Mutex
-	var listStarts []time.Time
+	var lists []list
 	var firstGet time.Time
 	fake := gofakes3.New(s3mem.New()).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") {
 			mu.Lock()
-			listStarts = append(listStarts, time.Now())
+			lists = append(lists, list{r.URL.Query().Get("prefix"), time.Now()})
 			mu.Unlock()
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		} else if r.Method == http.MethodGet {
 			mu.Lock()
 			if firstGet.IsZero() {
@@ -308,7 +313,7 @@ func TestS3ReadsWhileListing(t *testing.T) {
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	cfg := albgen.Example(start, 5)
 	cfg.Duration, cfg.Traps, cfg.Incidents = 48*time.Hour, false, nil
-	cfg.LoadBalancers = cfg.LoadBalancers[:1] // mart-api, one node
+	cfg.LoadBalancers = cfg.LoadBalancers[:1] // mart-api, one node: 288 objects a day
 	dir := t.TempDir()
 	_, err := albgen.Write(cfg, dir)
 	require.NoError(t, err)
@@ -320,7 +325,7 @@ func TestS3ReadsWhileListing(t *testing.T) {
 	cls := alb.NewClassifier(set.Objectives())
 	src, err := alb.NewS3Source(t.Context(), "s3://alb-logs/", alb.S3Config{Client: client})
 	require.NoError(t, err)
-	src.LoadBalancers, src.ListConcurrency = cls.LoadBalancers(), 1
+	src.LoadBalancers, src.ListConcurrency, src.PageSize = cls.LoadBalancers(), 1, 50
 	store := alb.NewMemStore()
 	ing, err := alb.NewIngester(alb.IngestConfig{Source: src, Store: store, Classifier: cls})
 	require.NoError(t, err)
@@ -329,9 +334,16 @@ func TestS3ReadsWhileListing(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	require.GreaterOrEqual(t, len(listStarts), 4, "a LIST per day folder: 09-30 to 10-03")
+	var firstDay []time.Time // the LIST pages of 2026/10/01, mart-api's prefix
+	for _, l := range lists {
+		if strings.Contains(l.prefix, "2026/10/01/") && strings.Contains(l.prefix, "mart-api") {
+			firstDay = append(firstDay, l.at)
+		}
+	}
+	require.GreaterOrEqual(t, len(firstDay), 6, "288 keys, 50 a page")
 	require.False(t, firstGet.IsZero())
-	require.True(t, firstGet.Before(listStarts[len(listStarts)-1]), "the first GET (%s) before the last LIST (%s)",
-		firstGet.Format("15:04:05.000"), listStarts[len(listStarts)-1].Format("15:04:05.000"))
+	require.True(t, firstGet.Before(firstDay[len(firstDay)-1]), "the first GET (%s) before the first day's last page (%s)",
+		firstGet.Format("15:04:05.000"), firstDay[len(firstDay)-1].Format("15:04:05.000"))
+	require.True(t, firstGet.Before(lists[len(lists)-1].at), "and before the last LIST")
 	require.Equal(t, truth(t, cfg, set.Objectives()), storeBuckets(t, store, cls.IDs, start.Add(-48*time.Hour), start.Add(96*time.Hour)))
 }
