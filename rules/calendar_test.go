@@ -20,6 +20,7 @@ import (
 // year and more of months and weeks in zones east and west of UTC, with
 // and without an anchor.
 func TestCalendarIndexAgreesWithBounds(t *testing.T) {
+	t.Parallel()
 	prom := promtest.Start(t, "", time.Minute)
 	zone := func(name string) *time.Location {
 		loc, err := time.LoadLocation(name)
