@@ -349,8 +349,8 @@ func (in *Ingester) run(ctx context.Context, from, to time.Time, cls *Classifier
 		in.reset() // new SLOs are counted from every ledgered object: list all days again
 	}
 	// A source that lists in the order objects are read (S3, a day folder
-	// after another) is read while it lists: GETs begin with the first day
-	// listed. Another is listed whole, then read oldest first.
+	// after another) is read while it lists: GETs begin with its first
+	// page. Another is listed whole, then read oldest first.
 	ordered := false
 	if o, ok := in.cfg.Source.(interface{ ListsInReadOrder() bool }); ok {
 		ordered = o.ListsInReadOrder()
