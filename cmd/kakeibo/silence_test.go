@@ -104,6 +104,12 @@ func TestSilenceHoldsAlertsUntilItEnds(t *testing.T) {
 	p.waitFor(t, 60*time.Second, func() bool { return len(firingAlerts(t, p.base)) > 0 }, "the outage's alerts fire")
 	evals := p.evaluations(t)
 	p.waitFor(t, 60*time.Second, func() bool { return p.evaluations(t) >= evals+10 }, "ten more evaluations")
+	if len(alertMessages(slack)) > 0 {
+		for _, m := range slack.Messages() {
+			t.Logf("posted %s: %s %v", m.Posted.Format("15:04:05.000"), m.Text, m.Metadata)
+		}
+		t.Logf("serve log:\n%s", p.out.String())
+	}
 	require.Empty(t, alertMessages(slack), "nothing posted while silenced")
 	require.Contains(t, get(t, p.base+"/"), "CHG-1234 database upgrade", "the status page shows the silence")
 	require.Contains(t, get(t, p.base+"/slos/mart-api/availability"), `id="silence-`+id+`"`, "so does the SLO page")
