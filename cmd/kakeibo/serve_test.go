@@ -114,6 +114,10 @@ func metric(body, name string, labels ...string) (float64, bool) {
 func writeLogs(t *testing.T, dir string, start time.Time, d time.Duration, errorRatio float64) {
 	cfg := albgen.Example(start, 60)
 	cfg.Start, cfg.Duration, cfg.Traps, cfg.Seed = start, d, false, uint64(start.Unix())
+	// Healthy means healthy: 2 hours of an ordinary day's few errors
+	// exhausted mart-api's 99.95% budget for about one start time in eight,
+	// which raised a ticket before the tests' own events.
+	cfg.CleanBaseline = true
 	cfg.LoadBalancers = cfg.LoadBalancers[:1] // mart-api
 	cfg.Incidents = nil
 	if errorRatio > 0 {
