@@ -501,19 +501,31 @@ func (s *S3Source) listFrom(ctx context.Context, prefix, startAfter string, from
 }
 
 func (s *S3Source) emit(key *string, size *int64, etag *string, from, to time.Time, fn func(Object) error) error {
-	k := aws.ToString(key)
-	if !IsAccessLog(k) {
-		return nil
-	}
-	if !InLayout(k) {
+	o, ok, outside := accessLogObject(aws.ToString(key), aws.ToInt64(size), aws.ToString(etag), from, to)
+	if outside {
 		s.outsideLayout.Add(1)
+	}
+	if !ok {
 		return nil
 	}
-	info := ParseKey(k)
+	return fn(o)
+}
+
+// accessLogObject is the object a key names when it is an access log in
+// AWS's layout that may hold entries of [from, to); outside says it is an
+// access log elsewhere (skipped: a copy would count twice).
+func accessLogObject(key string, size int64, etag string, from, to time.Time) (o Object, ok, outside bool) {
+	if !IsAccessLog(key) {
+		return Object{}, false, false
+	}
+	if !InLayout(key) {
+		return Object{}, false, true
+	}
+	info := ParseKey(key)
 	if !dayInRange(info.Day, from, to) || !endInRange(info.End, from) {
-		return nil
+		return Object{}, false, false
 	}
-	return fn(Object{Key: k, Size: aws.ToInt64(size), ETag: strings.Trim(aws.ToString(etag), `"`), Info: info})
+	return Object{Key: key, Size: size, ETag: strings.Trim(etag, `"`), Info: info}, true, false
 }
 
 func (s *S3Source) Open(ctx context.Context, key string) (io.ReadCloser, error) {

@@ -210,17 +210,14 @@ func (s *SQSSource) receive(ctx context.Context, from, to time.Time) ([]Object, 
 // under the source's prefix, in AWS's layout, in the range, of a load
 // balancer this source reads.
 func (s *SQSSource) object(k s3EventObject, from, to time.Time) (Object, bool) {
-	if !strings.HasPrefix(k.Key, s.prefix) || !IsAccessLog(k.Key) || !InLayout(k.Key) {
+	if !strings.HasPrefix(k.Key, s.prefix) {
 		return Object{}, false
 	}
-	info := ParseKey(k.Key)
-	if !dayInRange(info.Day, from, to) || !endInRange(info.End, from) {
+	o, ok, _ := accessLogObject(k.Key, k.Size, k.ETag, from, to)
+	if !ok || (len(s.LoadBalancers) > 0 && o.Info.LoadBalancer != "" && !slices.Contains(s.LoadBalancers, o.Info.LoadBalancer)) {
 		return Object{}, false
 	}
-	if len(s.LoadBalancers) > 0 && info.LoadBalancer != "" && !slices.Contains(s.LoadBalancers, info.LoadBalancer) {
-		return Object{}, false
-	}
-	return Object{Key: k.Key, Size: k.Size, ETag: strings.Trim(k.ETag, `"`), Info: info}, true
+	return o, true
 }
 
 // UseLedger gives the source the ingester's ledger: a message is deleted
